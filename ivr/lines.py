@@ -1,0 +1,79 @@
+"""A loaded line, ready to answer calls, and the directory that finds a line by number."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ivr.menu_model import LineFile, MenuNode
+from ivr.prompts import Prompt
+from ivr.schedule import Schedule
+
+# Prompts the service itself says, whatever the menu; every language must define them.
+SYSTEM_PROMPTS = (
+    "opcion_no_valida",
+    "despedida",
+    "fuera_de_horario",
+    "festivo",
+    "horario",
+    "nadie_disponible",
+    "espera",
+    "linea_desconocida",
+    "error_tecnico",
+)
+
+
+@dataclass(frozen=True)
+class GatherTiming:
+    """How a menu's <Gather> listens: how many keys at most, and how long it waits."""
+
+    num_digits: int
+    timeout: int
+    pause: int
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line's validated menu, with everything a call needs worked out at load time."""
+
+    spec: LineFile
+    file: str
+    schedules: Mapping[str, Schedule]
+    hours_text: Mapping[str, str]
+    prompts: Mapping[str, Prompt]
+    parents: Mapping[str, str]
+    timing: Mapping[str, GatherTiming]
+
+    @property
+    def id(self) -> str:
+        """The line's id, as written in its file and in its webhook URLs."""
+        return self.spec.id
+
+    def menu(self, node_id: str) -> MenuNode | None:
+        """Return the menu node `node_id`, or None when there is no such menu."""
+        node = self.spec.nodes.get(node_id)
+        return node if isinstance(node, MenuNode) else None
+
+    def prompt(self, prompt_id: str) -> Prompt:
+        """Return a prompt of this line's language (ids are checked when the line loads)."""
+        return self.prompts[prompt_id]
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Every loaded line, by id and by each number it answers on."""
+
+    lines: Mapping[str, Line]
+    by_number: Mapping[str, Line]
+    default_line: str | None = None
+
+    def for_number(self, e164: str | None) -> Line | None:
+        """Return the line that answers `e164`, else the configured default line, else None."""
+        line = self.by_number.get(e164) if e164 else None
+        if line is None and self.default_line:
+            line = self.lines.get(self.default_line)
+        return line
+
+    def get(self, line_id: str) -> Line | None:
+        """Return the line with id `line_id`, or None."""
+        return self.lines.get(line_id)

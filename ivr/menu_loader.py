@@ -1,0 +1,424 @@
+"""Load menu files into lines: validate everything, name the file and line of every problem."""
+
+from __future__ import annotations
+
+import difflib
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pydantic
+
+from ivr.hours_speech import describe_week, load_words
+from ivr.lines import SYSTEM_PROMPTS, Directory, GatherTiming, Line
+from ivr.menu_model import LineFile, MenuNode, Model, NodeBase
+from ivr.prompts import Prompt, load_catalog
+from ivr.schedule import Schedule, build_calendar, build_weekly, parse_intervals
+from ivr.yaml_source import Path_, Source, SourceError, load_source
+
+# How a menu listens (see docs/menus.md, "Time on the phone"): a menu whose keys all lead to
+# an end waits only for one key; a menu with sub-menus also takes the next level's key typed
+# ahead, at the cost of a short wait for that second key.
+TYPE_AHEAD = 2
+FIRST_KEY_SECONDS = 5
+NEXT_KEY_SECONDS = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a menu file, at a line."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        """Format as `file:line: message`, the form editors and CI logs link to."""
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class MenuError(ValueError):
+    """A menu file (or several) that must not be served; lists every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def load_directory(
+    menu_dir: Path, prompt_dir: Path, default_line: str | None = None
+) -> Directory:
+    """Load every `*.yaml` in `menu_dir`; raise MenuError listing all problems of all files."""
+    files = sorted(menu_dir.glob("*.yaml"))
+    if not files:
+        raise MenuError([Problem(str(menu_dir), 0, "no menu files (*.yaml) here")])
+    problems: list[Problem] = []
+    lines: dict[str, Line] = {}
+    by_number: dict[str, Line] = {}
+    for path in files:
+        try:
+            line = load_line(path, prompt_dir)
+        except MenuError as e:
+            problems.extend(e.problems)
+            continue
+        problems.extend(_clashes(line, lines, by_number))
+        lines[line.id] = line
+        by_number.update((n, line) for n in line.spec.numbers)
+    if default_line and default_line not in lines and not problems:
+        problems.append(Problem(str(menu_dir), 0, f"default line {default_line!r} is not loaded"))
+    if problems:
+        raise MenuError(problems)
+    return Directory(lines, by_number, default_line)
+
+
+def _clashes(line: Line, lines: Mapping[str, Line], by_number: Mapping[str, Line]) -> list[Problem]:
+    """Refuse a line id or a number that another file already claims."""
+    clashing = [(i, n) for i, n in enumerate(line.spec.numbers) if n in by_number]
+    if line.id not in lines and not clashing:
+        return []
+    line_of = load_source(Path(line.file)).line_of  # loaded just before: read it for its lines
+    problems = []
+    if line.id in lines:
+        problems.append(Problem(line.file, line_of(("id",)), f"line id {line.id!r} is also "
+                                                             f"used by {lines[line.id].file}"))
+    for i, number in clashing:
+        problems.append(Problem(line.file, line_of(("numbers", i)), f"number {number} is also "
+                                f"answered by {by_number[number].file}"))
+    return problems
+
+
+def load_line(path: Path, prompt_dir: Path) -> Line:
+    """Load and check one menu file; raise MenuError naming every problem's line."""
+    try:
+        source = load_source(path)
+    except SourceError as e:
+        raise MenuError([Problem(e.file, e.line, e.message)]) from e
+    except OSError as e:
+        raise MenuError([Problem(str(path), 0, f"cannot read: {e}")]) from e
+    spec = _validate_model(source)
+    checker = _Checker(source, spec, prompt_dir)
+    line = checker.build()
+    if checker.problems:
+        raise MenuError(checker.problems)
+    assert line is not None
+    return line
+
+
+def _validate_model(source: Source) -> LineFile:
+    """Validate the document against the file model, mapping each error to its line."""
+    data = source.data
+    if not isinstance(data, dict):
+        raise MenuError([Problem(source.file, 1, "a menu file must be a mapping (id:, nodes:...)")])
+    country = data.get("country") if isinstance(data.get("country"), str) else "ZZ"
+    try:
+        return LineFile.model_validate(data, context={"country": country})
+    except pydantic.ValidationError as e:
+        raise MenuError([_problem_from(source, err) for err in e.errors()]) from e
+
+
+def _problem_from(source: Source, error: Any) -> Problem:
+    """Turn one pydantic error into a problem at the line of the key it is about."""
+    path: Path_ = ()
+    for part in error["loc"]:
+        key = part if isinstance(part, int) else str(part)
+        if (*path, key) in source.lines:
+            path = (*path, key)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        unknown = str(error["loc"][-1])
+        message = f"unknown key {unknown!r}" + _did_you_mean(unknown, _FIELD_NAMES)
+    elif error["type"] == "union_tag_invalid":
+        tag = (error.get("ctx") or {}).get("tag")
+        message = f"unknown node type {tag!r}; use one of {', '.join(_NODE_TYPES)}"
+        if (*path, "type") in source.lines:
+            path = (*path, "type")
+    elif error["type"] == "missing":
+        message = f"missing required key {str(error['loc'][-1])!r}"
+    where = ".".join(str(p) for p in path)
+    return Problem(source.file, source.line_of(path), f"{where}: {message}" if where else message)
+
+
+def _all_field_names() -> tuple[str, ...]:
+    """Every key the menu format knows, for 'did you mean' hints."""
+    names: set[str] = set()
+    for model in Model.__subclasses__() + NodeBase.__subclasses__():
+        names.update(model.model_fields)
+    return tuple(sorted(names))
+
+
+_FIELD_NAMES = _all_field_names()
+_NODE_TYPES = ("menu", "dial", "queue", "announcement", "hangup")
+
+
+def _did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
+    """A ' (did you mean ...?)' hint, or nothing when no choice is close."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Checker:
+    """The checks that need the whole file: links, prompts, schedules, reachability, loops."""
+
+    def __init__(self, source: Source, spec: LineFile, prompt_dir: Path) -> None:
+        self.source, self.spec, self.prompt_dir = source, spec, prompt_dir
+        self.problems: list[Problem] = []
+
+    def error(self, path: Path_, message: str) -> None:
+        """Record a problem at the line of `path`."""
+        where = ".".join(str(p) for p in path)
+        self.problems.append(Problem(self.source.file, self.source.line_of(path),
+                                     f"{where}: {message}"))
+
+    def build(self) -> Line | None:
+        """Run every check and assemble the line (None when a check failed)."""
+        prompts = self._prompts()
+        schedules, hours_text = self._schedules()
+        self._links()
+        self._back_key()
+        self._reachable()
+        self._no_automatic_loop()
+        if self.problems:
+            return None
+        return Line(
+            spec=self.spec,
+            file=self.source.file,
+            schedules=schedules,
+            hours_text=hours_text,
+            prompts=prompts,
+            parents=_menu_parents(self.spec),
+            timing=_gather_timing(self.spec),
+        )
+
+    def _prompts(self) -> dict[str, Prompt]:
+        """Load the line's language and check that every prompt it names exists."""
+        try:
+            catalog = load_catalog(self.prompt_dir, self.spec.language)
+        except (ValueError, OSError) as e:
+            self.error(("language",), str(e))
+            return {}
+        for prompt_id in SYSTEM_PROMPTS:
+            if prompt_id not in catalog:
+                self.error(("language",), f"voice_prompts/{self.spec.language} lacks the "
+                                          f"service prompt {prompt_id!r}")
+        for path, prompt_id in self._prompt_refs():
+            if prompt_id not in catalog:
+                hint = _did_you_mean(prompt_id, list(catalog))
+                self.error(path, f"no prompt {prompt_id!r} in voice_prompts/"
+                                 f"{self.spec.language}{hint}")
+        return catalog
+
+    def _prompt_refs(self) -> Iterator[tuple[Path_, str]]:
+        """Every prompt id the file names, with where it is named."""
+        if self.spec.welcome:
+            yield ("welcome",), self.spec.welcome
+        for node_id, node in self.spec.nodes.items():
+            for key in ("prompt", "wait_prompt", "closed_prompt"):
+                value = getattr(node, key, None)
+                if value:
+                    yield ("nodes", node_id, key), value
+
+    def _schedules(self) -> tuple[dict[str, Schedule], dict[str, str]]:
+        """Build each schedule (time zone, holidays) and the sentence that says its hours."""
+        schedules: dict[str, Schedule] = {}
+        texts: dict[str, str] = {}
+        words = load_words(self.prompt_dir / self.spec.language / "hours.yaml")
+        line_tz = self._zone(self.spec.timezone, ("timezone",))
+        for sched_id, spec in self.spec.schedules.items():
+            path: Path_ = ("schedules", sched_id)
+            tz = self._zone(spec.timezone, (*path, "timezone")) if spec.timezone else line_tz
+            try:
+                countries = spec.holidays if spec.holidays is not None else [self.spec.country]
+                calendar = build_calendar(countries, spec.subdivision, self.spec.language)
+            except (ValueError, NotImplementedError) as e:
+                self.error((*path, "holidays"), str(e))
+                continue
+            if tz is None:
+                continue
+            weekly = build_weekly(spec.weekly)
+            schedules[sched_id] = Schedule(
+                tz=tz,
+                weekly=weekly,
+                holidays=calendar,
+                closed_dates=frozenset(spec.closed_dates),
+                special={d: parse_intervals(h) for d, h in spec.special.items()},
+            )
+            texts[sched_id] = describe_week(weekly, words)
+        for node_id, node in self.spec.nodes.items():
+            for key in ("hours", "say_hours"):
+                ref = getattr(node, key, None)
+                if ref and ref not in self.spec.schedules:
+                    hint = _did_you_mean(ref, list(self.spec.schedules))
+                    self.error(("nodes", node_id, key), f"no schedule {ref!r}{hint}")
+        return schedules, texts
+
+    def _zone(self, name: str | None, path: Path_) -> ZoneInfo | None:
+        """Return the time zone `name`, or record an error naming it."""
+        try:
+            return ZoneInfo(str(name))
+        except (ZoneInfoNotFoundError, ValueError):
+            self.error(path, f"unknown time zone {name!r}; use an IANA name like "
+                             "'America/Bogota'")
+            return None
+
+    def _links(self) -> None:
+        """Every node a link names must exist; after_hours needs hours."""
+        nodes = self.spec.nodes
+        for path, target in _links(self.spec):
+            if target not in nodes:
+                self.error(path, f"no node {target!r}{_did_you_mean(target, list(nodes))}")
+        for node_id, node in nodes.items():
+            if node.after_hours and not node.hours:
+                self.error(("nodes", node_id, "after_hours"),
+                           "after_hours is only used with 'hours'; add hours or remove it")
+
+    def _back_key(self) -> None:
+        """The key that goes back must not also be a menu option."""
+        back = self.spec.back_key
+        for node_id, node in self.spec.nodes.items():
+            if isinstance(node, MenuNode) and back in node.options:
+                self.error(("nodes", node_id, "options", back),
+                           f"key {back!r} is the line's back_key; use another key or change "
+                           "back_key")
+
+    def _reachable(self) -> None:
+        """Every node must be reachable from `start` (an unreachable node is a forgotten one)."""
+        seen = _reach(self.spec, self.spec.start)
+        for node_id in self.spec.nodes:
+            if node_id not in seen:
+                self.error(("nodes", node_id), f"node {node_id!r} cannot be reached from "
+                                               f"start {self.spec.start!r}")
+
+    def _no_automatic_loop(self) -> None:
+        """Links taken without a key press must not loop, or a caller would circle forever."""
+        cycle = _find_cycle(_automatic_graph(self.spec))
+        if cycle:
+            self.error(("nodes", cycle[0]), "these nodes lead to each other without any key "
+                                            f"press, so a caller would circle forever: "
+                                            f"{' -> '.join(cycle)}")
+
+
+def _automatic(node: Any) -> list[tuple[str, str]]:
+    """The links a node follows by itself (no key press): after hours, next, no answer."""
+    out = []
+    for key in ("after_hours", "next", "on_no_answer"):
+        target = getattr(node, key, None)
+        if target:
+            out.append((key, target))
+    return out
+
+
+def _links(spec: LineFile) -> Iterator[tuple[Path_, str]]:
+    """Every link in the file, with where it is written."""
+    yield ("start",), spec.start
+    if spec.fallback:
+        yield ("fallback",), spec.fallback
+    for node_id, node in spec.nodes.items():
+        for key, target in _automatic(node):
+            yield ("nodes", node_id, key), target
+        if isinstance(node, MenuNode):
+            if node.fallback:
+                yield ("nodes", node_id, "fallback"), node.fallback
+            for digit, target in node.options.items():
+                yield ("nodes", node_id, "options", digit), target
+
+
+def _successors(spec: LineFile, node_id: str) -> list[str]:
+    """Every node a call can go to next from `node_id` (key presses, fallbacks, hours)."""
+    node = spec.nodes.get(node_id)
+    if node is None:
+        return []
+    out = [t for _, t in _automatic(node)]
+    if isinstance(node, MenuNode):
+        out += list(node.options.values())
+        fallback = node.fallback or spec.fallback
+        if fallback:
+            out.append(fallback)
+    return [t for t in out if t in spec.nodes]
+
+
+def _reach(spec: LineFile, start: str) -> set[str]:
+    """The nodes reachable from `start`."""
+    seen = {start}
+    todo = deque([start])
+    while todo:
+        for nxt in _successors(spec, todo.popleft()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _automatic_graph(spec: LineFile) -> dict[str, list[str]]:
+    """The links a call follows without a key press (a menu's fallback counts)."""
+    graph = {}
+    for node_id, node in spec.nodes.items():
+        nexts = [t for _, t in _automatic(node)]
+        if isinstance(node, MenuNode) and (node.fallback or spec.fallback):
+            nexts.append(node.fallback or spec.fallback or "")
+        graph[node_id] = [t for t in nexts if t in spec.nodes]
+    return graph
+
+
+def _find_cycle(graph: Mapping[str, list[str]]) -> list[str]:
+    """Return one cycle of `graph` as a list of nodes (first == last), or []."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        """Depth-first search from `node`; `path` is the way here."""
+        state[node] = 1
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in state:
+                found = visit(nxt, [*path, nxt])
+                if found:
+                    return found
+        state[node] = 2
+        return []
+
+    for node in graph:
+        if node not in state:
+            found = visit(node, [node])
+            if found:
+                return found
+    return []
+
+
+def _menu_parents(spec: LineFile) -> dict[str, str]:
+    """Each menu's parent: the menu that first leads to it, breadth-first from `start`."""
+    parents: dict[str, str] = {}
+    seen = {spec.start}
+    todo = deque([spec.start])
+    while todo:
+        node = spec.nodes[todo.popleft()]
+        if not isinstance(node, MenuNode):
+            continue
+        for target in node.options.values():
+            if target not in seen and isinstance(spec.nodes.get(target), MenuNode):
+                seen.add(target)
+                parents[target] = _node_id(spec, node)
+                todo.append(target)
+    return parents
+
+
+def _node_id(spec: LineFile, node: Any) -> str:
+    """Return the id of `node` in `spec`."""
+    return next(k for k, v in spec.nodes.items() if v is node)
+
+
+def _gather_timing(spec: LineFile) -> dict[str, GatherTiming]:
+    """Work out each menu's <Gather> numDigits, timeout and pause once, at load time."""
+    timing = {}
+    for node_id, node in spec.nodes.items():
+        if not isinstance(node, MenuNode):
+            continue
+        has_submenu = any(isinstance(spec.nodes.get(t), MenuNode) for t in node.options.values())
+        if has_submenu:
+            pause = FIRST_KEY_SECONDS - NEXT_KEY_SECONDS
+            timing[node_id] = GatherTiming(TYPE_AHEAD, NEXT_KEY_SECONDS, pause)
+        else:
+            timing[node_id] = GatherTiming(1, FIRST_KEY_SECONDS, 0)
+    return timing

@@ -1,0 +1,212 @@
+"""The menu file format: a typed model of one line's YAML, checked field by field.
+
+Cross-references (links between nodes, prompts, schedules) are checked by `menu_loader`, which
+knows the whole file; this module checks each value in its place.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from ivr import phone
+from ivr.schedule import build_weekly, parse_days, parse_intervals
+
+NodeId = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")]
+PromptId = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,60}$")]
+DTMF_KEY = re.compile(r"^[0-9]$")
+
+
+def _day_spec(text: str) -> str:
+    """Check a day spec ('mon-fri', 'sat,sun'), so an error names the line of that key."""
+    parse_days(text)
+    return text
+
+
+def _opening_hours(value: str | list[str]) -> str | list[str]:
+    """Check opening hours ('08:30-12:00, 14:00-17:30'), so an error names their line."""
+    parse_intervals(value)
+    return value
+
+
+def _option_key(key: str) -> str:
+    """Require a menu option key to be one digit 0-9."""
+    if not DTMF_KEY.match(key):
+        raise ValueError(f"option key {key!r} is not a single digit 0-9")
+    return key
+
+
+def _line_number(value: str, info: ValidationInfo) -> str:
+    """Parse one number the line answers on, for the line's country, into E.164."""
+    return phone.to_e164(value, (info.context or {}).get("country", "ZZ"))
+
+
+DaySpec = Annotated[str, AfterValidator(_day_spec)]
+OpeningHours = Annotated[str | list[str], AfterValidator(_opening_hours)]
+OptionKey = Annotated[str, AfterValidator(_option_key)]
+LineNumber = Annotated[str, AfterValidator(_line_number)]
+
+
+class Model(BaseModel):
+    """Base of every part of a menu file: frozen, and unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScheduleSpec(Model):
+    """Business hours: weekly intervals, holidays, closed dates and special dates."""
+
+    weekly: dict[DaySpec, OpeningHours]
+    holidays: list[str] | None = None
+    subdivision: str | None = None
+    timezone: str | None = None
+    closed_dates: list[date] = []
+    special: dict[date, OpeningHours] = {}
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekly_parses(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        """Check that no day is given twice (day names and hours are checked one by one)."""
+        build_weekly(value)
+        return value
+
+
+class Target(Model):
+    """Who a dial node rings: a phone number (with an optional extension) or a SIP URI."""
+
+    number: str | None = None
+    extension: str | None = Field(default=None, pattern=r"^[0-9*#]{1,10}$")
+    sip: str | None = Field(default=None, pattern=r"^sips?:[^\s<>\"]+@[^\s<>\"]+$")
+    label: str | None = None
+
+    @field_validator("number")
+    @classmethod
+    def _number_is_e164(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Parse the number for the line's country and keep it in E.164."""
+        if value is None:
+            return None
+        region = (info.context or {}).get("country", "ZZ")
+        return phone.to_e164(value, region)
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> Target:
+        """Require exactly one of number or sip; an extension goes with a number."""
+        if (self.number is None) == (self.sip is None):
+            raise ValueError("give exactly one of 'number' or 'sip'")
+        if self.extension and self.number is None:
+            raise ValueError("'extension' needs a 'number' to dial first")
+        return self
+
+
+class NodeBase(Model):
+    """What every node has: a label, and optional business hours with an after-hours branch."""
+
+    label: str | None = None
+    hours: str | None = None
+    after_hours: NodeId | None = None
+    closed_prompt: PromptId | None = None
+
+
+class MenuNode(NodeBase):
+    """A prompt played inside a <Gather>, and where each key leads."""
+
+    type: Literal["menu"]
+    prompt: PromptId
+    options: dict[OptionKey, NodeId]
+    fallback: NodeId | None = None
+    max_failures: int | None = Field(default=None, ge=1, le=9)
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _keys_are_digits(cls, value: Any) -> Any:
+        """Accept unquoted YAML keys (2: ...); OptionKey then requires one digit 0-9."""
+        if not isinstance(value, dict):
+            return value
+        if not value:
+            raise ValueError("a menu needs at least one option")
+        return {str(k): v for k, v in value.items()}
+
+
+class DialNode(NodeBase):
+    """Connect the caller to people: numbers, numbers with extensions, or SIP."""
+
+    type: Literal["dial"]
+    prompt: PromptId | None = None
+    targets: list[Target] = Field(min_length=1, max_length=10)
+    ring: Literal["in_turn", "at_once"] = "in_turn"
+    timeout: int = Field(default=20, ge=5, le=120)
+    on_no_answer: NodeId | None = None
+
+
+class QueueNode(NodeBase):
+    """Put the caller in a named Twilio queue, with a wait message and hold music."""
+
+    type: Literal["queue"]
+    queue: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    prompt: PromptId | None = None
+    wait_prompt: PromptId | None = None
+    hold_music: str | None = Field(default=None, pattern=r"^(https?://|/)\S+$")
+    max_wait: int = Field(default=600, ge=30, le=3600)
+    on_no_answer: NodeId | None = None
+
+
+class AnnouncementNode(NodeBase):
+    """Say something (optionally the hours of a schedule), then go on or hang up."""
+
+    type: Literal["announcement"]
+    prompt: PromptId
+    say_hours: str | None = None
+    next: NodeId | None = None
+
+
+class HangupNode(NodeBase):
+    """Say goodbye (optionally) and end the call."""
+
+    type: Literal["hangup"]
+    prompt: PromptId | None = None
+
+
+Node = Annotated[
+    MenuNode | DialNode | QueueNode | AnnouncementNode | HangupNode,
+    Field(discriminator="type"),
+]
+
+
+class LineFile(Model):
+    """One customer-service line: its numbers, voice, schedules and menu tree."""
+
+    id: NodeId
+    name: str
+    numbers: list[LineNumber] = Field(min_length=1)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    timezone: str
+    language: str = Field(default="es", pattern=r"^[a-z]{2}$")
+    voice: str = "Polly.Mia"
+    say_language: str = "es-MX"
+    welcome: PromptId | None = None
+    start: NodeId
+    fallback: NodeId | None = None
+    max_failures: int = Field(default=3, ge=1, le=9)
+    back_key: Literal["0", "#", "*", "9"] | None = "#"
+    hold_music: str | None = Field(default=None, pattern=r"^(https?://|/)\S+$")
+    schedules: dict[NodeId, ScheduleSpec] = {}
+    nodes: dict[NodeId, Node] = Field(min_length=1)
+
+    @field_validator("back_key")
+    @classmethod
+    def _back_key_not_repeat(cls, value: str | None) -> str | None:
+        """Keep '*' for 'repeat the menu'."""
+        if value == "*":
+            raise ValueError("'*' repeats the menu; choose '#', '0' or '9' to go back")
+        return value

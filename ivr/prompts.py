@@ -1,0 +1,58 @@
+"""What the caller hears: prompt texts and recordings from `voice_prompts/<language>/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import yaml
+
+AUDIO_SUFFIXES = (".mp3", ".wav")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One thing to say: its text, and the recording to play instead where one exists."""
+
+    id: str
+    text: str
+    audio: str | None = None
+
+    def format(self, **values: str) -> Prompt:
+        """Fill `{name}` placeholders of the text (a recording is kept only if nothing changed)."""
+        text = self.text.format_map(values)
+        return replace(self, text=text, audio=self.audio if text == self.text else None)
+
+
+def load_catalog(root: Path, language: str) -> dict[str, Prompt]:
+    """Read every `*.yaml` of `root/language` into prompts, with recordings from `audio/`."""
+    folder = root / language
+    if not folder.is_dir():
+        raise ValueError(f"no prompts for language {language!r}: {str(folder)!r} is missing")
+    texts: dict[str, tuple[str, Path]] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name == "hours.yaml":
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of prompt id to text")
+        for key, text in data.items():
+            if key in texts:
+                raise ValueError(f"{path}: prompt {key!r} is also defined in {texts[key][1]}")
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"{path}: prompt {key!r} must be a non-empty text")
+            texts[str(key)] = (" ".join(text.split()), path)
+    audio = _recordings(folder / "audio")
+    return {key: Prompt(key, text, audio.get(key)) for key, (text, _) in texts.items()}
+
+
+def _recordings(folder: Path) -> dict[str, str]:
+    """Map prompt ids to the file names of their recordings in `folder`."""
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p.name for p in sorted(folder.iterdir()) if p.suffix in AUDIO_SUFFIXES}
+
+
+def spell_digits(number: str) -> str:
+    """Write a number so that it is read digit by digit, with a short pause between digits."""
+    return ", ".join(ch for ch in number if ch.isdigit())

@@ -1,0 +1,78 @@
+"""YAML menu files read safely, with the line of every key kept for error messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A parsed YAML document and the 1-based line where each key path starts."""
+
+    file: str
+    data: Any
+    lines: dict[Path_, int]
+
+    def line_of(self, path: Path_) -> int:
+        """Return the line of `path`, or of its closest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return 1
+
+
+class SourceError(ValueError):
+    """A YAML file that cannot be read: bad syntax or a key written twice."""
+
+    def __init__(self, file: str, line: int, message: str) -> None:
+        super().__init__(f"{file}:{line}: {message}")
+        self.file, self.line, self.message = file, line, message
+
+
+def load_source(path: Path) -> Source:
+    """Read `path` with `yaml.safe_load` semantics, refusing duplicate keys."""
+    text = path.read_text(encoding="utf-8")
+    return parse_source(text, str(path))
+
+
+def parse_source(text: str, file: str) -> Source:
+    """Parse YAML `text`; `file` names it in errors."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else 1
+        raise SourceError(file, line, f"not valid YAML: {e.problem or e}") from e
+    lines: dict[Path_, int] = {}
+    if root is not None:
+        _index(root, (), lines, file)
+    return Source(file, data, lines)
+
+
+def _index(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> None:
+    """Record the line of every key below `node`, and refuse a key written twice."""
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise SourceError(
+                    file, line, f"key {key!r} is written twice (first at line {seen[key]}); "
+                    "keep one"
+                )
+            seen[key] = line
+            lines[(*path, key)] = line
+            _index(value_node, (*path, key), lines, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index(item, (*path, i), lines, file)
