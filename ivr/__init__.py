@@ -1,0 +1,40 @@
+"""An IVR (phone menu) service for Twilio: menu trees as data, business hours, signed webhooks."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ivr import audio, config, signature, voice
+from ivr.menu_loader import load_directory
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create the app: settings, the loaded menus, the webhooks."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        CLOCK=config.system_clock,
+        **config.from_environment(),
+    )
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    logging.getLogger("ivr").setLevel(app.config["LOG_LEVEL"])
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops, x_prefix=hops)  # type: ignore[method-assign]
+    app.extensions["ivr.lines"] = load_directory(
+        Path(app.config["IVR_MENU_DIR"]),
+        Path(app.config["IVR_PROMPT_DIR"]),
+        app.config["IVR_DEFAULT_LINE"],
+    )
+    signature.init_app(app)
+    voice.init_app(app)
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(audio.bp)
+    return app

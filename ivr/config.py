@@ -1,0 +1,31 @@
+"""Settings: defaults, overridden by the environment, overridden by `create_app(config)`."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def system_clock() -> datetime:
+    """The current time, from the system clock (tests inject their own clock)."""
+    return datetime.now(UTC)
+
+
+def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Read the service's settings from environment variables."""
+    env = os.environ if environ is None else environ
+    return {
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
+        "IVR_SIGNATURE_CHECK": env.get("IVR_SIGNATURE_CHECK", "on").strip().lower() != "off",
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "").rstrip("/"),
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0") or 0),
+        "IVR_MENU_DIR": env.get("IVR_MENU_DIR", str(PACKAGE_DIR / "menus")),
+        "IVR_PROMPT_DIR": env.get("IVR_PROMPT_DIR", str(PACKAGE_DIR.parent / "voice_prompts")),
+        "IVR_DEFAULT_LINE": env.get("IVR_DEFAULT_LINE") or None,
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+    }
+

@@ -1,0 +1,61 @@
+"""Only Twilio may drive a call: every webhook checks `X-Twilio-Signature`."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, abort, current_app, request
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+
+log = logging.getLogger("ivr.signature")
+
+
+def init_app(app: Flask) -> None:
+    """Build the validator once; warn loudly when checks are off or impossible."""
+    token = app.config["TWILIO_AUTH_TOKEN"]
+    app.extensions["ivr.validator"] = RequestValidator(token) if token else None
+    if not app.config["IVR_SIGNATURE_CHECK"]:
+        log.warning("IVR_SIGNATURE_CHECK=off: webhooks accept UNSIGNED requests. Anyone who "
+                    "finds this URL can drive calls. Use this for local development only.")
+    elif not token:
+        log.error("TWILIO_AUTH_TOKEN is not set: every webhook answers 403 until it is (or "
+                  "set IVR_SIGNATURE_CHECK=off for local development).")
+
+
+def public_url() -> str:
+    """The URL Twilio called: PUBLIC_BASE_URL plus the path, else the request's own URL."""
+    base = current_app.config["PUBLIC_BASE_URL"]
+    if not base:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return f"{base}{request.path}?{query}" if query else f"{base}{request.path}"
+
+
+def is_signed() -> bool:
+    """Whether the current request carries a valid Twilio signature."""
+    if not current_app.config["IVR_SIGNATURE_CHECK"]:
+        return True
+    validator: RequestValidator | None = current_app.extensions["ivr.validator"]
+    given = request.headers.get("X-Twilio-Signature", "")
+    if validator is None or not given:
+        return False
+    algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
+    params = request.form if request.method == "POST" else {}
+    return bool(validator.validate(public_url(), params, given, algorithm))
+
+
+def twilio_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer 403 to any request that Twilio did not sign."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        """Check the signature, then run the view."""
+        if not is_signed():
+            log.warning("refused unsigned request %s %s", request.method, request.path)
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped

@@ -1,0 +1,189 @@
+"""Fixtures: a fresh app per test with an injected clock, and a caller that talks like Twilio."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from lxml import etree
+from twilio.request_validator import RequestValidator
+
+TOKEN = "test-auth-token"
+BASE = "http://localhost"
+SCHEMA = etree.XMLSchema(etree.parse(str(Path(__file__).parent / "data" / "twiml-voice.xsd")))
+CERTICAMARA = "+576017442727"
+CCO = "+582124713239"
+CCO_SECOND = "+582127143934"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from each test, not from the shell that runs the tests."""
+    for name in list(os.environ):
+        if name.startswith(("IVR_", "TWILIO_", "FLASK_")) or name in {
+            "PUBLIC_BASE_URL", "TRUSTED_PROXIES", "DATABASE_URL"
+        }:
+            monkeypatch.delenv(name)
+
+
+class Clock:
+    """A clock the test sets; the app reads it for every decision."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("America/Bogota"))
+
+    def __call__(self) -> datetime:
+        """The time the test set."""
+        return self.now
+
+    def set(self, text: str, zone: str) -> None:
+        """Set local time `text` ('2026-12-01 10:00') in time zone `zone`."""
+        self.now = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone))
+
+
+class Twiml:
+    """A parsed TwiML response, valid against the schema (checked when it is made)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.root = etree.fromstring(body)
+        SCHEMA.assertValid(self.root)
+
+    def all(self, tag: str) -> list[Any]:
+        """Every element named `tag`, anywhere."""
+        return list(self.root.iter(tag))
+
+    def one(self, tag: str) -> Any:
+        """The single element named `tag`."""
+        found = self.all(tag)
+        assert len(found) == 1, f"expected one <{tag}>, got {len(found)}: {self}"
+        return found[0]
+
+    @property
+    def text(self) -> str:
+        """Everything said, in order, as one string."""
+        return " ".join(e.text or "" for e in self.all("Say"))
+
+    @property
+    def verbs(self) -> list[str]:
+        """The top-level verbs, in order."""
+        return [e.tag for e in self.root]
+
+    @property
+    def numbers(self) -> list[tuple[str, str | None]]:
+        """The numbers a <Dial> rings, with the digits sent once they answer."""
+        return [(e.text, e.get("sendDigits")) for e in self.all("Number")]
+
+    def __str__(self) -> str:
+        """The document, for assertion messages."""
+        return etree.tostring(self.root, encoding="unicode")
+
+
+class Caller:
+    """Places calls and presses keys the way Twilio does: signed, following the TwiML."""
+
+    def __init__(self, client: FlaskClient, token: str = TOKEN) -> None:
+        self.client = client
+        self.validator = RequestValidator(token)
+        self.last: Twiml | None = None
+        self.queued: Twiml | None = None  # the document that put the caller in a queue
+        self.sid = "CA" + "0" * 32
+
+    def post(self, url: str, params: dict[str, str], signature: str | None = None,
+             headers: dict[str, str] | None = None) -> Any:
+        """POST `params` to `url`, signed for `BASE + url` unless a signature is given."""
+        if signature is None:
+            signature = self.validator.compute_signature(BASE + url, params)
+        all_headers = {"X-Twilio-Signature": signature, **(headers or {})}
+        return self.client.post(url, data=params, headers=all_headers)
+
+    def request(self, url: str, **params: str) -> Twiml:
+        """A signed webhook call that must answer 200 with valid TwiML."""
+        params = {"CallSid": self.sid, "AccountSid": "AC" + "1" * 32, **params}
+        response = self.post(url, params)
+        assert response.status_code == 200, response.data
+        assert response.mimetype == "text/xml"
+        self.last = Twiml(response.data)
+        if self.last.all("Enqueue"):
+            self.queued = self.last
+        return self.last
+
+    def call(self, to: str, caller: str = "+573001234567") -> Twiml:
+        """An incoming call to `to`."""
+        return self.request("/voice", To=to, From=caller, Direction="inbound")
+
+    def press(self, digits: str) -> Twiml:
+        """Press keys in the current <Gather>."""
+        assert self.last is not None
+        action = self.last.one("Gather").get("action")
+        return self.request(action, Digits=digits)
+
+    def silence(self) -> Twiml:
+        """Press nothing: the <Gather> times out and Twilio follows the <Redirect>."""
+        assert self.last is not None
+        return self.request(self.last.one("Redirect").text)
+
+    def dial_ends(self, status: str) -> Twiml:
+        """The current <Dial> ends with DialCallStatus `status`."""
+        assert self.last is not None
+        return self.request(self.last.one("Dial").get("action"), DialCallStatus=status)
+
+    def queue_ends(self, result: str) -> Twiml:
+        """The current <Enqueue> ends with QueueResult `result`."""
+        assert self.queued is not None
+        return self.request(self.queued.one("Enqueue").get("action"), QueueResult=result)
+
+    def waits(self, seconds: int) -> Twiml:
+        """Twilio asks the queue's waitUrl what to play after `seconds` in the queue."""
+        assert self.queued is not None
+        url = self.queued.one("Enqueue").get("waitUrl")
+        return self.request(url, QueueTime=str(seconds), QueueSid="QU" + "2" * 32)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The injected clock (Tuesday 2026-12-01 10:00 in Bogotá unless a test sets it)."""
+    return Clock()
+
+
+@pytest.fixture
+def app(clock: Clock) -> Iterator[Flask]:
+    """A fresh app serving the shipped menus, with a known token and the test's clock."""
+    yield _make_app({"TWILIO_AUTH_TOKEN": TOKEN, "CLOCK": clock})
+
+
+def _make_app(config: dict[str, Any]) -> Flask:
+    """Create an app for tests."""
+    from ivr import create_app
+
+    return create_app({"TESTING": True, **config})
+
+
+@pytest.fixture
+def make_app(clock: Clock) -> Any:
+    """Create an app with extra settings (the clock and token are the test's)."""
+    return lambda **config: _make_app({"TWILIO_AUTH_TOKEN": TOKEN, "CLOCK": clock, **config})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def caller(client: FlaskClient) -> Caller:
+    """A signed caller talking to the app like Twilio."""
+    return Caller(client)
+
+
+def query(**params: str) -> str:
+    """A query string, for building webhook URLs by hand."""
+    return urlencode(params)
