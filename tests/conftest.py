@@ -95,6 +95,7 @@ class Caller:
         self.last: Twiml | None = None
         self.queued: Twiml | None = None  # the document that put the caller in a queue
         self.sid = "CA" + "0" * 32
+        self.call_params: dict[str, str] = {}  # Twilio repeats From and To on every request
 
     def post(self, url: str, params: dict[str, str], signature: str | None = None,
              headers: dict[str, str] | None = None) -> Any:
@@ -106,7 +107,8 @@ class Caller:
 
     def request(self, url: str, **params: str) -> Twiml:
         """A signed webhook call that must answer 200 with valid TwiML."""
-        params = {"CallSid": self.sid, "AccountSid": "AC" + "1" * 32, **params}
+        params = {"CallSid": self.sid, "AccountSid": "AC" + "1" * 32, **self.call_params,
+                  **params}
         response = self.post(url, params)
         assert response.status_code == 200, response.data
         assert response.mimetype == "text/xml"
@@ -117,7 +119,8 @@ class Caller:
 
     def call(self, to: str, caller: str = "+573001234567") -> Twiml:
         """An incoming call to `to`."""
-        return self.request("/voice", To=to, From=caller, Direction="inbound")
+        self.call_params = {"To": to, "From": caller}
+        return self.request("/voice", Direction="inbound")
 
     def press(self, digits: str) -> Twiml:
         """Press keys in the current <Gather>."""
@@ -140,6 +143,13 @@ class Caller:
         assert self.queued is not None
         return self.request(self.queued.one("Enqueue").get("action"), QueueResult=result)
 
+    def records(self, url: str = "https://api.twilio.com/rec/RE1", seconds: int = 12) -> Twiml:
+        """The caller spoke after the beep; Twilio posts the <Record> action."""
+        assert self.last is not None
+        action = self.last.one("Record").get("action")
+        return self.request(action, RecordingUrl=url, RecordingDuration=str(seconds),
+                            RecordingSid="RE" + "3" * 32)
+
     def waits(self, seconds: int) -> Twiml:
         """Twilio asks the queue's waitUrl what to play after `seconds` in the queue."""
         assert self.queued is not None
@@ -154,22 +164,41 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(clock: Clock) -> Iterator[Flask]:
-    """A fresh app serving the shipped menus, with a known token and the test's clock."""
-    yield _make_app({"TWILIO_AUTH_TOKEN": TOKEN, "CLOCK": clock})
-
-
-def _make_app(config: dict[str, Any]) -> Flask:
-    """Create an app for tests."""
-    from ivr import create_app
-
-    return create_app({"TESTING": True, **config})
+def database_url(tmp_path: Path) -> str:
+    """A fresh SQLite database for this test."""
+    return f"sqlite:///{tmp_path / 'ivr.sqlite3'}"
 
 
 @pytest.fixture
-def make_app(clock: Clock) -> Any:
-    """Create an app with extra settings (the clock and token are the test's)."""
-    return lambda **config: _make_app({"TWILIO_AUTH_TOKEN": TOKEN, "CLOCK": clock, **config})
+def make_app(clock: Clock, database_url: str) -> Iterator[Any]:
+    """Create apps with extra settings (the clock, token and database are the test's)."""
+    from ivr import create_app
+
+    made: list[Flask] = []
+    base = {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "CLOCK": clock,
+            "DATABASE_URL": database_url}
+
+    def make(**config: Any) -> Flask:
+        """One app; its database connections are closed when the test ends."""
+        made.append(create_app({**base, **config}))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.extensions["ivr.engine"].dispose()
+
+
+@pytest.fixture
+def app(make_app: Any) -> Flask:
+    """A fresh app serving the shipped menus, with a known token, the test's clock and DB."""
+    made: Flask = make_app()
+    return made
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    """A runner for the app's `flask` commands."""
+    return app.test_cli_runner()
 
 
 @pytest.fixture
@@ -187,3 +216,39 @@ def caller(client: FlaskClient) -> Caller:
 def query(**params: str) -> str:
     """A query string, for building webhook URLs by hand."""
     return urlencode(params)
+
+
+POSTGRES_ENV = "IVR_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A clean, migrated database of each kind: SQLite here, PostgreSQL where CI gives one."""
+    from ivr import db
+
+    if request.param == "sqlite":
+        url = db.database_url(f"sqlite:///{tmp_path / 'store.sqlite3'}", str(tmp_path))
+    else:
+        configured = os.environ.get(POSTGRES_ENV) or _saved_postgres_url
+        if not configured:
+            pytest.skip(f"{POSTGRES_ENV} is not set (CI sets it; see .ci/run)")
+        url = db.database_url(configured, str(tmp_path))
+    engine = db.make_engine(url)
+    _drop_everything(engine)
+    db.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def _drop_everything(engine: Any) -> None:
+    """Leave an empty database (PostgreSQL is shared between tests)."""
+    import sqlalchemy as sa
+
+    with engine.begin() as connection:
+        for table in ("case_calls", "cases", "alembic_version"):
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+
+
+# The autouse fixture above clears IVR_* from the environment; keep the PostgreSQL URL for
+# the store tests, read once when the tests start.
+_saved_postgres_url = os.environ.get(POSTGRES_ENV)

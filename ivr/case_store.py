@@ -1,0 +1,154 @@
+"""Support cases in the database: issued once per call, unique by constraint, never lost."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import IO
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from ivr.check_digit import new_number
+from ivr.models import CASE_STATUSES, Case, CaseCall
+
+NUMBER_TRIES = 20  # a random clash is rare; twenty in a row means the number space is full
+
+
+class CaseError(ValueError):
+    """An admin asked for something about cases that cannot be done (unknown number, status)."""
+
+
+def open_case(
+    db: Session, *, call_sid: str | None, line: str, team: str, caller: str | None,
+    node: str, now: datetime, digits: int = 8,
+) -> Case:
+    """The case of this call: the one it already has, or a new one with a fresh number."""
+    if call_sid:
+        existing = _by_call(db, call_sid)
+        if existing is not None:
+            return existing
+    for _ in range(NUMBER_TRIES):
+        case = Case(number=new_number(digits), line=line, team=team, level=1, status="open",
+                    call_sid=call_sid, caller=caller, created_at=now, updated_at=now)
+        case.calls.append(CaseCall(call_sid=call_sid, caller=caller, at=now, node=node,
+                                   outcome="opened"))
+        db.add(case)
+        try:
+            db.commit()
+            return case
+        except IntegrityError:
+            db.rollback()
+            # Either the number was taken (try another) or the same call raced us here.
+            if call_sid:
+                existing = _by_call(db, call_sid)
+                if existing is not None:
+                    return existing
+    raise RuntimeError(f"no free case number of {digits} digits after {NUMBER_TRIES} tries")
+
+
+def find_case(db: Session, number: str) -> Case | None:
+    """The case with this number, or None."""
+    return db.scalars(sa.select(Case).where(Case.number == number)).one_or_none()
+
+
+def record_call(
+    db: Session, case: Case, *, call_sid: str | None, caller: str | None, node: str,
+    outcome: str, now: datetime,
+) -> None:
+    """Note that a call touched the case (which node, what came of it)."""
+    case.calls.append(CaseCall(call_sid=call_sid, caller=caller, at=now, node=node,
+                               outcome=outcome))
+    db.commit()
+
+
+def attach_recording(
+    db: Session, number: str, *, url: str | None, seconds: int | None, now: datetime
+) -> Case | None:
+    """Keep the recording of the caller's description with the case."""
+    case = find_case(db, number)
+    if case is not None and url:
+        case.recording_url, case.recording_seconds, case.updated_at = url, seconds, now
+        db.commit()
+    return case
+
+
+def attach_transcription(db: Session, number: str, text: str, now: datetime) -> Case | None:
+    """Keep the transcription of the caller's description with the case."""
+    case = find_case(db, number)
+    if case is not None:
+        case.transcription, case.updated_at = text, now
+        db.commit()
+    return case
+
+
+def set_status(
+    db: Session, number: str, status: str, now: datetime, level: int | None = None
+) -> Case:
+    """Change a case's status (and escalation level); raise CaseError if it cannot be done."""
+    if status not in CASE_STATUSES:
+        raise CaseError(f"unknown status {status!r}; use one of {', '.join(CASE_STATUSES)}")
+    case = find_case(db, number)
+    if case is None:
+        raise CaseError(f"no case {number!r}")
+    case.status, case.updated_at = status, now
+    if level is not None:
+        if not 1 <= level <= 9:
+            raise CaseError(f"escalation level {level!r}: use 1 to 9")
+        case.level = level
+    db.commit()
+    return case
+
+
+def list_cases(
+    db: Session, *, line: str | None = None, status: str | None = None, limit: int = 100
+) -> Sequence[Case]:
+    """The newest cases first, optionally of one line or status."""
+    query = sa.select(Case).order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
+    if line:
+        query = query.where(Case.line == line)
+    if status:
+        query = query.where(Case.status == status)
+    return db.scalars(query).all()
+
+
+def case_with_calls(db: Session, number: str) -> Case | None:
+    """A case with its calls loaded, for showing."""
+    query = sa.select(Case).where(Case.number == number).options(selectinload(Case.calls))
+    return db.scalars(query).one_or_none()
+
+
+EXPORT_COLUMNS = ("number", "line", "team", "level", "status", "caller", "call_sid",
+                  "created_at", "updated_at", "recording_url", "transcription")
+
+
+def export_csv(cases: Iterable[Case], out: IO[str]) -> int:
+    """Write cases as CSV with a header row; return how many were written."""
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    count = 0
+    for case in cases:
+        row = [getattr(case, column) for column in EXPORT_COLUMNS]
+        writer.writerow(["" if v is None else v.isoformat() if isinstance(v, datetime) else v
+                         for v in row])
+        count += 1
+    return count
+
+
+def all_cases(db: Session, batch: int = 1000) -> Iterable[Case]:
+    """Every case, oldest first, read in batches (for exports of any size)."""
+    last_id = 0
+    while True:
+        query = sa.select(Case).where(Case.id > last_id).order_by(Case.id).limit(batch)
+        rows = db.scalars(query).all()
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1].id
+
+
+def _by_call(db: Session, call_sid: str) -> Case | None:
+    """The case a call opened, if any."""
+    return db.scalars(sa.select(Case).where(Case.call_sid == call_sid)).one_or_none()

@@ -1,0 +1,85 @@
+"""The database tables: support cases and every call that touched one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+CASE_STATUSES = ("open", "in_progress", "waiting_customer", "closed")
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A moment in time, stored in UTC and always read back time-zone aware (SQLite too)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Store in UTC; refuse naive datetimes, whose zone nobody knows."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: give a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Read back as UTC (SQLite returns naive datetimes)."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Base of the tables; naming conventions keep migrations portable."""
+
+    metadata = sa.MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+
+
+class Case(Base):
+    """A support case: the number the caller keeps, where it belongs, and how it stands."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(12), unique=True)
+    line: Mapped[str] = mapped_column(sa.String(40), index=True)
+    team: Mapped[str] = mapped_column(sa.String(40))
+    level: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(sa.String(20), default="open")
+    call_sid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    caller: Mapped[str | None] = mapped_column(sa.String(64))
+    recording_url: Mapped[str | None] = mapped_column(sa.String(500))
+    recording_seconds: Mapped[int | None]
+    transcription: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    calls: Mapped[list[CaseCall]] = relationship(
+        back_populates="case", order_by="CaseCall.id", cascade="all, delete-orphan"
+    )
+
+
+class CaseCall(Base):
+    """One call's contact with a case: who, when, through which node, and what came of it."""
+
+    __tablename__ = "case_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"),
+                                         index=True)
+    call_sid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    caller: Mapped[str | None] = mapped_column(sa.String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    node: Mapped[str] = mapped_column(sa.String(40))
+    outcome: Mapped[str] = mapped_column(sa.String(40))
+
+    case: Mapped[Case] = relationship(back_populates="calls")
