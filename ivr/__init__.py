@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ivr import audio, config, signature, voice
+from ivr import audio, case_hooks, cli, config, db, signature, voice
 from ivr.menu_loader import load_directory
 
 
@@ -33,9 +33,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         Path(app.config["IVR_PROMPT_DIR"]),
         app.config["IVR_DEFAULT_LINE"],
     )
+    db.init_app(app)
     signature.init_app(app)
     voice.init_app(app)
+    cli.init_app(app)
     app.register_blueprint(voice.bp)
+    app.register_blueprint(case_hooks.bp)
     app.register_blueprint(audio.bp)
     return app
 

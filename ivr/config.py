@@ -27,5 +27,7 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "IVR_PROMPT_DIR": env.get("IVR_PROMPT_DIR", str(PACKAGE_DIR.parent / "voice_prompts")),
         "IVR_DEFAULT_LINE": env.get("IVR_DEFAULT_LINE") or None,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "DATABASE_URL": env.get("DATABASE_URL") or None,
+        "IVR_MIGRATE": env.get("IVR_MIGRATE", "on").strip().lower() != "off",
     }
 

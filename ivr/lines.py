@@ -22,6 +22,23 @@ SYSTEM_PROMPTS = (
     "error_tecnico",
 )
 
+# Prompts of the case nodes; required of a language only where a line uses those nodes.
+CASE_PROMPTS = (
+    "caso_numero",
+    "caso_repetir",
+    "caso_no_disponible",
+    "caso_grabe_descripcion",
+    "caso_descripcion_guardada",
+    "caso_numero_invalido",
+    "caso_no_encontrado",
+    "caso_encontrado",
+    "caso_consulta_no_disponible",
+    "caso_estado_open",
+    "caso_estado_in_progress",
+    "caso_estado_waiting_customer",
+    "caso_estado_closed",
+)
+
 
 @dataclass(frozen=True)
 class GatherTiming:

@@ -6,15 +6,17 @@ import difflib
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic
+import yaml
 
 from ivr.hours_speech import describe_week, load_words
-from ivr.lines import SYSTEM_PROMPTS, Directory, GatherTiming, Line
-from ivr.menu_model import LineFile, MenuNode, Model, NodeBase
+from ivr.lines import CASE_PROMPTS, SYSTEM_PROMPTS, Directory, GatherTiming, Line
+from ivr.menu_model import LineFile, Link, MenuNode, Model, NodeBase
 from ivr.prompts import Prompt, load_catalog
 from ivr.schedule import Schedule, build_calendar, build_weekly, parse_intervals
 from ivr.yaml_source import Path_, Source, SourceError, load_source
@@ -199,10 +201,12 @@ class _Checker:
         except (ValueError, OSError) as e:
             self.error(("language",), str(e))
             return {}
-        for prompt_id in SYSTEM_PROMPTS:
+        uses_cases = any(n.type in ("new_case", "case_lookup") for n in self.spec.nodes.values())
+        for prompt_id in SYSTEM_PROMPTS + (CASE_PROMPTS if uses_cases else ()):
             if prompt_id not in catalog:
                 self.error(("language",), f"voice_prompts/{self.spec.language} lacks the "
                                           f"service prompt {prompt_id!r}")
+        catalog = self._overridden(catalog)
         for path, prompt_id in self._prompt_refs():
             if prompt_id not in catalog:
                 hint = _did_you_mean(prompt_id, list(catalog))
@@ -210,12 +214,27 @@ class _Checker:
                                  f"{self.spec.language}{hint}")
         return catalog
 
+    def _overridden(self, catalog: dict[str, Prompt]) -> dict[str, Prompt]:
+        """The line's own wording of service prompts (`prompts: {festivo: cco_feriado}`)."""
+        own = dict(catalog)
+        for service_id, prompt_id in self.spec.prompts.items():
+            path: Path_ = ("prompts", service_id)
+            if service_id not in SYSTEM_PROMPTS + CASE_PROMPTS:
+                hint = _did_you_mean(service_id, list(SYSTEM_PROMPTS + CASE_PROMPTS))
+                self.error(path, f"{service_id!r} is not a service prompt{hint}")
+            elif prompt_id not in catalog:
+                self.error(path, f"no prompt {prompt_id!r} in voice_prompts/"
+                                 f"{self.spec.language}{_did_you_mean(prompt_id, list(catalog))}")
+            else:
+                own[service_id] = catalog[prompt_id]
+        return own
+
     def _prompt_refs(self) -> Iterator[tuple[Path_, str]]:
         """Every prompt id the file names, with where it is named."""
         if self.spec.welcome:
             yield ("welcome",), self.spec.welcome
         for node_id, node in self.spec.nodes.items():
-            for key in ("prompt", "wait_prompt", "closed_prompt"):
+            for key in ("prompt", "wait_prompt", "closed_prompt", "record_prompt"):
                 value = getattr(node, key, None)
                 if value:
                     yield ("nodes", node_id, key), value
@@ -224,7 +243,11 @@ class _Checker:
         """Build each schedule (time zone, holidays) and the sentence that says its hours."""
         schedules: dict[str, Schedule] = {}
         texts: dict[str, str] = {}
-        words = load_words(self.prompt_dir / self.spec.language / "hours.yaml")
+        try:
+            words = load_words(self.prompt_dir / self.spec.language / "hours.yaml")
+        except (OSError, ValueError, yaml.YAMLError) as e:
+            self.error(("language",), f"cannot read the words hours are said with: {e}")
+            return schedules, texts
         line_tz = self._zone(self.spec.timezone, ("timezone",))
         for sched_id, spec in self.spec.schedules.items():
             path: Path_ = ("schedules", sched_id)
@@ -232,6 +255,7 @@ class _Checker:
             try:
                 countries = spec.holidays if spec.holidays is not None else [self.spec.country]
                 calendar = build_calendar(countries, spec.subdivision, self.spec.language)
+                _fill_calendar(calendar)
             except (ValueError, NotImplementedError) as e:
                 self.error((*path, "holidays"), str(e))
                 continue
@@ -245,7 +269,10 @@ class _Checker:
                 closed_dates=frozenset(spec.closed_dates),
                 special={d: parse_intervals(h) for d, h in spec.special.items()},
             )
-            texts[sched_id] = describe_week(weekly, words)
+            try:
+                texts[sched_id] = describe_week(weekly, words)
+            except (KeyError, ValueError, TypeError) as e:
+                self.error(("language",), f"hours.yaml cannot say schedule {sched_id!r}: {e}")
         for node_id, node in self.spec.nodes.items():
             for key in ("hours", "say_hours"):
                 ref = getattr(node, key, None)
@@ -300,66 +327,54 @@ class _Checker:
                                             f"{' -> '.join(cycle)}")
 
 
-def _automatic(node: Any) -> list[tuple[str, str]]:
-    """The links a node follows by itself (no key press): after hours, next, no answer."""
-    out = []
-    for key in ("after_hours", "next", "on_no_answer"):
-        target = getattr(node, key, None)
-        if target:
-            out.append((key, target))
-    return out
+def _fill_calendar(calendar: Any) -> None:
+    """Work out this year's and next year's holidays now, not on some caller's request."""
+    if calendar is not None:
+        this_year = date.today().year
+        for year in (this_year, this_year + 1):
+            _ = date(year, 1, 1) in calendar
+
+
+def _node_links(spec: LineFile, node: Any) -> list[Link]:
+    """A node's links, with the line's fallback for a menu that names none."""
+    links: list[Link] = node.links()
+    if isinstance(node, MenuNode) and not node.fallback and spec.fallback:
+        links.append(Link(("fallback",), spec.fallback, True))
+    return links
 
 
 def _links(spec: LineFile) -> Iterator[tuple[Path_, str]]:
-    """Every link in the file, with where it is written."""
+    """Every link written in the file, with where it is written."""
     yield ("start",), spec.start
     if spec.fallback:
         yield ("fallback",), spec.fallback
+    for level, target in spec.escalation.items():
+        yield ("escalation", str(level)), target
     for node_id, node in spec.nodes.items():
-        for key, target in _automatic(node):
-            yield ("nodes", node_id, key), target
-        if isinstance(node, MenuNode):
-            if node.fallback:
-                yield ("nodes", node_id, "fallback"), node.fallback
-            for digit, target in node.options.items():
-                yield ("nodes", node_id, "options", digit), target
-
-
-def _successors(spec: LineFile, node_id: str) -> list[str]:
-    """Every node a call can go to next from `node_id` (key presses, fallbacks, hours)."""
-    node = spec.nodes.get(node_id)
-    if node is None:
-        return []
-    out = [t for _, t in _automatic(node)]
-    if isinstance(node, MenuNode):
-        out += list(node.options.values())
-        fallback = node.fallback or spec.fallback
-        if fallback:
-            out.append(fallback)
-    return [t for t in out if t in spec.nodes]
+        for link in node.links():
+            yield ("nodes", node_id, *link.path), link.target
 
 
 def _reach(spec: LineFile, start: str) -> set[str]:
-    """The nodes reachable from `start`."""
-    seen = {start}
-    todo = deque([start])
+    """The nodes a call can reach from `start` (and the escalation levels cases are sent to)."""
+    seen = {start, *spec.escalation.values()}
+    todo = deque(seen)
     while todo:
-        for nxt in _successors(spec, todo.popleft()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
+        node = spec.nodes.get(todo.popleft())
+        for link in _node_links(spec, node) if node is not None else []:
+            if link.target not in seen:
+                seen.add(link.target)
+                todo.append(link.target)
     return seen
 
 
 def _automatic_graph(spec: LineFile) -> dict[str, list[str]]:
-    """The links a call follows without a key press (a menu's fallback counts)."""
-    graph = {}
-    for node_id, node in spec.nodes.items():
-        nexts = [t for _, t in _automatic(node)]
-        if isinstance(node, MenuNode) and (node.fallback or spec.fallback):
-            nexts.append(node.fallback or spec.fallback or "")
-        graph[node_id] = [t for t in nexts if t in spec.nodes]
-    return graph
+    """The links a call follows without a key press."""
+    return {
+        node_id: [link.target for link in _node_links(spec, node)
+                  if link.automatic and link.target in spec.nodes]
+        for node_id, node in spec.nodes.items()
+    }
 
 
 def _find_cycle(graph: Mapping[str, list[str]]) -> list[str]:

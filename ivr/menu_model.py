@@ -7,6 +7,7 @@ knows the whole file; this module checks each value in its place.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -109,6 +110,15 @@ class Target(Model):
         return self
 
 
+@dataclass(frozen=True)
+class Link:
+    """A way from one node to another: where it is written, and whether it needs a key press."""
+
+    path: tuple[str, ...]
+    target: str
+    automatic: bool
+
+
 class NodeBase(Model):
     """What every node has: a label, and optional business hours with an after-hours branch."""
 
@@ -116,6 +126,10 @@ class NodeBase(Model):
     hours: str | None = None
     after_hours: NodeId | None = None
     closed_prompt: PromptId | None = None
+
+    def links(self) -> list[Link]:
+        """Every node this one leads to, with the key that names it in the file."""
+        return [Link(("after_hours",), self.after_hours, True)] if self.after_hours else []
 
 
 class MenuNode(NodeBase):
@@ -137,6 +151,14 @@ class MenuNode(NodeBase):
             raise ValueError("a menu needs at least one option")
         return {str(k): v for k, v in value.items()}
 
+    def links(self) -> list[Link]:
+        """After hours, the fallback (taken by itself after failures), then each option."""
+        out = super().links()
+        if self.fallback:
+            out.append(Link(("fallback",), self.fallback, True))
+        out += [Link(("options", key), target, False) for key, target in self.options.items()]
+        return out
+
 
 class DialNode(NodeBase):
     """Connect the caller to people: numbers, numbers with extensions, or SIP."""
@@ -147,6 +169,10 @@ class DialNode(NodeBase):
     ring: Literal["in_turn", "at_once"] = "in_turn"
     timeout: int = Field(default=20, ge=5, le=120)
     on_no_answer: NodeId | None = None
+
+    def links(self) -> list[Link]:
+        """After hours, and where the call goes when nobody answers."""
+        return super().links() + _optional_link("on_no_answer", self.on_no_answer)
 
 
 class QueueNode(NodeBase):
@@ -160,6 +186,10 @@ class QueueNode(NodeBase):
     max_wait: int = Field(default=600, ge=30, le=3600)
     on_no_answer: NodeId | None = None
 
+    def links(self) -> list[Link]:
+        """After hours, and where the call goes when nobody takes it from the queue."""
+        return super().links() + _optional_link("on_no_answer", self.on_no_answer)
+
 
 class AnnouncementNode(NodeBase):
     """Say something (optionally the hours of a schedule), then go on or hang up."""
@@ -169,6 +199,10 @@ class AnnouncementNode(NodeBase):
     say_hours: str | None = None
     next: NodeId | None = None
 
+    def links(self) -> list[Link]:
+        """After hours, and the node that follows the announcement."""
+        return super().links() + _optional_link("next", self.next)
+
 
 class HangupNode(NodeBase):
     """Say goodbye (optionally) and end the call."""
@@ -177,8 +211,45 @@ class HangupNode(NodeBase):
     prompt: PromptId | None = None
 
 
+class NewCaseNode(NodeBase):
+    """Issue a case number, read it back (a key repeats it), optionally record a description."""
+
+    type: Literal["new_case"]
+    prompt: PromptId | None = None
+    repeat_key: OptionKey = "1"
+    record: bool = False
+    record_prompt: PromptId = "caso_grabe_descripcion"
+    max_record_seconds: int = Field(default=120, ge=10, le=600)
+    next: NodeId
+    team: NodeId | None = None
+
+    def links(self) -> list[Link]:
+        """After hours, the next step, and the team the case belongs to."""
+        out = super().links() + [Link(("next",), self.next, True)]
+        return out + ([Link(("team",), self.team, False)] if self.team else [])
+
+
+class CaseLookupNode(NodeBase):
+    """Ask for a case number (typed, then #), read its status, and route it to its team."""
+
+    type: Literal["case_lookup"]
+    prompt: PromptId
+    fallback: NodeId
+    max_failures: int | None = Field(default=None, ge=1, le=9)
+
+    def links(self) -> list[Link]:
+        """After hours, and the fallback after too many wrong numbers."""
+        return super().links() + [Link(("fallback",), self.fallback, True)]
+
+
+def _optional_link(key: str, target: str | None) -> list[Link]:
+    """A one-item list with an automatic link, or nothing."""
+    return [Link((key,), target, True)] if target else []
+
+
 Node = Annotated[
-    MenuNode | DialNode | QueueNode | AnnouncementNode | HangupNode,
+    MenuNode | DialNode | QueueNode | AnnouncementNode | HangupNode | NewCaseNode
+    | CaseLookupNode,
     Field(discriminator="type"),
 ]
 
@@ -198,6 +269,9 @@ class LineFile(Model):
     start: NodeId
     fallback: NodeId | None = None
     max_failures: int = Field(default=3, ge=1, le=9)
+    case_digits: int = Field(default=8, ge=7, le=9)
+    prompts: dict[PromptId, PromptId] = {}
+    escalation: dict[Annotated[int, Field(ge=2, le=9)], NodeId] = {}
     back_key: Literal["0", "#", "*", "9"] | None = "#"
     hold_music: str | None = Field(default=None, pattern=r"^(https?://|/)\S+$")
     schedules: dict[NodeId, ScheduleSpec] = {}

@@ -11,13 +11,23 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ivr.lines import Line
-from ivr.menu_model import AnnouncementNode, DialNode, HangupNode, MenuNode, QueueNode
+from ivr.menu_model import (
+    AnnouncementNode,
+    CaseLookupNode,
+    DialNode,
+    HangupNode,
+    MenuNode,
+    NewCaseNode,
+    QueueNode,
+)
 from ivr.prompts import Prompt
 
 MAX_KEYS = 32  # more keys than any menu path or case number: the rest is noise
 ANSWERED = frozenset({"completed", "answered"})
 QUEUE_DONE = frozenset({"bridged", "hangup"})
 _NOT_KEYS = re.compile(r"[^0-9*#]")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+_ANNOTATION = re.compile(r"\s*\([^)]*\)")  # "Día de San José (observado)": not said aloud
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,51 @@ class Hangup:
     """End the call."""
 
 
-Action = Gather | Dial | Enqueue | Hold | Leave | Hangup
+@dataclass(frozen=True)
+class OpenCase:
+    """Ask the case store for this call's case (the web layer does, then calls `cases`)."""
+
+    node: str
+
+
+@dataclass(frozen=True)
+class ReadCase:
+    """Read a case number back inside a one-key <Gather> (the repeat key says it again)."""
+
+    node: str
+    number: str
+    repeats: int = 0
+
+
+@dataclass(frozen=True)
+class RecordCase:
+    """Record the caller's description of the problem for case `number`."""
+
+    node: str
+    number: str
+
+
+@dataclass(frozen=True)
+class AskCase:
+    """Listen for a case number typed on the keypad, ended by #."""
+
+    node: str
+    failures: int = 0
+
+
+@dataclass(frozen=True)
+class FindCase:
+    """Look up case `number` (the web layer does, then calls `cases.case_found`)."""
+
+    node: str
+    number: str
+    failures: int = 0
+
+
+Action = (
+    Gather | Dial | Enqueue | Hold | Leave | Hangup | OpenCase | ReadCase | RecordCase | AskCase
+    | FindCase
+)
 
 
 @dataclass(frozen=True)
@@ -120,6 +174,10 @@ def enter(line: Line, node_id: str, now: datetime, said: tuple[Prompt, ...] = ()
             continue
         if isinstance(node, HangupNode):
             return Plan(said + _optional(line, node.prompt), Hangup(), node_id, "hangup")
+        if isinstance(node, NewCaseNode):
+            return Plan(said + _optional(line, node.prompt), OpenCase(node_id), node_id, "case")
+        if isinstance(node, CaseLookupNode):
+            return Plan(said, AskCase(node_id), node_id, "ask-case")
     # A loop of automatic links is refused when the file loads; this is the last guard.
     return _goodbye(line, said, node_id, "loop")
 
@@ -131,7 +189,7 @@ def press(line: Line, node_id: str, digits: str | None, failures: int, now: date
         return enter(line, line.spec.start, now)
     keys = _NOT_KEYS.sub("?", (digits or "")[:MAX_KEYS])
     if not keys:
-        return _failed(line, node_id, failures, now, (), "no-input")
+        return failed(line, node_id, failures, now, (), "no-input")
     for position, key in enumerate(keys):
         if key == "*":
             return Plan((), Gather(node_id, failures), node_id, "repeat")
@@ -141,7 +199,7 @@ def press(line: Line, node_id: str, digits: str | None, failures: int, now: date
         target = menu.options.get(key)
         if target is None:
             invalid = (line.prompt("opcion_no_valida"),)
-            return _failed(line, node_id, failures, now, invalid, "invalid")
+            return failed(line, node_id, failures, now, invalid, "invalid")
         more = position + 1 < len(keys)
         next_menu = line.menu(target)
         if more and next_menu is not None and _open(line, next_menu, now):
@@ -178,16 +236,16 @@ def waiting(line: Line, node_id: str, queue_seconds: str | None) -> Plan:
     node = line.spec.nodes.get(node_id)
     if not isinstance(node, QueueNode):
         return Plan((), Leave(), node_id, "leave-unknown-node")
-    waited = int(queue_seconds) if queue_seconds and queue_seconds.isdigit() else 0
+    waited = parse_count(queue_seconds, limit=86_400, width=6)
     if waited >= node.max_wait:
         return Plan((), Leave(), node_id, "leave-max-wait")
     prompt = line.prompt(node.wait_prompt or "espera")
     return Plan((prompt,), Hold(node_id), node_id, "hold")
 
 
-def parse_count(text: str | None, limit: int = 99) -> int:
-    """Read a small counter from a URL (retries, target index); garbage counts as 0."""
-    if not text or not text.isdigit() or len(text) > 3:
+def parse_count(text: str | None, limit: int = 99, width: int = 3) -> int:
+    """Read a small counter from a URL or parameter; garbage (or '²') counts as 0."""
+    if not text or len(text) > width or not _ASCII_DIGITS.fullmatch(text):
         return 0
     return min(int(text), limit)
 
@@ -198,16 +256,21 @@ def _open(line: Line, menu: MenuNode, now: datetime) -> bool:
     return schedule is None or schedule.status(now).open
 
 
-def _failed(
+def failed(
     line: Line, node_id: str, failures: int, now: datetime, said: tuple[Prompt, ...], why: str
 ) -> Plan:
-    """One more wrong or missing key: the menu again, or the fallback after too many."""
-    menu = line.menu(node_id)
-    limit = (menu.max_failures if menu else None) or line.spec.max_failures
+    """One more wrong or missing entry: ask again, or the fallback after too many."""
+    node = line.spec.nodes.get(node_id)
+    if not isinstance(node, MenuNode | CaseLookupNode):
+        return enter(line, line.spec.start, now, said)
+    limit = node.max_failures or line.spec.max_failures
     failures += 1
     if failures < limit:
-        return Plan(said, Gather(node_id, failures), node_id, why)
-    fallback = (menu.fallback if menu else None) or line.spec.fallback
+        again: Action = Gather(node_id, failures)
+        if isinstance(node, CaseLookupNode):
+            again = AskCase(node_id, failures)
+        return Plan(said, again, node_id, why)
+    fallback = node.fallback or line.spec.fallback
     if fallback is None or fallback == node_id:
         return _goodbye(line, said, node_id, f"{why}-limit")
     plan = enter(line, fallback, now, said)
@@ -230,7 +293,7 @@ def _closed_prompts(
     if closed_prompt:
         first = line.prompt(closed_prompt)
     elif holiday:
-        first = line.prompt("festivo").format(holiday=holiday)
+        first = line.prompt("festivo").format(holiday=_ANNOTATION.sub("", holiday))
     else:
         first = line.prompt("fuera_de_horario")
     return first, _hours_prompt(line, schedule_id)

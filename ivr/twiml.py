@@ -9,11 +9,24 @@ from twilio.twiml.voice_response import Gather as GatherVerb
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.lines import Line
-from ivr.menu_model import DialNode, QueueNode, Target
-from ivr.navigator import Dial, Enqueue, Gather, Hangup, Hold, Leave, Plan
+from ivr.menu_model import CaseLookupNode, DialNode, NewCaseNode, QueueNode, Target
+from ivr.navigator import (
+    AskCase,
+    Dial,
+    Enqueue,
+    Gather,
+    Hangup,
+    Hold,
+    Leave,
+    Plan,
+    ReadCase,
+    RecordCase,
+)
 from ivr.prompts import Prompt
 
 EXTENSION_WAIT = "wwww"  # two seconds after the answer before the extension's digits
+CASE_REPEAT_SECONDS = 4  # after the number is read: time to press the repeat key
+CASE_DIGIT_SECONDS = 6  # between the digits of a case number read off a paper or a screen
 
 
 class Urls(Protocol):
@@ -34,6 +47,18 @@ class Urls(Protocol):
     def audio(self, language: str, filename: str) -> str:
         """A recorded prompt."""
 
+    def case_read(self, line: str, node: str, number: str, repeats: int) -> str:
+        """After a case number was read back."""
+
+    def case_recorded(self, line: str, node: str, number: str) -> str:
+        """The <Record> action for a case's description."""
+
+    def case_transcribed(self, line: str, node: str, number: str) -> str:
+        """The transcription callback for a case's description."""
+
+    def case_entry(self, line: str, node: str, failures: int) -> str:
+        """The <Gather> action of a case look-up."""
+
 
 def render(line: Line, plan: Plan, urls: Urls) -> str:
     """Return the TwiML document for `plan` on `line`."""
@@ -41,6 +66,10 @@ def render(line: Line, plan: Plan, urls: Urls) -> str:
     action = plan.action
     if isinstance(action, Gather):
         _gather(response, line, plan.prompts, action, urls)
+    elif isinstance(action, ReadCase):
+        _read_case(response, line, plan.prompts, action, urls)
+    elif isinstance(action, AskCase):
+        _ask_case(response, line, plan.prompts, action, urls)
     else:
         for prompt in plan.prompts:
             _say(response, line, prompt, urls)
@@ -58,6 +87,8 @@ def render(line: Line, plan: Plan, urls: Urls) -> str:
             _hold(response, line, action)
         elif isinstance(action, Leave):
             response.leave()
+        elif isinstance(action, RecordCase):
+            _record_case(response, line, action, urls)
         elif isinstance(action, Hangup):
             response.hangup()
     return str(response)
@@ -102,6 +133,52 @@ def _gather(
     if timing.pause:
         gather.pause(length=timing.pause)
     # No key at all: Twilio goes on to the next verb, which reports it to the same action.
+    response.redirect(url, method="POST")
+
+
+def _read_case(
+    response: VoiceResponse, line: Line, said: tuple[Prompt, ...], action: ReadCase, urls: Urls
+) -> None:
+    """The case number, slowly, in a one-key <Gather>: the repeat key says it again."""
+    url = urls.case_read(line.id, action.node, action.number, action.repeats)
+    gather = response.gather(action=url, method="POST", input="dtmf", num_digits=1,
+                             timeout=CASE_REPEAT_SECONDS, finish_on_key="")
+    for prompt in said:
+        _say(gather, line, prompt, urls)
+    response.redirect(url, method="POST")
+
+
+def _ask_case(
+    response: VoiceResponse, line: Line, said: tuple[Prompt, ...], action: AskCase, urls: Urls
+) -> None:
+    """Listen for a case number: all its digits end the entry, and so does #."""
+    node = line.spec.nodes[action.node]
+    assert isinstance(node, CaseLookupNode)
+    url = urls.case_entry(line.id, action.node, action.failures)
+    gather = response.gather(action=url, method="POST", input="dtmf",
+                             num_digits=line.spec.case_digits, timeout=CASE_DIGIT_SECONDS,
+                             finish_on_key="#")
+    for prompt in (*said, line.prompt(node.prompt)):
+        _say(gather, line, prompt, urls)
+    response.redirect(url, method="POST")
+
+
+def _record_case(response: VoiceResponse, line: Line, action: RecordCase, urls: Urls) -> None:
+    """Record the caller's description after a beep; # or silence ends it."""
+    node = line.spec.nodes[action.node]
+    assert isinstance(node, NewCaseNode)
+    url = urls.case_recorded(line.id, action.node, action.number)
+    response.record(
+        action=url,
+        method="POST",
+        max_length=node.max_record_seconds,
+        timeout=5,
+        finish_on_key="#",
+        play_beep=True,
+        transcribe=True,
+        transcribe_callback=urls.case_transcribed(line.id, action.node, action.number),
+    )
+    # Silence records nothing and Twilio skips the action: go on all the same.
     response.redirect(url, method="POST")
 
 

@@ -17,14 +17,18 @@ ON_CALL = ["+584140143913", "+584140320151"]
 def test_in_hours_reaches_the_support_center(
     caller: Caller, clock: Clock, number: str, when: str
 ) -> None:
-    """Monday 09:00 and 14:00: both numbers reach the support center's queue with key 1."""
+    """In hours, 1 on either number: a case number, the description recorded, then the queue."""
     clock.set(when, CARACAS)
     menu = caller.call(number)
     assert "Centro de Atención Integral" in menu.text
     assert menu.one("Gather").get("numDigits") == "1"
-    twiml = caller.press("1")
+    assert "Su número de caso es" in caller.press("1").text
+    record = caller.silence()
+    assert "nombre de su empresa" in record.text  # what the procedure asks the caller to give
+    assert record.one("Record").get("transcribe") == "true"
+    twiml = caller.records()
+    assert "descripción quedó registrada" in twiml.text
     assert twiml.one("Enqueue").text == "centro-soporte"
-    assert "nombre de su empresa" in twiml.text  # what the procedure asks the caller to give
 
 
 @pytest.mark.parametrize(
@@ -77,3 +81,9 @@ def test_no_key_after_hours_ends_politely(caller: Caller, clock: Clock) -> None:
     caller.silence()
     twiml = caller.silence()
     assert "Hasta luego" in twiml.text and twiml.verbs[-1] == "Hangup"
+
+
+def test_a_venezuelan_holiday_is_a_feriado(caller: Caller, clock: Clock) -> None:
+    """The line says a holiday its own way (a service prompt overridden in its file)."""
+    clock.set("2026-12-25 10:00", CARACAS)
+    assert "Hoy es día feriado, Día de Navidad" in caller.call(CCO).text

@@ -69,10 +69,10 @@ def test_keys_one_at_a_time_reach_the_same_place(caller: Caller) -> None:
 def test_out_of_hours_says_the_hours_and_offers_priority_1(
     caller: Caller, clock: Clock, when: str, reason: str
 ) -> None:
-    """Out of hours: why, the hours from the schedule, then the 24/7 critical-incident line."""
+    """Out of hours, at once: why, the hours from the schedule, then the 24/7 priority-1 line."""
     clock.set(when, BOGOTA)
-    caller.call(CERTICAMARA)
-    twiml = caller.press("25")
+    twiml = caller.call(CERTICAMARA)
+    assert twiml.text.startswith("Bienvenido")
     assert reason in twiml.text
     assert SUPPORT_HOURS in twiml.text
     assert "prioridad 1" in twiml.text
@@ -86,7 +86,6 @@ def test_priority_1_unanswered_says_so_and_ends_cleanly(caller: Caller, clock: C
     """If the critical-incident mobile does not answer, the caller is told, not left in silence."""
     clock.set("2026-11-29 03:00", BOGOTA)
     caller.call(CERTICAMARA)
-    caller.press("2")
     caller.press("1")
     twiml = caller.dial_ends("no-answer")
     assert "nadie puede atender" in twiml.text
@@ -97,7 +96,6 @@ def test_answered_call_ends_after_the_conversation(caller: Caller, clock: Clock)
     """When the person answered and the call ends, the service just hangs up."""
     clock.set("2026-11-29 03:00", BOGOTA)
     caller.call(CERTICAMARA)
-    caller.press("2")
     caller.press("1")
     assert caller.dial_ends("completed").verbs == ["Hangup"]
 
@@ -153,3 +151,10 @@ def test_queue_bridged_then_done(caller: Caller) -> None:
     caller.call(CERTICAMARA)
     caller.press("25")
     assert caller.queue_ends("bridged").verbs == ["Hangup"]
+
+
+def test_observed_holiday_is_named_without_the_annotation(caller: Caller, clock: Clock) -> None:
+    """A holiday moved to Monday is said by its name, without the calendar's '(observado)'."""
+    clock.set("2026-03-23 10:00", BOGOTA)
+    twiml = caller.call(CERTICAMARA)
+    assert "Hoy es festivo, Día de San José, y no estamos atendiendo." in twiml.text

@@ -36,15 +36,14 @@ def test_three_wrong_keys_in_hours_reach_the_support_group(caller: Caller) -> No
 def test_three_wrong_keys_after_hours_reach_the_closed_message(
     caller: Caller, clock: Clock
 ) -> None:
-    """After hours the same fallback says the hours and offers priority 1, and never loops."""
+    """After hours the priority-1 offer; wrong keys or silence end in goodbye, never a loop."""
     clock.set("2026-11-29 03:00", BOGOTA)
-    caller.call(CERTICAMARA)
-    for key in "778":
-        twiml = caller.press(key)
+    twiml = caller.call(CERTICAMARA)
     assert "fuera del horario" in twiml.text and "prioridad 1" in twiml.text
-    for _ in range(3):
-        twiml = caller.silence() if twiml.all("Gather") else twiml
-    assert twiml.verbs[-1] == "Hangup"
+    caller.press("7")
+    caller.silence()
+    twiml = caller.press("8")
+    assert "Hasta luego" in twiml.text and twiml.verbs[-1] == "Hangup"
 
 
 def test_star_repeats_without_counting_a_failure(caller: Caller) -> None:
@@ -243,3 +242,28 @@ def test_signing_helper_matches_twilios_own_vector() -> None:
         "RSOYDt4T1cUTdK1PDd93/VVr8B8="
     )
     assert TOKEN
+
+
+def test_public_base_url_with_a_prefix_keeps_it_in_every_link(make_app: object) -> None:
+    """Under https://host/ivr, the TwiML's links keep /ivr, and Twilio's next request validates."""
+    app: Flask = make_app(PUBLIC_BASE_URL="https://h.example/ivr")  # type: ignore[operator]
+    caller = Caller(app.test_client())
+    params = {"To": CERTICAMARA, "CallSid": caller.sid}
+    signed = caller.validator.compute_signature("https://h.example/ivr/voice", params)
+    first = Twiml(caller.post("/voice", params, signature=signed).data)
+    action = first.one("Gather").get("action")
+    assert action == "https://h.example/ivr/voice/certicamara/menu/principal?f=0"
+    path = action.removeprefix("https://h.example/ivr")
+    params = {"Digits": "25", "CallSid": caller.sid}
+    signed = caller.validator.compute_signature(action, params)
+    second = caller.post(path, params, signature=signed)
+    assert second.status_code == 200 and Twiml(second.data).all("Enqueue")
+
+
+@pytest.mark.parametrize("seconds", ["²", "٣", "1e3", "-5", "9" * 50])
+def test_odd_queue_times_keep_the_caller_waiting(caller: Caller, seconds: str) -> None:
+    """QueueTime that is not plain ASCII digits counts as 0: hold music, not an apology."""
+    caller.call(CERTICAMARA)
+    caller.press("25")
+    url = caller.queued.one("Enqueue").get("waitUrl")  # type: ignore[union-attr]
+    assert caller.request(url, QueueTime=seconds).verbs == ["Say", "Play"]

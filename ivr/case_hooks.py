@@ -1,0 +1,91 @@
+"""The webhooks of the case nodes: the number read back, the description recorded, a look-up."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from ivr import case_store, cases, check_digit, db, navigator
+from ivr.signature import twilio_only
+from ivr.webhook import answer, directory, log_call, now, param, twiml, unknown_line
+
+bp = Blueprint("cases", __name__, url_prefix="/voice")
+log = logging.getLogger("ivr.cases")
+METHODS = ["GET", "POST"]
+EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+@bp.route("/<line_id>/case/<node_id>/read", methods=METHODS)
+@twilio_only
+def read(line_id: str, node_id: str) -> Response:
+    """After the case number was read: the repeat key says it again, anything else goes on."""
+    line = directory().get(line_id)
+    if line is None:
+        return unknown_line()
+    repeats = navigator.parse_count(request.args.get("r"))
+    number = request.args.get("n", "")[:16]
+    plan = cases.after_reading(line, node_id, number, param("Digits"), repeats, now())
+    return answer(line, plan)
+
+
+@bp.route("/<line_id>/case/<node_id>/recorded", methods=METHODS)
+@twilio_only
+def recorded(line_id: str, node_id: str) -> Response:
+    """The caller's description was recorded (or not): keep it with the case, go on."""
+    line = directory().get(line_id)
+    if line is None:
+        return unknown_line()
+    url = param("RecordingUrl")
+    number = request.args.get("n", "")[:16]
+    if url and check_digit.is_valid(number, line.spec.case_digits):
+        _keep_recording(number, url, param("RecordingDuration"), node_id)
+    return answer(line, cases.recorded(line, node_id, bool(url), now()))
+
+
+@bp.route("/<line_id>/case/<node_id>/transcribed", methods=METHODS)
+@twilio_only
+def transcribed(line_id: str, node_id: str) -> Response:
+    """Twilio's transcription of a description (an asynchronous callback, not part of the call)."""
+    line = directory().get(line_id)
+    number = request.args.get("n", "")[:16]
+    text = request.values.get("TranscriptionText", "")[:10_000]
+    status = param("TranscriptionStatus")
+    if line is not None and status == "completed" and check_digit.is_valid(
+        number, line.spec.case_digits
+    ):
+        try:
+            case_store.attach_transcription(db.session(), number, text, now())
+        except SQLAlchemyError:
+            log.exception("transcription of case %s lost: database unavailable", number)
+            db.reset()
+    log_call(line_id, node_id, f"transcription-{status or 'unknown'}")
+    return twiml(EMPTY)
+
+
+@bp.route("/<line_id>/case/<node_id>/entry", methods=METHODS)
+@twilio_only
+def entry(line_id: str, node_id: str) -> Response:
+    """A case number typed on the keypad (or nothing)."""
+    line = directory().get(line_id)
+    if line is None:
+        return unknown_line()
+    failures = navigator.parse_count(request.args.get("f"))
+    return answer(line, cases.entered(line, node_id, param("Digits"), failures, now()))
+
+
+def _keep_recording(number: str, url: str, duration: str | None, node_id: str) -> None:
+    """Store the recording's URL with the case, and note the call; log if the store is away."""
+    seconds = navigator.parse_count(duration, limit=86_400, width=6) if duration else None
+    try:
+        session = db.session()
+        case = case_store.attach_recording(session, number, url=url[:500], seconds=seconds,
+                                           now=now())
+        if case is not None:
+            case_store.record_call(session, case, call_sid=param("CallSid"),
+                                   caller=param("From"), node=node_id, outcome="recorded",
+                                   now=now())
+    except SQLAlchemyError:
+        log.exception("recording of case %s not stored: database unavailable", number)
+        db.reset()

@@ -1,0 +1,67 @@
+"""The database steps of a call: open or find a case, and degrade, never fail, without one."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from ivr import case_store, cases, db
+from ivr.lines import Line
+from ivr.navigator import FindCase, OpenCase, Plan
+
+log = logging.getLogger("ivr.cases")
+MAX_STEPS = 4  # a plan reaches at most a look-up and then a new case; more is a bug
+
+
+def resolve(
+    line: Line, plan: Plan, call_sid: str | None, caller: str | None, now: datetime
+) -> Plan:
+    """Carry out `plan`'s database step (if any) and return the plan to render."""
+    for _ in range(MAX_STEPS):
+        if isinstance(plan.action, OpenCase):
+            plan = _open(line, plan.action, call_sid, caller, now)
+        elif isinstance(plan.action, FindCase):
+            plan = _find(line, plan.action, call_sid, caller, now)
+        else:
+            return plan
+    raise RuntimeError(f"case steps did not settle on line {line.id!r}: {plan!r}")
+
+
+def _open(
+    line: Line, action: OpenCase, call_sid: str | None, caller: str | None, now: datetime
+) -> Plan:
+    """Issue (or re-issue, for the same call) the case number; None when the store is away."""
+    number: str | None
+    try:
+        case = case_store.open_case(
+            db.session(), call_sid=call_sid, line=line.id, caller=caller, node=action.node,
+            team=cases.team_for_new(line, action.node), now=now, digits=line.spec.case_digits,
+        )
+        number = case.number
+    except SQLAlchemyError:
+        log.exception("case store unavailable: no case number for call %s", call_sid)
+        db.reset()
+        number = None
+    return cases.opened(line, action.node, number, now)
+
+
+def _find(
+    line: Line, action: FindCase, call_sid: str | None, caller: str | None,
+    now: datetime,
+) -> Plan:
+    """Look the case up, note the call on it, and route it (the fallback if the store is away)."""
+    try:
+        session = db.session()
+        case = case_store.find_case(session, action.number)
+        info = None
+        if case is not None:
+            info = cases.CaseInfo(case.number, case.status, case.team, case.level)
+            case_store.record_call(session, case, call_sid=call_sid, caller=caller,
+                                   node=action.node, outcome="looked-up", now=now)
+    except SQLAlchemyError:
+        log.exception("case store unavailable: cannot look up case for call %s", call_sid)
+        db.reset()
+        return cases.lookup_unavailable(line, action.node, now)
+    return cases.found(line, action.node, action.number, info, action.failures, now)

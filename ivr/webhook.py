@@ -1,0 +1,134 @@
+"""What every webhook shares: Twilio's parameters, the clock, the lines, and the answer."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+from flask import Response, current_app, request, url_for
+
+from ivr import case_resolver
+from ivr.lines import Directory, Line
+from ivr.navigator import Plan
+from ivr.twiml import render, render_message
+
+log = logging.getLogger("ivr.calls")
+MAX_PARAM = 256
+
+
+class FlaskUrls:
+    """The webhook URLs of this app, relative so that Twilio resolves them on its own host."""
+
+    def menu(self, line: str, node: str, failures: int) -> str:
+        """The menu's <Gather> action."""
+        return _link("voice.menu", line_id=line, node_id=node, f=failures)
+
+    def dial(self, line: str, node: str, index: int) -> str:
+        """The <Dial> action."""
+        return _link("voice.dial", line_id=line, node_id=node, t=index)
+
+    def queue(self, line: str, node: str) -> str:
+        """The <Enqueue> action."""
+        return _link("voice.queue", line_id=line, node_id=node)
+
+    def wait(self, line: str, node: str) -> str:
+        """The <Enqueue> waitUrl."""
+        return _link("voice.wait", line_id=line, node_id=node)
+
+    def audio(self, language: str, filename: str) -> str:
+        """A recorded prompt, served by this app."""
+        return _link("audio.prompt", language=language, filename=filename)
+
+    def case_read(self, line: str, node: str, number: str, repeats: int) -> str:
+        """After a case number was read back (the repeat key, or nothing)."""
+        return _link("cases.read", line_id=line, node_id=node, n=number, r=repeats)
+
+    def case_recorded(self, line: str, node: str, number: str) -> str:
+        """The <Record> action for a case's description."""
+        return _link("cases.recorded", line_id=line, node_id=node, n=number)
+
+    def case_transcribed(self, line: str, node: str, number: str) -> str:
+        """Twilio's transcription callback for a case's description."""
+        return _link("cases.transcribed", line_id=line, node_id=node, n=number)
+
+    def case_entry(self, line: str, node: str, failures: int) -> str:
+        """The <Gather> action of a case look-up."""
+        return _link("cases.entry", line_id=line, node_id=node, f=failures)
+
+
+URLS = FlaskUrls()
+
+
+def _link(endpoint: str, **values: object) -> str:
+    """A path Twilio resolves against the URL it called; absolute under PUBLIC_BASE_URL."""
+    path = url_for(endpoint, **values)
+    base = current_app.config["PUBLIC_BASE_URL"]
+    return base + path[len(request.script_root):] if base else path
+
+
+def answer(line: Line, plan: Plan) -> Response:
+    """Settle any database step of `plan`, render it, and log one line about this webhook."""
+    plan = case_resolver.resolve(line, plan, param("CallSid"), param("From"), now())
+    log_call(line.id, plan.node, plan.outcome)
+    return twiml(render(line, plan, URLS))
+
+
+def unknown_line() -> Response:
+    """A number (or URL) no line claims: a short polite message, then goodbye."""
+    return message("linea_desconocida", "unknown-line")
+
+
+def apology(outcome: str) -> Response:
+    """Something failed inside the service: apologise and end the call cleanly."""
+    return message("error_tecnico", outcome)
+
+
+def message(prompt_id: str, outcome: str) -> Response:
+    """Say one service prompt in the voice of the default (or first) line, then hang up."""
+    log_call(None, None, outcome)
+    line = any_line()
+    prompt = line.prompt(prompt_id)
+    return twiml(render_message(prompt.text, line.spec.voice, line.spec.say_language))
+
+
+def any_line() -> Line:
+    """The default line, else the first loaded one (for messages that belong to no line)."""
+    lines = directory()
+    default = lines.get(lines.default_line or "")
+    return default or next(iter(lines.lines.values()))
+
+
+def log_call(line: str | None, node: str | None, outcome: str) -> None:
+    """One structured line per webhook: call, line, node, outcome."""
+    log.info(json.dumps({
+        "event": "webhook",
+        "path": request.path[:MAX_PARAM],
+        "call": param("CallSid"),
+        "line": line,
+        "node": node,
+        "outcome": outcome,
+    }, ensure_ascii=False))
+
+
+def twiml(document: str) -> Response:
+    """A 200 response carrying a TwiML document."""
+    return Response(document, status=200, mimetype="text/xml")
+
+
+def param(name: str) -> str | None:
+    """A Twilio parameter, cut to a sane length (garbage is the navigator's to judge)."""
+    value = request.values.get(name)
+    return value[:MAX_PARAM] if value is not None else None
+
+
+def directory() -> Directory:
+    """The loaded lines."""
+    lines: Directory = current_app.extensions["ivr.lines"]
+    return lines
+
+
+def now() -> datetime:
+    """The current time from the app's clock (the system clock unless a test injects one)."""
+    moment: datetime = current_app.config["CLOCK"]()
+    return moment
