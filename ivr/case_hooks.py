@@ -9,12 +9,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import case_store, cases, check_digit, db, navigator
 from ivr.signature import twilio_only
-from ivr.webhook import answer, directory, log_call, now, param, twiml, unknown_line
+from ivr.twiml import render_empty
+from ivr.webhook import answer, directory, log_call, moment, now, param, twiml, unknown_line
 
 bp = Blueprint("cases", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.cases")
 METHODS = ["GET", "POST"]
-EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
 
 @bp.route("/<line_id>/case/<node_id>/read", methods=METHODS)
@@ -26,8 +26,9 @@ def read(line_id: str, node_id: str) -> Response:
         return unknown_line()
     repeats = navigator.parse_count(request.args.get("r"))
     number = request.args.get("n", "")[:16]
-    plan = cases.after_reading(line, node_id, number, param("Digits"), repeats, now())
-    return answer(line, plan)
+    at = moment(line)
+    plan = cases.after_reading(line, node_id, number, param("Digits"), repeats, at)
+    return answer(line, plan, at)
 
 
 @bp.route("/<line_id>/case/<node_id>/recorded", methods=METHODS)
@@ -41,7 +42,8 @@ def recorded(line_id: str, node_id: str) -> Response:
     number = request.args.get("n", "")[:16]
     if url and check_digit.is_valid(number, line.spec.case_digits):
         _keep_recording(number, url, param("RecordingDuration"), node_id)
-    return answer(line, cases.recorded(line, node_id, bool(url), now()))
+    at = moment(line)
+    return answer(line, cases.recorded(line, node_id, number, bool(url), at), at)
 
 
 @bp.route("/<line_id>/case/<node_id>/transcribed", methods=METHODS)
@@ -61,7 +63,7 @@ def transcribed(line_id: str, node_id: str) -> Response:
             log.exception("transcription of case %s lost: database unavailable", number)
             db.reset()
     log_call(line_id, node_id, f"transcription-{status or 'unknown'}")
-    return twiml(EMPTY)
+    return twiml(render_empty())
 
 
 @bp.route("/<line_id>/case/<node_id>/entry", methods=METHODS)
@@ -72,7 +74,8 @@ def entry(line_id: str, node_id: str) -> Response:
     if line is None:
         return unknown_line()
     failures = navigator.parse_count(request.args.get("f"))
-    return answer(line, cases.entered(line, node_id, param("Digits"), failures, now()))
+    at = moment(line)
+    return answer(line, cases.entered(line, node_id, param("Digits"), failures, at), at)
 
 
 def _keep_recording(number: str, url: str, duration: str | None, node_id: str) -> None:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr import case_store, cases, db
+from ivr import case_store, cases, db, message_store
 from ivr.lines import Line
-from ivr.navigator import FindCase, OpenCase, Plan
+from ivr.navigator import FindCase, Moment, OpenCase, Plan, TakeMessage
 
 log = logging.getLogger("ivr.cases")
 MAX_STEPS = 4  # a plan reaches at most a look-up and then a new case; more is a bug
 
 
 def resolve(
-    line: Line, plan: Plan, call_sid: str | None, caller: str | None, now: datetime
+    line: Line, plan: Plan, call_sid: str | None, caller: str | None, now: Moment
 ) -> Plan:
     """Carry out `plan`'s database step (if any) and return the plan to render."""
     for _ in range(MAX_STEPS):
@@ -25,19 +24,21 @@ def resolve(
         elif isinstance(plan.action, FindCase):
             plan = _find(line, plan.action, call_sid, caller, now)
         else:
+            if isinstance(plan.action, TakeMessage):
+                _note_missed(line, plan.action, call_sid, caller, now)
             return plan
     raise RuntimeError(f"case steps did not settle on line {line.id!r}: {plan!r}")
 
 
 def _open(
-    line: Line, action: OpenCase, call_sid: str | None, caller: str | None, now: datetime
+    line: Line, action: OpenCase, call_sid: str | None, caller: str | None, now: Moment
 ) -> Plan:
     """Issue (or re-issue, for the same call) the case number; None when the store is away."""
     number: str | None
     try:
         case = case_store.open_case(
             db.session(), call_sid=call_sid, line=line.id, caller=caller, node=action.node,
-            team=cases.team_for_new(line, action.node), now=now, digits=line.spec.case_digits,
+            team=cases.team_for_new(line, action.node), now=now.at, digits=line.spec.case_digits,
         )
         number = case.number
     except SQLAlchemyError:
@@ -49,7 +50,7 @@ def _open(
 
 def _find(
     line: Line, action: FindCase, call_sid: str | None, caller: str | None,
-    now: datetime,
+    now: Moment,
 ) -> Plan:
     """Look the case up, note the call on it, and route it (the fallback if the store is away)."""
     try:
@@ -59,9 +60,22 @@ def _find(
         if case is not None:
             info = cases.CaseInfo(case.number, case.status, case.team, case.level)
             case_store.record_call(session, case, call_sid=call_sid, caller=caller,
-                                   node=action.node, outcome="looked-up", now=now)
+                                   node=action.node, outcome="looked-up", now=now.at)
     except SQLAlchemyError:
         log.exception("case store unavailable: cannot look up case for call %s", call_sid)
         db.reset()
         return cases.lookup_unavailable(line, action.node, now)
     return cases.found(line, action.node, action.number, info, action.failures, now)
+
+
+def _note_missed(
+    line: Line, action: TakeMessage, call_sid: str | None, caller: str | None, now: Moment
+) -> None:
+    """Nobody took the call: log it loudly and keep it for admins (the message follows)."""
+    log.warning("missed call on line %s: nobody took %s from %s", line.id, call_sid, caller)
+    try:
+        message_store.note_missed(db.session(), line=line.id, node=action.node,
+                                  call_sid=call_sid, caller=caller, now=now.at)
+    except SQLAlchemyError:
+        log.exception("missed call %s not stored: database unavailable", call_sid)
+        db.reset()

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
 from ivr import check_digit
 from ivr.lines import Line
 from ivr.menu_model import CaseLookupNode, NewCaseNode
-from ivr.navigator import FindCase, Plan, ReadCase, RecordCase, enter, failed
+from ivr.navigator import FindCase, Moment, Plan, ReadCase, RecordCase, enter, failed
 from ivr.prompts import Prompt, spell_digits
 
 MAX_REPEATS = 3
@@ -31,7 +30,7 @@ class CaseInfo:
     level: int
 
 
-def opened(line: Line, node_id: str, number: str | None, now: datetime) -> Plan:
+def opened(line: Line, node_id: str, number: str | None, now: Moment) -> Plan:
     """The store gave this call's case number (None: the database is away)."""
     node = _new_case(line, node_id)
     if node is None:
@@ -52,7 +51,7 @@ def read_prompts(line: Line, node: NewCaseNode, number: str) -> tuple[Prompt, ..
 
 
 def after_reading(
-    line: Line, node_id: str, number: str, digits: str | None, repeats: int, now: datetime
+    line: Line, node_id: str, number: str, digits: str | None, repeats: int, now: Moment
 ) -> Plan:
     """After the number was read: again on the repeat key, else record or go on."""
     node = _new_case(line, node_id)
@@ -64,19 +63,19 @@ def after_reading(
     if node.record:
         return Plan((line.prompt(node.record_prompt),), RecordCase(node_id, number), node_id,
                     "case-record")
-    return _onward(line, node, node_id, (), now, "case-read")
+    return _onward(line, node, number, (), now, "case-read")
 
 
-def recorded(line: Line, node_id: str, got_audio: bool, now: datetime) -> Plan:
+def recorded(line: Line, node_id: str, number: str, got_audio: bool, now: Moment) -> Plan:
     """The description was recorded (or the caller said nothing): on to the next step."""
     node = _new_case(line, node_id)
     if node is None:
         return enter(line, line.spec.start, now)
     said = (line.prompt("caso_descripcion_guardada"),) if got_audio else ()
-    return _onward(line, node, node_id, said, now, "case-recorded")
+    return _onward(line, node, number, said, now, "case-recorded")
 
 
-def entered(line: Line, node_id: str, digits: str | None, failures: int, now: datetime) -> Plan:
+def entered(line: Line, node_id: str, digits: str | None, failures: int, now: Moment) -> Plan:
     """The caller typed a case number: refuse a bad check digit before asking the database."""
     node = _lookup(line, node_id)
     if node is None:
@@ -91,7 +90,7 @@ def entered(line: Line, node_id: str, digits: str | None, failures: int, now: da
 
 
 def found(
-    line: Line, node_id: str, number: str, case: CaseInfo | None, failures: int, now: datetime
+    line: Line, node_id: str, number: str, case: CaseInfo | None, failures: int, now: Moment
 ) -> Plan:
     """The store answered a look-up: read the status and route, or ask again."""
     if _lookup(line, node_id) is None:
@@ -106,7 +105,7 @@ def found(
     return Plan(plan.prompts, plan.action, plan.node, f"case-found:{plan.outcome}")
 
 
-def lookup_unavailable(line: Line, node_id: str, now: datetime) -> Plan:
+def lookup_unavailable(line: Line, node_id: str, now: Moment) -> Plan:
     """The database is away: say so, and go to the look-up's fallback (usually the team)."""
     node = _lookup(line, node_id)
     target = node.fallback if node else line.spec.start
@@ -130,11 +129,12 @@ def team_for_new(line: Line, node_id: str) -> str:
 
 
 def _onward(
-    line: Line, node: NewCaseNode, node_id: str, said: tuple[Prompt, ...], now: datetime,
+    line: Line, node: NewCaseNode, number: str, said: tuple[Prompt, ...], now: Moment,
     outcome: str,
 ) -> Plan:
-    """The new-case node is done: on to its next step."""
-    plan = enter(line, node.next, now, said)
+    """The new-case node is done: on to its next step (who answers hears the case number)."""
+    case = number if check_digit.is_valid(number, line.spec.case_digits) else None
+    plan = enter(line, node.next, now, said, case=case)
     return Plan(plan.prompts, plan.action, plan.node, f"{outcome}:{plan.outcome}")
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from ivr import case_store, db
+from ivr import case_store, db, message_store, override_store
+from ivr.lines import Directory, Line
 from ivr.models import CASE_STATUSES
+from ivr.phone import format_international
+
+log = logging.getLogger("ivr.admin")
 
 ivr_cli = AppGroup("ivr", help="Run the IVR's admin commands.")
 db_cli = AppGroup("db", help="The database schema.")
@@ -105,3 +111,142 @@ def cases_export(output: click.utils.LazyFile) -> None:
     if output.name != "<stdout>":
         click.echo(f"{count} cases written to {output.name}", err=True)
     sys.stdout.flush()
+
+
+override_cli = AppGroup("override", help="Force a line or a node open or closed for a while.")
+ivr_cli.add_command(override_cli)
+
+
+def _line_or_fail(line_id: str) -> Line:
+    """The loaded line `line_id`, or a usage error that lists the lines."""
+    lines: Directory = current_app.extensions["ivr.lines"]
+    line = lines.get(line_id)
+    if line is None:
+        raise click.BadParameter(f"no line {line_id!r}; lines: {', '.join(lines.lines)}")
+    return line
+
+
+def _local(line: Line, text: str | None, default: datetime) -> datetime:
+    """A local time of the line ('2026-12-08 18:00'), aware in the line's zone."""
+    if not text:
+        return default
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise click.BadParameter(f"{text!r} is not a date and time like '2026-12-08 18:00'") from e
+    zone = ZoneInfo(line.spec.timezone)
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+
+
+def _set_override(line_id: str, node: str | None, opened: bool, start: str | None,
+                  until: str, reason: str | None) -> None:
+    """Store an override and say what it does, in the line's local time."""
+    line = _line_or_fail(line_id)
+    if node is not None and node not in line.spec.nodes:
+        raise click.BadParameter(f"line {line_id!r} has no node {node!r}")
+    now = _now()
+    starts_at = _local(line, start, now)
+    ends = _local(line, until, now)
+    try:
+        row = override_store.add(db.session(), line=line.id, node=node, open_=opened,
+                                 starts_at=starts_at, until=ends, reason=reason, now=now)
+    except override_store.OverrideError as e:
+        raise click.ClickException(str(e)) from e
+    what = f"node {node}" if node else "the whole line"
+    state = "open" if opened else "closed"
+    log.warning("override %s: %s of %s forced %s from %s until %s (%s)", row.id, what, line.id,
+                state, starts_at.isoformat(), ends.isoformat(), reason or "no reason given")
+    click.echo(f"override {row.id}: {what} of {line.id} {state} from "
+               f"{starts_at:%Y-%m-%d %H:%M} until {ends:%Y-%m-%d %H:%M} ({line.spec.timezone})")
+
+
+@override_cli.command("close")
+@click.argument("line_id", metavar="LINE")
+@click.option("--node", help="Only this node (default: every node with hours on the line).")
+@click.option("--from", "start", help="Local start, '2026-12-08 08:00' (default: now).")
+@click.option("--until", required=True, help="Local end, '2026-12-08 18:00'.")
+@click.option("--reason", help="Why, for the log and the list.")
+def override_close(line_id: str, node: str | None, start: str | None, until: str,
+                   reason: str | None) -> None:
+    """Close a line (or a node) until a given time, whatever its schedule says."""
+    _set_override(line_id, node, False, start, until, reason)
+
+
+@override_cli.command("open")
+@click.argument("line_id", metavar="LINE")
+@click.option("--node", help="Only this node (default: every node with hours on the line).")
+@click.option("--from", "start", help="Local start, '2026-12-08 08:00' (default: now).")
+@click.option("--until", required=True, help="Local end, '2026-12-08 18:00'.")
+@click.option("--reason", help="Why, for the log and the list.")
+def override_open(line_id: str, node: str | None, start: str | None, until: str,
+                  reason: str | None) -> None:
+    """Open a line (or a node) until a given time, e.g. on a holiday."""
+    _set_override(line_id, node, True, start, until, reason)
+
+
+@override_cli.command("list")
+@click.option("--all", "everything", is_flag=True, help="Also the expired and cancelled ones.")
+def override_list(everything: bool) -> None:
+    """Overrides in force or to come (newest first)."""
+    rows = override_store.listing(db.session(), _now(), everything)
+    for row in rows:
+        state = "cancelled" if row.cancelled_at else row.state
+        click.echo(f"{row.id:>4}  {row.line:<12} {row.node or '(line)':<18} {state:<9} "
+                   f"{row.starts_at:%Y-%m-%d %H:%M}Z → {row.until:%Y-%m-%d %H:%M}Z  "
+                   f"{row.reason or ''}")
+    if not rows:
+        click.echo("no overrides")
+
+
+@override_cli.command("cancel")
+@click.argument("override_id", type=int)
+def override_cancel(override_id: int) -> None:
+    """End an override now."""
+    try:
+        row = override_store.cancel(db.session(), override_id, _now())
+    except override_store.OverrideError as e:
+        raise click.ClickException(str(e)) from e
+    log.warning("override %s cancelled", row.id)
+    click.echo(f"override {row.id} cancelled")
+
+
+@ivr_cli.command("oncall")
+@click.argument("line_id", metavar="LINE")
+@click.argument("rotation", required=False)
+@click.option("--at", "at_text", help="Local date and time (default: now), past or future.")
+def oncall(line_id: str, rotation: str | None, at_text: str | None) -> None:
+    """Who is (was, will be) on call, and in what order a priority-1 chain rings them."""
+    line = _line_or_fail(line_id)
+    names = [rotation] if rotation else list(line.rotations)
+    if not names:
+        raise click.ClickException(f"line {line_id!r} has no on_call rotations")
+    at = _local(line, at_text, _now())
+    for name in names:
+        if name not in line.rotations:
+            raise click.BadParameter(f"no rotation {name!r}; rotations: "
+                                     f"{', '.join(line.rotations)}")
+        turn = line.rotations[name].on_call(at)
+        order = line.rotations[name].order(at)
+        click.echo(f"{name} at {at:%Y-%m-%d %H:%M} ({line.spec.timezone}): "
+                   f"{turn.contact.role} {format_international(turn.contact.number)} "
+                   f"[{turn.source}]")
+        if turn.since or turn.until:
+            since = f"{turn.since:%Y-%m-%d %H:%M}" if turn.since else "always"
+            until = f"{turn.until:%Y-%m-%d %H:%M}" if turn.until else "no end"
+            click.echo(f"  turn: {since} → {until}")
+        click.echo("  order: " + ", then ".join(c.role for c in order))
+
+
+@ivr_cli.command("missed")
+@click.option("--line", "line_id", help="Only this line.")
+@click.option("--limit", default=50, show_default=True)
+def missed(line_id: str | None, limit: int) -> None:
+    """Calls nobody took (a whole chain failed), with their voice messages."""
+    rows = message_store.listing(db.session(), line_id, limit)
+    for row in rows:
+        click.echo(f"{row.at:%Y-%m-%d %H:%M}Z  {row.line:<12} {row.node:<20} "
+                   f"{row.caller or '-':<14} {row.recording_url or '(no message)'}")
+        if row.transcription:
+            click.echo(f"    «{row.transcription}»")
+    if not rows:
+        click.echo("no missed calls")

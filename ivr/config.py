@@ -29,5 +29,6 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "DATABASE_URL": env.get("DATABASE_URL") or None,
         "IVR_MIGRATE": env.get("IVR_MIGRATE", "on").strip().lower() != "off",
+        "IVR_OVERRIDE_TTL": float(env.get("IVR_OVERRIDE_TTL", "2") or 2),
     }
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ivr.menu_model import LineFile, MenuNode
+from ivr.menu_model import LineFile, MenuNode, Step
 from ivr.prompts import Prompt
+from ivr.rotation import Rotation
 from ivr.schedule import Schedule
 
 # Prompts the service itself says, whatever the menu; every language must define them.
@@ -20,6 +21,10 @@ SYSTEM_PROMPTS = (
     "espera",
     "linea_desconocida",
     "error_tecnico",
+    "cerrado_temporalmente",
+    "filtro",
+    "filtro_caso",
+    "mensaje_guardado",
 )
 
 # Prompts of the case nodes; required of a language only where a line uses those nodes.
@@ -60,6 +65,8 @@ class Line:
     prompts: Mapping[str, Prompt]
     parents: Mapping[str, str]
     timing: Mapping[str, GatherTiming]
+    rotations: Mapping[str, Rotation]
+    chains: Mapping[str, tuple[Step, ...]]
 
     @property
     def id(self) -> str:

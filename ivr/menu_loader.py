@@ -16,9 +16,10 @@ import yaml
 
 from ivr.hours_speech import describe_week, load_words
 from ivr.lines import CASE_PROMPTS, SYSTEM_PROMPTS, Directory, GatherTiming, Line
-from ivr.menu_model import LineFile, Link, MenuNode, Model, NodeBase
+from ivr.menu_model import DialNode, LineFile, Link, MenuNode, Model, NodeBase
 from ivr.prompts import Prompt, load_catalog
-from ivr.schedule import Schedule, build_calendar, build_weekly, parse_intervals
+from ivr.rotation import Contact, Handoff, Override, Rotation
+from ivr.schedule import WEEKDAYS, Schedule, build_calendar, build_weekly, parse_intervals
 from ivr.yaml_source import Path_, Source, SourceError, load_source
 
 # How a menu listens (see docs/menus.md, "Time on the phone"): a menu whose keys all lead to
@@ -177,7 +178,9 @@ class _Checker:
     def build(self) -> Line | None:
         """Run every check and assemble the line (None when a check failed)."""
         prompts = self._prompts()
-        schedules, hours_text = self._schedules()
+        tz = self._zone(self.spec.timezone, ("timezone",))
+        schedules, hours_text = self._schedules(tz)
+        rotations = self._rotations(tz)
         self._links()
         self._back_key()
         self._reachable()
@@ -192,6 +195,9 @@ class _Checker:
             prompts=prompts,
             parents=_menu_parents(self.spec),
             timing=_gather_timing(self.spec),
+            rotations=rotations,
+            chains={node_id: tuple(node.chain()) for node_id, node in self.spec.nodes.items()
+                    if isinstance(node, DialNode)},
         )
 
     def _prompts(self) -> dict[str, Prompt]:
@@ -234,12 +240,12 @@ class _Checker:
         if self.spec.welcome:
             yield ("welcome",), self.spec.welcome
         for node_id, node in self.spec.nodes.items():
-            for key in ("prompt", "wait_prompt", "closed_prompt", "record_prompt"):
+            for key in ("prompt", "wait_prompt", "closed_prompt", "record_prompt", "screen"):
                 value = getattr(node, key, None)
                 if value:
                     yield ("nodes", node_id, key), value
 
-    def _schedules(self) -> tuple[dict[str, Schedule], dict[str, str]]:
+    def _schedules(self, line_tz: ZoneInfo | None) -> tuple[dict[str, Schedule], dict[str, str]]:
         """Build each schedule (time zone, holidays) and the sentence that says its hours."""
         schedules: dict[str, Schedule] = {}
         texts: dict[str, str] = {}
@@ -248,7 +254,6 @@ class _Checker:
         except (OSError, ValueError, yaml.YAMLError) as e:
             self.error(("language",), f"cannot read the words hours are said with: {e}")
             return schedules, texts
-        line_tz = self._zone(self.spec.timezone, ("timezone",))
         for sched_id, spec in self.spec.schedules.items():
             path: Path_ = ("schedules", sched_id)
             tz = self._zone(spec.timezone, (*path, "timezone")) if spec.timezone else line_tz
@@ -280,6 +285,43 @@ class _Checker:
                     hint = _did_you_mean(ref, list(self.spec.schedules))
                     self.error(("nodes", node_id, key), f"no schedule {ref!r}{hint}")
         return schedules, texts
+
+    def _rotations(self, tz: ZoneInfo | None) -> dict[str, Rotation]:
+        """Build each on-call rotation, and check that every chain step names one."""
+        rotations: dict[str, Rotation] = {}
+        for rotation_id, spec in self.spec.on_call.items():
+            path: Path_ = ("on_call", rotation_id)
+            roles = [c.role for c in spec.contacts]
+            overrides = []
+            for i, item in enumerate(spec.overrides):
+                if item.contact not in roles:
+                    self.error((*path, "overrides", i, "contact"), f"no contact {item.contact!r}"
+                               f" in this rotation{_did_you_mean(item.contact, roles)}")
+                elif tz is not None:
+                    overrides.append(Override(item.start.replace(tzinfo=tz),  # type: ignore[union-attr]
+                                              item.until.replace(tzinfo=tz),  # type: ignore[union-attr]
+                                              roles.index(item.contact)))
+            if tz is None or len(overrides) != len(spec.overrides):
+                continue
+            handoff = None
+            if spec.handoff is not None:
+                hours, minutes = (int(x) for x in spec.handoff.time.split(":"))
+                weekday = WEEKDAYS.index(spec.handoff.weekday) if spec.handoff.weekday else 0
+                handoff = Handoff(spec.handoff.every, weekday, hours * 60 + minutes)
+            try:
+                rotations[rotation_id] = Rotation(
+                    contacts=tuple(Contact(c.role, c.number) for c in spec.contacts),
+                    tz=tz, handoff=handoff, anchor=spec.start, overrides=tuple(overrides),
+                )
+            except ValueError as e:
+                self.error(path, str(e))
+        for node_id, node in self.spec.nodes.items():
+            for i, step in enumerate(node.steps or [] if isinstance(node, DialNode) else []):
+                if step.on_call and step.on_call not in self.spec.on_call:
+                    hint = _did_you_mean(step.on_call, list(self.spec.on_call))
+                    self.error(("nodes", node_id, "steps", i, "on_call"),
+                               f"no on_call rotation {step.on_call!r}{hint}")
+        return rotations
 
     def _zone(self, name: str | None, path: Path_) -> ZoneInfo | None:
         """Return the time zone `name`, or record an error naming it."""

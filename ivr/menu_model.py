@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -57,6 +57,17 @@ DaySpec = Annotated[str, AfterValidator(_day_spec)]
 OpeningHours = Annotated[str | list[str], AfterValidator(_opening_hours)]
 OptionKey = Annotated[str, AfterValidator(_option_key)]
 LineNumber = Annotated[str, AfterValidator(_line_number)]
+
+
+def _local_time(value: str | datetime) -> datetime:
+    """A local date and time ('2026-12-24 18:00'), without a zone: the line's zone applies."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is not None:
+        raise ValueError(f"{value!r} has a time zone; write local time, the line's zone applies")
+    return moment
+
+
+LocalTime = Annotated[str | datetime, AfterValidator(_local_time)]
 
 
 class Model(BaseModel):
@@ -160,15 +171,57 @@ class MenuNode(NodeBase):
         return out
 
 
+class Step(Model):
+    """One step of an escalation chain: some targets at once, or who is on call, for a while."""
+
+    targets: list[Target] | None = Field(default=None, min_length=1, max_length=10)
+    on_call: NodeId | None = None
+    next: int = Field(default=0, ge=0, le=9)
+    timeout: int | None = Field(default=None, ge=5, le=120)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Step:
+        """Require exactly one of targets or on_call."""
+        if (self.targets is None) == (self.on_call is None):
+            raise ValueError("give exactly one of 'targets' or 'on_call'")
+        if self.targets is not None and self.next:
+            raise ValueError("'next' picks a contact of an on_call rotation; remove it here")
+        return self
+
+
 class DialNode(NodeBase):
-    """Connect the caller to people: numbers, numbers with extensions, or SIP."""
+    """Connect the caller to people, step by step: numbers, extensions, SIP, who is on call.
+
+    `targets` with `ring` is the short form: in turn, each target is a step of its own; at
+    once, all of them are one step. `steps` is the long form (an escalation chain).
+    """
 
     type: Literal["dial"]
     prompt: PromptId | None = None
-    targets: list[Target] = Field(min_length=1, max_length=10)
+    targets: list[Target] | None = Field(default=None, min_length=1, max_length=10)
     ring: Literal["in_turn", "at_once"] = "in_turn"
+    steps: list[Step] | None = Field(default=None, min_length=1, max_length=20)
     timeout: int = Field(default=20, ge=5, le=120)
+    screen: PromptId | None = None
+    screen_seconds: int = Field(default=10, ge=5, le=60)
+    caller_id: Literal["caller", "line"] = "caller"
     on_no_answer: NodeId | None = None
+
+    @model_validator(mode="after")
+    def _targets_or_steps(self) -> DialNode:
+        """Require exactly one of targets or steps."""
+        if (self.targets is None) == (self.steps is None):
+            raise ValueError("give exactly one of 'targets' or 'steps'")
+        return self
+
+    def chain(self) -> list[Step]:
+        """The steps, the short form expanded."""
+        if self.steps is not None:
+            return self.steps
+        targets = self.targets or []
+        if self.ring == "at_once":
+            return [Step(targets=targets)]
+        return [Step(targets=[target]) for target in targets]
 
     def links(self) -> list[Link]:
         """After hours, and where the call goes when nobody answers."""
@@ -229,6 +282,19 @@ class NewCaseNode(NodeBase):
         return out + ([Link(("team",), self.team, False)] if self.team else [])
 
 
+class VoicemailNode(NodeBase):
+    """Nobody could take the call: take a message (recorded, transcribed, kept for admins)."""
+
+    type: Literal["voicemail"]
+    prompt: PromptId
+    max_seconds: int = Field(default=120, ge=10, le=600)
+    next: NodeId | None = None
+
+    def links(self) -> list[Link]:
+        """After hours, and the node after the message (none: goodbye)."""
+        return super().links() + _optional_link("next", self.next)
+
+
 class CaseLookupNode(NodeBase):
     """Ask for a case number (typed, then #), read its status, and route it to its team."""
 
@@ -249,9 +315,50 @@ def _optional_link(key: str, target: str | None) -> list[Link]:
 
 Node = Annotated[
     MenuNode | DialNode | QueueNode | AnnouncementNode | HangupNode | NewCaseNode
-    | CaseLookupNode,
+    | CaseLookupNode | VoicemailNode,
     Field(discriminator="type"),
 ]
+
+
+class ContactSpec(Model):
+    """Someone who can be on call, named by role."""
+
+    role: str = Field(min_length=1, max_length=60)
+    number: LineNumber
+
+
+class HandoffSpec(Model):
+    """When the turn passes to the next contact: every day, or every week on a weekday."""
+
+    every: Literal["day", "week"]
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+    time: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+    @model_validator(mode="after")
+    def _weekday_for_weeks(self) -> HandoffSpec:
+        """A weekly hand-off names its weekday; a daily one does not."""
+        if (self.every == "week") != (self.weekday is not None):
+            raise ValueError("a weekly hand-off needs 'weekday'; a daily one takes none")
+        return self
+
+
+class OverrideSpec(Model):
+    """Someone else is on call between two local times."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    start: LocalTime = Field(alias="from")
+    until: LocalTime
+    contact: str
+
+
+class RotationSpec(Model):
+    """Who is on call: contacts in turn (or a fixed order), with dated overrides."""
+
+    contacts: list[ContactSpec] = Field(min_length=1, max_length=20)
+    handoff: HandoffSpec | None = None
+    start: date | None = None
+    overrides: list[OverrideSpec] = []
 
 
 class LineFile(Model):
@@ -271,6 +378,7 @@ class LineFile(Model):
     max_failures: int = Field(default=3, ge=1, le=9)
     case_digits: int = Field(default=8, ge=7, le=9)
     prompts: dict[PromptId, PromptId] = {}
+    on_call: dict[NodeId, RotationSpec] = {}
     escalation: dict[Annotated[int, Field(ge=2, le=9)], NodeId] = {}
     back_key: Literal["0", "#", "*", "9"] | None = "#"
     hold_music: str | None = Field(default=None, pattern=r"^(https?://|/)\S+$")

@@ -83,3 +83,36 @@ class CaseCall(Base):
     outcome: Mapped[str] = mapped_column(sa.String(40))
 
     case: Mapped[Case] = relationship(back_populates="calls")
+
+
+class HoursOverrideRow(Base):
+    """An admin's 'open' or 'closed' for a line or one node, from a time until a time."""
+
+    __tablename__ = "hours_overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line: Mapped[str] = mapped_column(sa.String(40), index=True)
+    node: Mapped[str | None] = mapped_column(sa.String(40))
+    state: Mapped[str] = mapped_column(sa.String(10))
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    until: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    reason: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class MissedCall(Base):
+    """A call nobody could take (a whole chain failed): kept for admins, with its message."""
+
+    __tablename__ = "missed_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line: Mapped[str] = mapped_column(sa.String(40), index=True)
+    node: Mapped[str] = mapped_column(sa.String(40))
+    call_sid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    caller: Mapped[str | None] = mapped_column(sa.String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    recording_url: Mapped[str | None] = mapped_column(sa.String(500))
+    recording_seconds: Mapped[int | None]
+    transcription: Mapped[str | None] = mapped_column(sa.Text)
+    handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -18,9 +18,12 @@ from ivr.menu_model import (
     HangupNode,
     MenuNode,
     NewCaseNode,
+    Node,
     QueueNode,
+    Target,
+    VoicemailNode,
 )
-from ivr.prompts import Prompt
+from ivr.prompts import Prompt, spell_digits
 
 MAX_KEYS = 32  # more keys than any menu path or case number: the rest is noise
 ANSWERED = frozenset({"completed", "answered"})
@@ -40,10 +43,13 @@ class Gather:
 
 @dataclass(frozen=True)
 class Dial:
-    """Ring a dial node's targets: one of them (`index`), or all at once (`index` = -1)."""
+    """Ring one step of a dial node's chain: these targets at once, for `timeout` seconds."""
 
     node: str
-    index: int = 0
+    step: int
+    targets: tuple[Target, ...]
+    timeout: int
+    case: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,13 @@ class Leave:
 @dataclass(frozen=True)
 class Hangup:
     """End the call."""
+
+
+@dataclass(frozen=True)
+class TakeMessage:
+    """Record a message for nobody-answered calls (the web layer notes the missed call first)."""
+
+    node: str
 
 
 @dataclass(frozen=True)
@@ -113,8 +126,36 @@ class FindCase:
 
 Action = (
     Gather | Dial | Enqueue | Hold | Leave | Hangup | OpenCase | ReadCase | RecordCase | AskCase
-    | FindCase
+    | FindCase | TakeMessage
 )
+
+
+@dataclass(frozen=True)
+class HoursOverride:
+    """An admin forced a line (`node` None) or a node open or closed until a given time."""
+
+    id: int
+    node: str | None
+    open: bool
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Moment:
+    """When a decision is made: the time, and the hours overrides in force then."""
+
+    at: datetime
+    overrides: tuple[HoursOverride, ...] = ()
+
+    def override_for(self, node_id: str, has_hours: bool) -> HoursOverride | None:
+        """The override for this node, else the line's (which only touches nodes with hours)."""
+        line_wide = None
+        for override in self.overrides:
+            if override.node == node_id:
+                return override
+            if override.node is None and has_hours:
+                line_wide = override
+        return line_wide
 
 
 @dataclass(frozen=True)
@@ -127,7 +168,7 @@ class Plan:
     outcome: str
 
 
-def incoming(line: Line, now: datetime) -> Plan:
+def incoming(line: Line, now: Moment) -> Plan:
     """A new call: the welcome, then the start node."""
     welcome = (line.prompt(line.spec.welcome),) if line.spec.welcome else ()
     return enter(line, line.spec.start, now, welcome)
@@ -138,7 +179,10 @@ def unknown_line() -> tuple[str, str]:
     return "linea_desconocida", "unknown-line"
 
 
-def enter(line: Line, node_id: str, now: datetime, said: tuple[Prompt, ...] = ()) -> Plan:
+def enter(
+    line: Line, node_id: str, now: Moment, said: tuple[Prompt, ...] = (),
+    case: str | None = None,
+) -> Plan:
     """Go into `node_id`: check its hours, then play, ring, queue or hang up."""
     seen: set[str] = set()
     while node_id not in seen:
@@ -146,22 +190,21 @@ def enter(line: Line, node_id: str, now: datetime, said: tuple[Prompt, ...] = ()
         node = line.spec.nodes.get(node_id)
         if node is None:
             return _goodbye(line, said, node_id, "unknown-node")
-        schedule = line.schedules.get(node.hours) if node.hours else None
-        if schedule is not None:
-            status = schedule.status(now)
-            if not status.open:
-                said += _closed_prompts(line, node.hours or "", node.closed_prompt,
-                                        status.holiday)
-                if not node.after_hours:
-                    return _goodbye(line, said, node_id, "closed")
-                node_id = node.after_hours
-                continue
+        closed = _closed(line, node_id, node, now)
+        if closed is not None:
+            said += closed
+            if not node.after_hours:
+                return _goodbye(line, said, node_id, "closed")
+            node_id = node.after_hours
+            continue
         if isinstance(node, MenuNode):
             return Plan(said, Gather(node_id), node_id, "menu")
         if isinstance(node, DialNode):
             said += _optional(line, node.prompt)
-            index = 0 if node.ring == "in_turn" else -1
-            return Plan(said, Dial(node_id, index), node_id, "dial")
+            return Plan(said, _dial_step(line, node_id, 0, now, case), node_id, "dial")
+        if isinstance(node, VoicemailNode):
+            return Plan(said + (line.prompt(node.prompt),), TakeMessage(node_id), node_id,
+                        "voicemail")
         if isinstance(node, QueueNode):
             return Plan(said + _optional(line, node.prompt), Enqueue(node_id), node_id, "queue")
         if isinstance(node, AnnouncementNode):
@@ -182,7 +225,7 @@ def enter(line: Line, node_id: str, now: datetime, said: tuple[Prompt, ...] = ()
     return _goodbye(line, said, node_id, "loop")
 
 
-def press(line: Line, node_id: str, digits: str | None, failures: int, now: datetime) -> Plan:
+def press(line: Line, node_id: str, digits: str | None, failures: int, now: Moment) -> Plan:
     """The caller pressed `digits` (or nothing) in menu `node_id` after `failures` failures."""
     menu = line.menu(node_id)
     if menu is None:
@@ -202,26 +245,85 @@ def press(line: Line, node_id: str, digits: str | None, failures: int, now: date
             return failed(line, node_id, failures, now, invalid, "invalid")
         more = position + 1 < len(keys)
         next_menu = line.menu(target)
-        if more and next_menu is not None and _open(line, next_menu, now):
+        if more and next_menu is not None and _open(line, target, next_menu, now):
             node_id, menu, failures = target, next_menu, 0
             continue
         return enter(line, target, now)
     return Plan((), Gather(node_id, failures), node_id, "menu")
 
 
-def dial_ended(line: Line, node_id: str, index: int, status: str | None, now: datetime) -> Plan:
-    """A <Dial> finished with `status`: done if answered, else the next target or the fallback."""
+def dial_ended(
+    line: Line, node_id: str, step: int, status: str | None, bridged: str | None, now: Moment,
+    case: str | None = None,
+) -> Plan:
+    """A <Dial> step ended: done if a person took the call, else the next step or no-answer.
+
+    With screening, only a bridged call counts: a voicemail or a callee who did not accept
+    answered the leg but was never connected (Twilio's DialBridged is "false").
+    """
     node = line.spec.nodes.get(node_id)
     if not isinstance(node, DialNode):
         return enter(line, line.spec.start, now)
-    if status in ANSWERED:
+    taken = bridged == "true" or (bridged is None and status in ANSWERED)
+    if taken:
         return Plan((), Hangup(), node_id, "answered")
-    if node.ring == "in_turn" and 0 <= index < len(node.targets) - 1:
-        return Plan((), Dial(node_id, index + 1), node_id, f"no-answer:{status or 'unknown'}")
-    return _nobody(line, node_id, node.on_no_answer, now)
+    chain = line.chains[node_id]
+    why = f"{status or 'unknown'}{'-not-accepted' if status in ANSWERED else ''}"
+    if 0 <= step < len(chain) - 1:
+        return Plan((), _dial_step(line, node_id, step + 1, now, case), node_id,
+                    f"no-answer:{why}")
+    plan = _nobody(line, node_id, node.on_no_answer, now)
+    return Plan(plan.prompts, plan.action, plan.node, f"chain-failed:{why}:{plan.outcome}")
 
 
-def queue_ended(line: Line, node_id: str, result: str | None, now: datetime) -> Plan:
+def message_taken(line: Line, node_id: str, got_audio: bool, now: Moment) -> Plan:
+    """After the voice message: thanks (if there was one), then the next node or goodbye."""
+    node = line.spec.nodes.get(node_id)
+    if not isinstance(node, VoicemailNode):
+        return enter(line, line.spec.start, now)
+    said = (line.prompt("mensaje_guardado"),) if got_audio else ()
+    if node.next is None:
+        return _goodbye(line, said, node_id, "message-taken" if got_audio else "no-message")
+    plan = enter(line, node.next, now, said)
+    return Plan(plan.prompts, plan.action, plan.node, f"message-taken:{plan.outcome}")
+
+
+def screen_prompt(line: Line, node_id: str, case: str | None) -> Prompt:
+    """What the person called hears before the caller is put through."""
+    node = line.spec.nodes.get(node_id)
+    prompt_id = node.screen if isinstance(node, DialNode) and node.screen else "filtro"
+    text = line.prompt(prompt_id).format(line=line.spec.name).text
+    if case:
+        text += " " + line.prompt("filtro_caso").format(number=spell_digits(case)).text
+    return Prompt(prompt_id, text)
+
+
+def screen_seconds(line: Line, node_id: str) -> int:
+    """How long the person called has to accept."""
+    node = line.spec.nodes.get(node_id)
+    return node.screen_seconds if isinstance(node, DialNode) else 10
+
+
+def screen_answered(digits: str | None) -> bool:
+    """Whether the person called accepted the call (pressed 1)."""
+    return (digits or "")[:1] == "1"
+
+
+def _dial_step(line: Line, node_id: str, step: int, now: Moment, case: str | None) -> Dial:
+    """The targets of one step, with who is on call worked out for this moment."""
+    node = line.spec.nodes[node_id]
+    assert isinstance(node, DialNode)
+    spec = line.chains[node_id][step]
+    if spec.on_call is not None:
+        order = line.rotations[spec.on_call].order(now.at)
+        contact = order[min(spec.next, len(order) - 1)]
+        targets: tuple[Target, ...] = (Target(number=contact.number, label=contact.role),)
+    else:
+        targets = tuple(spec.targets or ())
+    return Dial(node_id, step, targets, spec.timeout or node.timeout, case)
+
+
+def queue_ended(line: Line, node_id: str, result: str | None, now: Moment) -> Plan:
     """The caller left the queue: done if connected, else the queue's no-answer branch."""
     node = line.spec.nodes.get(node_id)
     if not isinstance(node, QueueNode):
@@ -250,14 +352,27 @@ def parse_count(text: str | None, limit: int = 99, width: int = 3) -> int:
     return min(int(text), limit)
 
 
-def _open(line: Line, menu: MenuNode, now: datetime) -> bool:
-    """Whether a menu is open now (a menu without hours always is)."""
-    schedule = line.schedules.get(menu.hours) if menu.hours else None
-    return schedule is None or schedule.status(now).open
+def _open(line: Line, node_id: str, menu: MenuNode, now: Moment) -> bool:
+    """Whether a menu is open now (a menu without hours always is, unless overridden)."""
+    return _closed(line, node_id, menu, now) is None
+
+
+def _closed(line: Line, node_id: str, node: Node, now: Moment) -> tuple[Prompt, ...] | None:
+    """None when the node is open; else what to say about it being closed."""
+    override = now.override_for(node_id, bool(node.hours))
+    if override is not None:
+        return None if override.open else (line.prompt("cerrado_temporalmente"),)
+    schedule = line.schedules.get(node.hours) if node.hours else None
+    if schedule is None:
+        return None
+    status = schedule.status(now.at)
+    if status.open:
+        return None
+    return _closed_prompts(line, node.hours or "", node.closed_prompt, status.holiday)
 
 
 def failed(
-    line: Line, node_id: str, failures: int, now: datetime, said: tuple[Prompt, ...], why: str
+    line: Line, node_id: str, failures: int, now: Moment, said: tuple[Prompt, ...], why: str
 ) -> Plan:
     """One more wrong or missing entry: ask again, or the fallback after too many."""
     node = line.spec.nodes.get(node_id)
@@ -277,7 +392,7 @@ def failed(
     return Plan(plan.prompts, plan.action, plan.node, f"fallback:{plan.outcome}")
 
 
-def _nobody(line: Line, node_id: str, on_no_answer: str | None, now: datetime) -> Plan:
+def _nobody(line: Line, node_id: str, on_no_answer: str | None, now: Moment) -> Plan:
     """Nobody took the call: say so, then the node's no-answer branch or goodbye."""
     said = (line.prompt("nadie_disponible"),)
     if on_no_answer is None:

@@ -9,7 +9,14 @@ from twilio.twiml.voice_response import Gather as GatherVerb
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.lines import Line
-from ivr.menu_model import CaseLookupNode, DialNode, NewCaseNode, QueueNode, Target
+from ivr.menu_model import (
+    CaseLookupNode,
+    DialNode,
+    NewCaseNode,
+    QueueNode,
+    Target,
+    VoicemailNode,
+)
 from ivr.navigator import (
     AskCase,
     Dial,
@@ -21,11 +28,15 @@ from ivr.navigator import (
     Plan,
     ReadCase,
     RecordCase,
+    TakeMessage,
 )
 from ivr.prompts import Prompt
 
 EXTENSION_WAIT = "wwww"  # two seconds after the answer before the extension's digits
 CASE_REPEAT_SECONDS = 4  # after the number is read: time to press the repeat key
+SCREEN_PAUSE_SECONDS = 2  # between two whispers to the person called
+SCREEN_ROUND_SECONDS = 8  # a whisper and its pause, roughly
+SCREEN_LAST_SECONDS = 3  # after the last whisper, before the call counts as declined
 CASE_DIGIT_SECONDS = 6  # between the digits of a case number read off a paper or a screen
 
 
@@ -35,8 +46,20 @@ class Urls(Protocol):
     def menu(self, line: str, node: str, failures: int) -> str:
         """The menu's <Gather> action (and its no-key redirect)."""
 
-    def dial(self, line: str, node: str, index: int) -> str:
+    def dial(self, line: str, node: str, step: int, case: str | None) -> str:
         """The <Dial> action, told how the dial ended."""
+
+    def screen(self, line: str, node: str, case: str | None) -> str:
+        """What the person called hears before being connected (a <Number url>)."""
+
+    def screen_answer(self, line: str, node: str) -> str:
+        """The key the person called pressed (or none)."""
+
+    def message(self, line: str, node: str) -> str:
+        """The <Record> action of a voice message."""
+
+    def message_transcribed(self, line: str, node: str) -> str:
+        """The transcription callback of a voice message."""
 
     def queue(self, line: str, node: str) -> str:
         """The <Enqueue> action, told how the wait ended."""
@@ -89,6 +112,8 @@ def render(line: Line, plan: Plan, urls: Urls) -> str:
             response.leave()
         elif isinstance(action, RecordCase):
             _record_case(response, line, action, urls)
+        elif isinstance(action, TakeMessage):
+            _take_message(response, line, action, urls)
         elif isinstance(action, Hangup):
             response.hangup()
     return str(response)
@@ -183,27 +208,78 @@ def _record_case(response: VoiceResponse, line: Line, action: RecordCase, urls: 
 
 
 def _dial(response: VoiceResponse, line: Line, action: Dial, urls: Urls) -> None:
-    """Ring one target (in turn) or all of them (at once); the action hears how it ended."""
+    """Ring one step's targets at once; the caller hears ringing until someone is connected."""
     node = line.spec.nodes[action.node]
     assert isinstance(node, DialNode)
-    targets = node.targets if action.index < 0 else [node.targets[action.index]]
     dial = response.dial(
-        action=urls.dial(line.id, action.node, action.index),
+        action=urls.dial(line.id, action.node, action.step, action.case),
         method="POST",
-        timeout=node.timeout,
+        timeout=action.timeout,
         answer_on_bridge=True,
+        caller_id=line.spec.numbers[0] if node.caller_id == "line" else None,
     )
-    for target in targets:
-        _target(dial, target)
+    screen = urls.screen(line.id, action.node, action.case) if node.screen else None
+    for target in action.targets:
+        _target(dial, target, screen)
 
 
-def _target(dial: DialVerb, target: Target) -> None:
-    """One number (the extension is sent as tones once it answers) or one SIP address."""
+def _target(dial: DialVerb, target: Target, screen: str | None) -> None:
+    """One number (an extension is sent as tones once it answers) or one SIP address."""
+    method = "POST" if screen else None
     if target.number:
         digits = EXTENSION_WAIT + target.extension if target.extension else None
-        dial.number(target.number, send_digits=digits)
+        dial.number(target.number, send_digits=digits, url=screen, method=method)
     elif target.sip:
-        dial.sip(target.sip)
+        dial.sip(target.sip, url=screen, method=method)
+
+
+def render_screen(
+    line: Line, whisper: Prompt, seconds: int, answer_url: str, urls: Urls
+) -> str:
+    """For the person called: who calls and 1 to accept, said again for about `seconds`.
+
+    Repeating it lets someone behind a switchboard extension, who picks up a few seconds after
+    the switchboard answered, still hear it; silence to the end declines.
+    """
+    response = VoiceResponse()
+    gather = response.gather(action=answer_url, method="POST", input="dtmf", num_digits=1,
+                             timeout=SCREEN_LAST_SECONDS, finish_on_key="")
+    for _ in range(max(2, round(seconds / SCREEN_ROUND_SECONDS))):
+        _say(gather, line, whisper, urls)
+        gather.pause(length=SCREEN_PAUSE_SECONDS)
+    response.redirect(answer_url, method="POST")
+    return str(response)
+
+
+def render_screen_result(accepted: bool) -> str:
+    """Accepted: an empty document, and Twilio connects the call; else this leg hangs up."""
+    response = VoiceResponse()
+    if not accepted:
+        response.hangup()
+    return str(response)
+
+
+def render_empty() -> str:
+    """An empty document (the answer to callbacks outside the call, like transcriptions)."""
+    return str(VoiceResponse())
+
+
+def _take_message(response: VoiceResponse, line: Line, action: TakeMessage, urls: Urls) -> None:
+    """Record a message after the beep; # or silence ends it, and the call goes on."""
+    node = line.spec.nodes[action.node]
+    assert isinstance(node, VoicemailNode)
+    url = urls.message(line.id, action.node)
+    response.record(
+        action=url,
+        method="POST",
+        max_length=node.max_seconds,
+        timeout=5,
+        finish_on_key="#",
+        play_beep=True,
+        transcribe=True,
+        transcribe_callback=urls.message_transcribed(line.id, action.node),
+    )
+    response.redirect(url, method="POST")
 
 
 def _hold(response: VoiceResponse, line: Line, action: Hold) -> None:

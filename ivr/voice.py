@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, request
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ivr import navigator
+from ivr import check_digit, db, message_store, navigator
 from ivr.phone import normalize_called
 from ivr.signature import twilio_only
-from ivr.webhook import answer, apology, directory, now, param, unknown_line
+from ivr.twiml import render_empty, render_screen, render_screen_result
+from ivr.webhook import (
+    URLS,
+    answer,
+    apology,
+    directory,
+    log_call,
+    moment,
+    param,
+    twiml,
+    unknown_line,
+)
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.calls")
@@ -24,7 +38,8 @@ def incoming() -> Response:
     line = directory().for_number(normalize_called(param("To")))
     if line is None:
         return unknown_line()
-    return answer(line, navigator.incoming(line, now()))
+    at = moment(line)
+    return answer(line, navigator.incoming(line, at), at)
 
 
 @bp.route("/<line_id>/menu/<node_id>", methods=METHODS)
@@ -34,21 +49,46 @@ def menu(line_id: str, node_id: str) -> Response:
     line = directory().get(line_id)
     if line is None:
         return unknown_line()
+    at = moment(line)
     failures = navigator.parse_count(request.args.get("f"))
-    return answer(line, navigator.press(line, node_id, param("Digits"), failures, now()))
+    return answer(line, navigator.press(line, node_id, param("Digits"), failures, at), at)
 
 
 @bp.route("/<line_id>/dial/<node_id>", methods=METHODS)
 @twilio_only
 def dial(line_id: str, node_id: str) -> Response:
-    """A <Dial> ended: answered, or on to the next person."""
+    """A <Dial> step ended: someone took the call, or on to the next step."""
     line = directory().get(line_id)
     if line is None:
         return unknown_line()
-    raw_index = request.args.get("t", "0")
-    index = -1 if raw_index == "-1" else navigator.parse_count(raw_index)
-    plan = navigator.dial_ended(line, node_id, index, param("DialCallStatus"), now())
-    return answer(line, plan)
+    at = moment(line)
+    step = navigator.parse_count(request.args.get("s"))
+    plan = navigator.dial_ended(line, node_id, step, param("DialCallStatus"),
+                                param("DialBridged"), at, _case_param())
+    return answer(line, plan, at)
+
+
+@bp.route("/<line_id>/screen/<node_id>", methods=METHODS)
+@twilio_only
+def screen(line_id: str, node_id: str) -> Response:
+    """The person called answered: tell them who calls, and wait for 1 to accept."""
+    line = directory().get(line_id)
+    if line is None:
+        return twiml(render_screen_result(False))
+    whisper = navigator.screen_prompt(line, node_id, _case_param())
+    seconds = navigator.screen_seconds(line, node_id)
+    log_call(line.id, node_id, "screening")
+    return twiml(render_screen(line, whisper, seconds, URLS.screen_answer(line.id, node_id),
+                               URLS))
+
+
+@bp.route("/<line_id>/screen/<node_id>/answer", methods=METHODS)
+@twilio_only
+def screen_answer(line_id: str, node_id: str) -> Response:
+    """1 connects the call; anything else (or silence, or a voicemail) ends this leg only."""
+    accepted = navigator.screen_answered(param("Digits"))
+    log_call(line_id, node_id, "screen-accepted" if accepted else "screen-declined")
+    return twiml(render_screen_result(accepted))
 
 
 @bp.route("/<line_id>/queue/<node_id>", methods=METHODS)
@@ -58,7 +98,8 @@ def queue(line_id: str, node_id: str) -> Response:
     line = directory().get(line_id)
     if line is None:
         return unknown_line()
-    return answer(line, navigator.queue_ended(line, node_id, param("QueueResult"), now()))
+    at = moment(line)
+    return answer(line, navigator.queue_ended(line, node_id, param("QueueResult"), at), at)
 
 
 @bp.route("/<line_id>/wait/<node_id>", methods=METHODS)
@@ -68,7 +109,49 @@ def wait(line_id: str, node_id: str) -> Response:
     line = directory().get(line_id)
     if line is None:
         return unknown_line()
-    return answer(line, navigator.waiting(line, node_id, param("QueueTime")))
+    return answer(line, navigator.waiting(line, node_id, param("QueueTime")), moment(line))
+
+
+@bp.route("/<line_id>/message/<node_id>", methods=METHODS)
+@twilio_only
+def message(line_id: str, node_id: str) -> Response:
+    """The voice message was recorded (or not): keep it, then goodbye or the next node."""
+    line = directory().get(line_id)
+    if line is None:
+        return unknown_line()
+    url, call_sid = param("RecordingUrl"), param("CallSid")
+    if url and call_sid:
+        seconds = navigator.parse_count(param("RecordingDuration"), limit=86_400, width=6)
+        _store(lambda s: message_store.attach_recording(s, call_sid, url, seconds))
+    at = moment(line)
+    return answer(line, navigator.message_taken(line, node_id, bool(url), at), at)
+
+
+@bp.route("/<line_id>/message/<node_id>/transcribed", methods=METHODS)
+@twilio_only
+def message_transcribed(line_id: str, node_id: str) -> Response:
+    """Twilio's transcription of a voice message (a callback outside the call)."""
+    call_sid, status = param("CallSid"), param("TranscriptionStatus")
+    text = request.values.get("TranscriptionText", "")[:10_000]
+    if call_sid and status == "completed":
+        _store(lambda s: message_store.attach_transcription(s, call_sid, text))
+    log_call(line_id, node_id, f"transcription-{status or 'unknown'}")
+    return twiml(render_empty())
+
+
+def _store(write: Callable[[Session], object]) -> None:
+    """Write to the database; if it is away, log it (the call goes on regardless)."""
+    try:
+        write(db.session())
+    except SQLAlchemyError:
+        log.exception("voice message not stored: database unavailable")
+        db.reset()
+
+
+def _case_param() -> str | None:
+    """The case number carried in a URL, if it is a well-formed one."""
+    number = request.args.get("n", "")[:16]
+    return number if number and check_digit.is_valid(number, len(number)) else None
 
 
 def init_app(app: Flask) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime
 
 from flask import Response, current_app, request, url_for
+from sqlalchemy.exc import SQLAlchemyError
 
-from ivr import case_resolver
+from ivr import case_resolver, db, override_store
 from ivr.lines import Directory, Line
-from ivr.navigator import Plan
+from ivr.navigator import HoursOverride, Moment, Plan
 from ivr.twiml import render, render_message
 
 log = logging.getLogger("ivr.calls")
@@ -24,9 +26,25 @@ class FlaskUrls:
         """The menu's <Gather> action."""
         return _link("voice.menu", line_id=line, node_id=node, f=failures)
 
-    def dial(self, line: str, node: str, index: int) -> str:
+    def dial(self, line: str, node: str, step: int, case: str | None) -> str:
         """The <Dial> action."""
-        return _link("voice.dial", line_id=line, node_id=node, t=index)
+        return _link("voice.dial", line_id=line, node_id=node, s=step, n=case)
+
+    def screen(self, line: str, node: str, case: str | None) -> str:
+        """The whisper to the person called."""
+        return _link("voice.screen", line_id=line, node_id=node, n=case)
+
+    def screen_answer(self, line: str, node: str) -> str:
+        """The key the person called pressed."""
+        return _link("voice.screen_answer", line_id=line, node_id=node)
+
+    def message(self, line: str, node: str) -> str:
+        """The <Record> action of a voice message."""
+        return _link("voice.message", line_id=line, node_id=node)
+
+    def message_transcribed(self, line: str, node: str) -> str:
+        """The transcription callback of a voice message."""
+        return _link("voice.message_transcribed", line_id=line, node_id=node)
 
     def queue(self, line: str, node: str) -> str:
         """The <Enqueue> action."""
@@ -67,11 +85,37 @@ def _link(endpoint: str, **values: object) -> str:
     return base + path[len(request.script_root):] if base else path
 
 
-def answer(line: Line, plan: Plan) -> Response:
+def answer(line: Line, plan: Plan, at: Moment) -> Response:
     """Settle any database step of `plan`, render it, and log one line about this webhook."""
-    plan = case_resolver.resolve(line, plan, param("CallSid"), param("From"), now())
-    log_call(line.id, plan.node, plan.outcome)
+    plan = case_resolver.resolve(line, plan, param("CallSid"), param("From"), at)
+    log_call(line.id, plan.node, plan.outcome, [o.id for o in at.overrides])
     return twiml(render(line, plan, URLS))
+
+
+def moment(line: Line) -> Moment:
+    """Now, with the line's hours overrides (read from the database every few seconds)."""
+    at = now()
+    return Moment(at, tuple(o for o in _overrides(line.id, at) if o.until > at))
+
+
+def _overrides(line_id: str, at: datetime) -> tuple[HoursOverride, ...]:
+    """The line's overrides, from a cache that lives IVR_OVERRIDE_TTL seconds per worker."""
+    cache: dict[str, tuple[float, tuple[HoursOverride, ...]]] = current_app.extensions.setdefault(
+        "ivr.override_cache", {})
+    ttl = current_app.config["IVR_OVERRIDE_TTL"]
+    clock = time.monotonic()
+    cached = cache.get(line_id)
+    if cached is not None and cached[0] > clock:
+        return cached[1]
+    try:
+        found = override_store.active(db.session(), line_id, at)
+    except SQLAlchemyError:
+        log.warning("hours overrides unreadable (database away): schedules alone decide",
+                    exc_info=True)
+        db.reset()
+        found = cached[1] if cached is not None else ()
+    cache[line_id] = (clock + ttl, found)
+    return found
 
 
 def unknown_line() -> Response:
@@ -99,16 +143,21 @@ def any_line() -> Line:
     return default or next(iter(lines.lines.values()))
 
 
-def log_call(line: str | None, node: str | None, outcome: str) -> None:
-    """One structured line per webhook: call, line, node, outcome."""
-    log.info(json.dumps({
+def log_call(
+    line: str | None, node: str | None, outcome: str, overrides: list[int] | None = None
+) -> None:
+    """One structured line per webhook: call, line, node, outcome (and overrides in force)."""
+    record: dict[str, object] = {
         "event": "webhook",
         "path": request.path[:MAX_PARAM],
         "call": param("CallSid"),
         "line": line,
         "node": node,
         "outcome": outcome,
-    }, ensure_ascii=False))
+    }
+    if overrides:
+        record["overrides"] = overrides
+    log.info(json.dumps(record, ensure_ascii=False))
 
 
 def twiml(document: str) -> Response:

@@ -133,10 +133,22 @@ class Caller:
         assert self.last is not None
         return self.request(self.last.one("Redirect").text)
 
-    def dial_ends(self, status: str) -> Twiml:
-        """The current <Dial> ends with DialCallStatus `status`."""
+    def dial_ends(self, status: str, bridged: str | None = None) -> Twiml:
+        """The current <Dial> ends with DialCallStatus `status` (and DialBridged, if given)."""
         assert self.last is not None
-        return self.request(self.last.one("Dial").get("action"), DialCallStatus=status)
+        extra = {"DialBridged": bridged} if bridged is not None else {}
+        return self.request(self.last.one("Dial").get("action"), DialCallStatus=status,
+                            DialCallSid="CA" + "4" * 32, **extra)
+
+    def screened(self, digits: str | None) -> tuple[Twiml, Twiml]:
+        """The person called hears the whisper and presses `digits` (None: nothing)."""
+        assert self.last is not None
+        url = self.last.all("Number")[0].get("url")
+        child = {"CallSid": "CA" + "5" * 32, "ParentCallSid": self.sid}
+        whisper = Twiml(self.post(url, child).data)
+        action = whisper.one("Gather").get("action")
+        params = {**child, "Digits": digits} if digits is not None else child
+        return whisper, Twiml(self.post(action, params).data)
 
     def queue_ends(self, result: str) -> Twiml:
         """The current <Enqueue> ends with QueueResult `result`."""
@@ -176,7 +188,7 @@ def make_app(clock: Clock, database_url: str) -> Iterator[Any]:
 
     made: list[Flask] = []
     base = {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "CLOCK": clock,
-            "DATABASE_URL": database_url}
+            "DATABASE_URL": database_url, "IVR_OVERRIDE_TTL": 0}
 
     def make(**config: Any) -> Flask:
         """One app; its database connections are closed when the test ends."""
@@ -245,7 +257,8 @@ def _drop_everything(engine: Any) -> None:
     import sqlalchemy as sa
 
     with engine.begin() as connection:
-        for table in ("case_calls", "cases", "alembic_version"):
+        for table in ("case_calls", "cases", "hours_overrides", "missed_calls",
+                      "alembic_version"):
             connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
 
 

@@ -52,8 +52,9 @@ def test_out_of_hours_offers_the_on_call_specialists(
     assert [n for n, _ in first.numbers] == ON_CALL[:1]
     second = caller.dial_ends("no-answer")
     assert [n for n, _ in second.numbers] == ON_CALL[1:]
-    gone = caller.dial_ends("busy")
-    assert "nadie puede atender" in gone.text and gone.verbs[-1] == "Hangup"
+    message = caller.dial_ends("busy")
+    assert "nadie puede atender" in message.text and "Después del tono" in message.text
+    assert message.one("Record").get("transcribe") == "true"
 
 
 def test_emergency_in_hours_with_9(caller: Caller, clock: Clock) -> None:

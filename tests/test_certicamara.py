@@ -83,13 +83,15 @@ def test_out_of_hours_says_the_hours_and_offers_priority_1(
 
 
 def test_priority_1_unanswered_says_so_and_ends_cleanly(caller: Caller, clock: Clock) -> None:
-    """If the critical-incident mobile does not answer, the caller is told, not left in silence."""
+    """The priority-1 mobile is tried twice; then the caller is told and may leave a message."""
     clock.set("2026-11-29 03:00", BOGOTA)
     caller.call(CERTICAMARA)
     caller.press("1")
+    again = caller.dial_ends("no-answer")
+    assert again.numbers == [(P1_MOBILE, None)]
     twiml = caller.dial_ends("no-answer")
     assert "nadie puede atender" in twiml.text
-    assert twiml.verbs[-1] == "Hangup"
+    assert twiml.verbs[-2:] == ["Record", "Redirect"]
 
 
 def test_answered_call_ends_after_the_conversation(caller: Caller, clock: Clock) -> None:
@@ -124,7 +126,7 @@ def test_escalation_levels_supervisor_extensions_in_turn(caller: Caller) -> None
     assert coordinator.numbers == [(PBX, "wwww1101")]
     assert "coordinador" in coordinator.text
     last = caller.dial_ends("failed")
-    assert "nadie puede atender" in last.text and last.verbs[-1] == "Hangup"
+    assert "nadie puede atender" in last.text and last.all("Record")
 
 
 def test_escalation_reached_by_type_ahead(caller: Caller) -> None:
@@ -140,10 +142,11 @@ def test_queue_wait_plays_music_then_gives_up_after_max_wait(caller: Caller) -> 
     caller.press("25")
     holding = caller.waits(30)
     assert holding.verbs == ["Say", "Play"]
-    assert caller.waits(600).verbs == ["Leave"]
-    twiml = caller.queue_ends("leave")
-    assert "nadie puede atender" in twiml.text
-    assert "prioridad 1" in twiml.text
+    assert caller.waits(299).verbs == ["Say", "Play"]
+    assert caller.waits(300).verbs == ["Leave"]
+    twiml = caller.queue_ends("leave")  # on to the next escalation level: the supervisor
+    assert "nadie puede atender" in twiml.text and "supervisor" in twiml.text
+    assert twiml.numbers == [(PBX, "wwww1113")]
 
 
 def test_queue_bridged_then_done(caller: Caller) -> None:

@@ -1,0 +1,66 @@
+"""Missed calls (a whole chain failed) and their voice messages, kept for admins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ivr.models import MissedCall
+
+
+def note_missed(
+    db: Session, *, line: str, node: str, call_sid: str | None, caller: str | None,
+    now: datetime,
+) -> MissedCall:
+    """Keep a missed call (once per call, however often Twilio retries)."""
+    existing = _by_call(db, call_sid) if call_sid else None
+    if existing is not None:
+        return existing
+    row = MissedCall(line=line, node=node, call_sid=call_sid, caller=caller, at=now)
+    db.add(row)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        existing = _by_call(db, call_sid) if call_sid else None
+        if existing is None:
+            raise
+        return existing
+    return row
+
+
+def attach_recording(db: Session, call_sid: str, url: str, seconds: int | None) -> bool:
+    """Keep the message's recording with the missed call; False if there is no such call."""
+    row = _by_call(db, call_sid)
+    if row is None:
+        return False
+    row.recording_url, row.recording_seconds = url, seconds
+    db.commit()
+    return True
+
+
+def attach_transcription(db: Session, call_sid: str, text: str) -> bool:
+    """Keep the message's transcription with the missed call."""
+    row = _by_call(db, call_sid)
+    if row is None:
+        return False
+    row.transcription = text
+    db.commit()
+    return True
+
+
+def listing(db: Session, line: str | None = None, limit: int = 50) -> Sequence[MissedCall]:
+    """Missed calls, the newest first."""
+    query = sa.select(MissedCall).order_by(MissedCall.at.desc(), MissedCall.id.desc())
+    if line:
+        query = query.where(MissedCall.line == line)
+    return db.scalars(query.limit(limit)).all()
+
+
+def _by_call(db: Session, call_sid: str) -> MissedCall | None:
+    """The missed call of this CallSid, if any."""
+    return db.scalars(sa.select(MissedCall).where(MissedCall.call_sid == call_sid)).one_or_none()
