@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ivr import audio, case_hooks, cli, config, db, signature, voice
-from ivr.menu_loader import load_directory
+from ivr import audio, case_hooks, cli, config, db, menus_live, signature, voice
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -28,11 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
                                 x_port=hops, x_prefix=hops)  # type: ignore[method-assign]
-    app.extensions["ivr.lines"] = load_directory(
-        Path(app.config["IVR_MENU_DIR"]),
-        Path(app.config["IVR_PROMPT_DIR"]),
-        app.config["IVR_DEFAULT_LINE"],
-    )
+    menus_live.init_app(app)
     db.init_app(app)
     signature.init_app(app)
     voice.init_app(app)

@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 
 from ivr import case_store, db, message_store, override_store
 from ivr.lines import Directory, Line
+from ivr.menu_cli import hours_command, schema_command, validate_command
 from ivr.models import CASE_STATUSES
 from ivr.phone import format_international
 
@@ -28,6 +29,11 @@ ivr_cli.add_command(cases_cli)
 def init_app(app: Flask) -> None:
     """Register the `flask ivr` commands."""
     app.cli.add_command(ivr_cli)
+
+
+ivr_cli.add_command(validate_command)
+ivr_cli.add_command(hours_command)
+ivr_cli.add_command(schema_command)
 
 
 def _now() -> datetime:

@@ -29,6 +29,7 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "DATABASE_URL": env.get("DATABASE_URL") or None,
         "IVR_MIGRATE": env.get("IVR_MIGRATE", "on").strip().lower() != "off",
+        "IVR_RELOAD_SECONDS": float(env.get("IVR_RELOAD_SECONDS", "2") or 2),
         "IVR_OVERRIDE_TTL": float(env.get("IVR_OVERRIDE_TTL", "2") or 2),
     }
 

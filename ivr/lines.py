@@ -9,6 +9,7 @@ from ivr.menu_model import LineFile, MenuNode, Step
 from ivr.prompts import Prompt
 from ivr.rotation import Rotation
 from ivr.schedule import Schedule
+from ivr.yaml_source import Source
 
 # Prompts the service itself says, whatever the menu; every language must define them.
 SYSTEM_PROMPTS = (
@@ -67,6 +68,7 @@ class Line:
     timing: Mapping[str, GatherTiming]
     rotations: Mapping[str, Rotation]
     chains: Mapping[str, tuple[Step, ...]]
+    source: Source
 
     @property
     def id(self) -> str:

@@ -67,7 +67,7 @@ def load_directory(
         except MenuError as e:
             problems.extend(e.problems)
             continue
-        problems.extend(_clashes(line, lines, by_number))
+        problems.extend(clashes(line, lines, by_number))
         lines[line.id] = line
         by_number.update((n, line) for n in line.spec.numbers)
     if default_line and default_line not in lines and not problems:
@@ -77,7 +77,7 @@ def load_directory(
     return Directory(lines, by_number, default_line)
 
 
-def _clashes(line: Line, lines: Mapping[str, Line], by_number: Mapping[str, Line]) -> list[Problem]:
+def clashes(line: Line, lines: Mapping[str, Line], by_number: Mapping[str, Line]) -> list[Problem]:
     """Refuse a line id or a number that another file already claims."""
     clashing = [(i, n) for i, n in enumerate(line.spec.numbers) if n in by_number]
     if line.id not in lines and not clashing:
@@ -196,6 +196,7 @@ class _Checker:
             parents=_menu_parents(self.spec),
             timing=_gather_timing(self.spec),
             rotations=rotations,
+            source=self.source,
             chains={node_id: tuple(node.chain()) for node_id, node in self.spec.nodes.items()
                     if isinstance(node, DialNode)},
         )

@@ -1,0 +1,99 @@
+"""The menus a worker serves: loaded at start, reloaded when their files change.
+
+Each worker looks at the menu and prompt files' sizes and times at most every
+IVR_RELOAD_SECONDS (2 s) as requests arrive, and reloads when anything changed. A version
+that fails validation is not loaded: the last good one keeps serving and the problems are
+logged, once per change. Nothing is shared between workers: every worker (every machine)
+reads the same files.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from ivr.lines import Directory
+from ivr.menu_loader import MenuError, load_directory
+
+log = logging.getLogger("ivr.menus")
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+@dataclass
+class MenuSource:
+    """Where the menus come from, and what was last seen there."""
+
+    menu_dir: Path
+    prompt_dir: Path
+    default_line: str | None
+    every: float
+    seen: Fingerprint = ()
+    next_look: float = field(default=0.0)
+
+
+def init_app(app: Flask) -> None:
+    """Load the menus; a broken menu stops the start (but not a `flask` admin command)."""
+    source = MenuSource(Path(app.config["IVR_MENU_DIR"]), Path(app.config["IVR_PROMPT_DIR"]),
+                        app.config["IVR_DEFAULT_LINE"], float(app.config["IVR_RELOAD_SECONDS"]))
+    source.seen = fingerprint(source)
+    source.next_look = time.monotonic() + source.every
+    try:
+        app.extensions["ivr.lines"] = load(source)
+    except MenuError as e:
+        if click.get_current_context(silent=True) is None:
+            raise  # serving: refuse to start rather than serve half a menu
+        log.error("menus not loaded (admin commands still work):\n%s", e)
+        app.extensions["ivr.lines"] = Directory({}, {}, None)
+    app.extensions["ivr.menu_source"] = source
+    if source.every > 0:
+        app.before_request(_maybe_reload)
+
+
+def load(source: MenuSource) -> Directory:
+    """Load and validate every menu file."""
+    return load_directory(source.menu_dir, source.prompt_dir, source.default_line)
+
+
+def fingerprint(source: MenuSource) -> Fingerprint:
+    """Name, size and modification time of every menu and prompt file."""
+    files = [*source.menu_dir.glob("*.yaml"), *source.prompt_dir.rglob("*.yaml")]
+    out = []
+    for path in sorted(files):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        out.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(out)
+
+
+def _maybe_reload() -> None:
+    """Every few seconds, reload the menus if their files changed."""
+    source: MenuSource = current_app.extensions["ivr.menu_source"]
+    now = time.monotonic()
+    if now < source.next_look:
+        return
+    source.next_look = now + source.every
+    reload_if_changed(current_app)
+
+
+def reload_if_changed(app: Flask) -> bool:
+    """Reload when the files changed since last seen; keep the old menus if the new fail."""
+    source: MenuSource = app.extensions["ivr.menu_source"]
+    seen = fingerprint(source)
+    if seen == source.seen:
+        return False
+    source.seen = seen
+    try:
+        lines = load(source)
+    except MenuError as e:
+        log.error("menu change refused, the previous menus keep serving:\n%s", e)
+        return False
+    app.extensions["ivr.lines"] = lines
+    log.warning("menus reloaded: %s", ", ".join(sorted(lines.lines)))
+    return True
