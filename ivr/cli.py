@@ -256,3 +256,11 @@ def missed(line_id: str | None, limit: int) -> None:
             click.echo(f"    «{row.transcription}»")
     if not rows:
         click.echo("no missed calls")
+
+from ivr.graph_cli import graph_command  # noqa: E402
+
+ivr_cli.add_command(graph_command)
+
+from ivr.call_cli import call_command  # noqa: E402
+
+ivr_cli.add_command(call_command)
