@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ivr.menu_model import LineFile, MenuNode, Step
+from ivr.phone import normalize_called
 from ivr.prompts import Prompt
 from ivr.rotation import Rotation
 from ivr.schedule import Schedule
@@ -99,6 +100,11 @@ class Directory:
         if line is None and self.default_line:
             line = self.lines.get(self.default_line)
         return line
+
+    def for_called(self, called: str | None) -> Line | None:
+        """The line for Twilio's `To` (E.164 already, as a rule: parsed only when it is not)."""
+        line = self.by_number.get(called) if called else None
+        return line if line is not None else self.for_number(normalize_called(called))
 
     def get(self, line_id: str) -> Line | None:
         """Return the line with id `line_id`, or None."""

@@ -50,6 +50,7 @@ def init_app(app: Flask) -> None:
         log.error("menus not loaded (admin commands still work):\n%s", e)
         app.extensions["ivr.lines"] = Directory({}, {}, None)
     app.extensions["ivr.menu_source"] = source
+    app.extensions["ivr.render_cache"] = {}
     if source.every > 0:
         app.before_request(_maybe_reload)
 
@@ -95,5 +96,6 @@ def reload_if_changed(app: Flask) -> bool:
         log.error("menu change refused, the previous menus keep serving:\n%s", e)
         return False
     app.extensions["ivr.lines"] = lines
+    app.extensions["ivr.render_cache"] = {}
     log.warning("menus reloaded: %s", ", ".join(sorted(lines.lines)))
     return True

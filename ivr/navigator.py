@@ -317,7 +317,10 @@ def _dial_step(line: Line, node_id: str, step: int, now: Moment, case: str | Non
     if spec.on_call is not None:
         order = line.rotations[spec.on_call].order(now.at)
         contact = order[min(spec.next, len(order) - 1)]
-        targets: tuple[Target, ...] = (Target(number=contact.number, label=contact.role),)
+        # the number was checked when the file loaded: no need to parse it again per call
+        targets: tuple[Target, ...] = (
+            Target.model_construct(number=contact.number, extension=None, sip=None,
+                                   label=contact.role),)
     else:
         targets = tuple(spec.targets or ())
     return Dial(node_id, step, targets, spec.timeout or node.timeout, case)

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ivr import check_digit, db, message_store, navigator
-from ivr.phone import normalize_called
 from ivr.signature import twilio_only
 from ivr.twiml import render_empty, render_screen, render_screen_result
 from ivr.webhook import (
@@ -35,7 +34,7 @@ METHODS = ["GET", "POST"]
 @twilio_only
 def incoming() -> Response:
     """A new call: the line is the one that answers the `To` number."""
-    line = directory().for_number(normalize_called(param("To")))
+    line = directory().for_called(param("To"))
     if line is None:
         return unknown_line()
     at = moment(line)

@@ -17,6 +17,7 @@ from ivr.twiml import render, render_message
 
 log = logging.getLogger("ivr.calls")
 MAX_PARAM = 256
+RENDER_CACHE_SIZE = 4096  # distinct documents kept per worker (a line has a few hundred)
 
 
 class FlaskUrls:
@@ -89,7 +90,19 @@ def answer(line: Line, plan: Plan, at: Moment) -> Response:
     """Settle any database step of `plan`, render it, and log one line about this webhook."""
     plan = case_resolver.resolve(line, plan, param("CallSid"), param("From"), at)
     log_call(line.id, plan.node, plan.outcome, [o.id for o in at.overrides])
-    return twiml(render(line, plan, URLS))
+    return twiml(_rendered(line, plan))
+
+
+def _rendered(line: Line, plan: Plan) -> str:
+    """The TwiML of a plan, rendered once per worker and reused: most calls take a few paths."""
+    cache: dict[object, str] = current_app.extensions["ivr.render_cache"]
+    key = (id(line), plan, request.script_root)
+    document = cache.get(key)
+    if document is None:
+        if len(cache) >= RENDER_CACHE_SIZE:
+            cache.clear()
+        document = cache[key] = render(line, plan, URLS)
+    return document
 
 
 def moment(line: Line) -> Moment:
