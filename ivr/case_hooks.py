@@ -40,10 +40,11 @@ def recorded(line_id: str, node_id: str) -> Response:
         return unknown_line()
     url = param("RecordingUrl")
     number = request.args.get("n", "")[:16]
+    kept = False
     if url and check_digit.is_valid(number, line.spec.case_digits):
-        _keep_recording(number, url, param("RecordingDuration"), node_id)
+        kept = _keep_recording(number, url, param("RecordingDuration"), node_id)
     at = moment(line)
-    return answer(line, cases.recorded(line, node_id, number, bool(url), at), at)
+    return answer(line, cases.recorded(line, node_id, number, kept, at), at)
 
 
 @bp.route("/<line_id>/case/<node_id>/transcribed", methods=METHODS)
@@ -78,8 +79,8 @@ def entry(line_id: str, node_id: str) -> Response:
     return answer(line, cases.entered(line, node_id, param("Digits"), failures, at), at)
 
 
-def _keep_recording(number: str, url: str, duration: str | None, node_id: str) -> None:
-    """Store the recording's URL with the case, and note the call; log if the store is away."""
+def _keep_recording(number: str, url: str, duration: str | None, node_id: str) -> bool:
+    """Store the recording's URL with the case and note the call; False if it was not kept."""
     seconds = navigator.parse_count(duration, limit=86_400, width=6) if duration else None
     try:
         session = db.session()
@@ -89,6 +90,8 @@ def _keep_recording(number: str, url: str, duration: str | None, node_id: str) -
             case_store.record_call(session, case, call_sid=param("CallSid"),
                                    caller=param("From"), node=node_id, outcome="recorded",
                                    now=now())
+        return case is not None
     except SQLAlchemyError:
-        log.exception("recording of case %s not stored: database unavailable", number)
+        log.exception("NOT STORED, database unavailable: recording %s of case %s", url, number)
         db.reset()
+        return False

@@ -66,12 +66,16 @@ def after_reading(
     return _onward(line, node, number, (), now, "case-read")
 
 
-def recorded(line: Line, node_id: str, number: str, got_audio: bool, now: Moment) -> Plan:
-    """The description was recorded (or the caller said nothing): on to the next step."""
+def recorded(line: Line, node_id: str, number: str, kept: bool, now: Moment) -> Plan:
+    """The description was recorded and kept with the case (or not): on to the next step.
+
+    'Your description was saved' is said only when it was: a caller who hears it will not
+    repeat it to the analyst.
+    """
     node = _new_case(line, node_id)
     if node is None:
         return enter(line, line.spec.start, now)
-    said = (line.prompt("caso_descripcion_guardada"),) if got_audio else ()
+    said = (line.prompt("caso_descripcion_guardada"),) if kept else ()
     return _onward(line, node, number, said, now, "case-recorded")
 
 

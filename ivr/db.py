@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger("ivr.db")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 7_442_727  # any constant: serialises upgrades from several machines
+AWAY_SECONDS = 5.0  # after a failure, webhooks skip the database this long (no 3 s waits)
 
 
 def database_url(configured: str | None, instance_path: str) -> str:
@@ -69,33 +72,71 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+class DatabaseAway(SQLAlchemyError):
+    """The database failed a moment ago: callers are not kept waiting for it again yet."""
+
+
+@dataclass
+class Health:
+    """One worker's view of the database: is the schema in place, and when to try again."""
+
+    migrate: bool
+    retry_seconds: float = AWAY_SECONDS
+    schema_ready: bool = False
+    away_until: float = 0.0
+
+
 def init_app(app: Flask) -> None:
     """Create the engine, upgrade the schema (a database that is down is not fatal)."""
     url = database_url(app.config.get("DATABASE_URL"), app.instance_path)
     engine = make_engine(url)
     app.extensions["ivr.engine"] = engine
     app.extensions["ivr.db"] = sessionmaker(engine, expire_on_commit=False)
-    if app.config.get("IVR_MIGRATE", True):
+    health = app.extensions["ivr.db_health"] = Health(
+        bool(app.config.get("IVR_MIGRATE", True)),
+        float(app.config.get("IVR_DB_RETRY_SECONDS", AWAY_SECONDS)))
+    if health.migrate:
         try:
             upgrade(engine)
+            health.schema_ready = True
         except SQLAlchemyError:
-            log.exception("database %s unreachable at start: calls are served, cases are "
-                          "not, until it is back and `flask ivr db upgrade` has run",
+            log.exception("database %s unreachable at start: calls are served and cases "
+                          "wait; the schema is brought up as soon as it answers",
                           engine.url.render_as_string(hide_password=True))
     engine.dispose()  # no connection crosses gunicorn's fork
     app.teardown_appcontext(_close_session)
 
 
 def session() -> Session:
-    """This request's session (opened on first use)."""
+    """This request's session (opened on first use); fails fast while the database is away."""
     if "db_session" not in g:
+        health: Health = current_app.extensions["ivr.db_health"]
+        if time.monotonic() < health.away_until:
+            raise DatabaseAway("the database failed less than a few seconds ago")
+        if health.migrate and not health.schema_ready:
+            _late_upgrade(health)
         g.db_session = current_app.extensions["ivr.db"]()
     db_session: Session = g.db_session
     return db_session
 
 
+def _late_upgrade(health: Health) -> None:
+    """The database was away at start: bring its schema up now that it may be back."""
+    try:
+        upgrade(current_app.extensions["ivr.engine"])
+    except SQLAlchemyError:
+        health.away_until = time.monotonic() + health.retry_seconds
+        raise
+    health.schema_ready = True
+    log.warning("database reachable again: schema upgraded, cases are served")
+
+
 def reset() -> None:
-    """Drop this request's session after a database error (a new one starts clean)."""
+    """After a database error: drop the session, and spare callers the next few seconds' waits."""
+    health: Health = current_app.extensions["ivr.db_health"]
+    now = time.monotonic()
+    if now >= health.away_until:  # a failure while already away does not stretch the wait
+        health.away_until = now + health.retry_seconds
     db_session = g.pop("db_session", None)
     if db_session is not None:
         try:

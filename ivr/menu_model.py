@@ -272,7 +272,8 @@ class NewCaseNode(NodeBase):
     repeat_key: OptionKey = "1"
     record: bool = False
     record_prompt: PromptId = "caso_grabe_descripcion"
-    max_record_seconds: int = Field(default=120, ge=10, le=600)
+    # Twilio transcribes recordings of up to two minutes
+    max_record_seconds: int = Field(default=120, ge=10, le=120)
     next: NodeId
     team: NodeId | None = None
 
@@ -287,7 +288,7 @@ class VoicemailNode(NodeBase):
 
     type: Literal["voicemail"]
     prompt: PromptId
-    max_seconds: int = Field(default=120, ge=10, le=600)
+    max_seconds: int = Field(default=120, ge=10, le=120)  # Twilio transcribes up to 2 min
     next: NodeId | None = None
 
     def links(self) -> list[Link]:

@@ -33,24 +33,26 @@ def note_missed(
     return row
 
 
-def attach_recording(db: Session, call_sid: str, url: str, seconds: int | None) -> bool:
-    """Keep the message's recording with the missed call; False if there is no such call."""
-    row = _by_call(db, call_sid)
-    if row is None:
-        return False
+def attach_recording(
+    db: Session, *, line: str, node: str, call_sid: str, caller: str | None, url: str,
+    seconds: int | None, now: datetime,
+) -> MissedCall:
+    """Keep the message's recording with the missed call (noting the call if it was not yet)."""
+    row = note_missed(db, line=line, node=node, call_sid=call_sid, caller=caller, now=now)
     row.recording_url, row.recording_seconds = url, seconds
     db.commit()
-    return True
+    return row
 
 
-def attach_transcription(db: Session, call_sid: str, text: str) -> bool:
-    """Keep the message's transcription with the missed call."""
-    row = _by_call(db, call_sid)
-    if row is None:
-        return False
+def attach_transcription(
+    db: Session, *, line: str, node: str, call_sid: str, caller: str | None, text: str,
+    now: datetime,
+) -> MissedCall:
+    """Keep the message's transcription with the missed call (noting the call if need be)."""
+    row = note_missed(db, line=line, node=node, call_sid=call_sid, caller=caller, now=now)
     row.transcription = text
     db.commit()
-    return True
+    return row
 
 
 def listing(db: Session, line: str | None = None, limit: int = 50) -> Sequence[MissedCall]:

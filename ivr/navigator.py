@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ivr.lines import Line
 from ivr.menu_model import (
@@ -30,6 +30,7 @@ ANSWERED = frozenset({"completed", "answered"})
 QUEUE_DONE = frozenset({"bridged", "hangup"})
 _NOT_KEYS = re.compile(r"[^0-9*#]")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
+CHAIN_MAX_SECONDS = 4 * 3600  # a chain's start older than this in a URL is not believed
 _ANNOTATION = re.compile(r"\s*\([^)]*\)")  # "Día de San José (observado)": not said aloud
 
 
@@ -50,6 +51,7 @@ class Dial:
     targets: tuple[Target, ...]
     timeout: int
     case: str | None = None
+    started: int = 0  # when the chain began (Unix minute start): who is on call is fixed then
 
 
 @dataclass(frozen=True)
@@ -150,10 +152,10 @@ class Moment:
     def override_for(self, node_id: str, has_hours: bool) -> HoursOverride | None:
         """The override for this node, else the line's (which only touches nodes with hours)."""
         line_wide = None
-        for override in self.overrides:
+        for override in self.overrides:  # newest first: the newest instruction wins
             if override.node == node_id:
                 return override
-            if override.node is None and has_hours:
+            if override.node is None and has_hours and line_wide is None:
                 line_wide = override
         return line_wide
 
@@ -201,7 +203,8 @@ def enter(
             return Plan(said, Gather(node_id), node_id, "menu")
         if isinstance(node, DialNode):
             said += _optional(line, node.prompt)
-            return Plan(said, _dial_step(line, node_id, 0, now, case), node_id, "dial")
+            started = int(now.at.timestamp()) // 60 * 60
+            return Plan(said, _dial_step(line, node_id, 0, started, case), node_id, "dial")
         if isinstance(node, VoicemailNode):
             return Plan(said + (line.prompt(node.prompt),), TakeMessage(node_id), node_id,
                         "voicemail")
@@ -254,7 +257,7 @@ def press(line: Line, node_id: str, digits: str | None, failures: int, now: Mome
 
 def dial_ended(
     line: Line, node_id: str, step: int, status: str | None, bridged: str | None, now: Moment,
-    case: str | None = None,
+    case: str | None = None, started: int | None = None,
 ) -> Plan:
     """A <Dial> step ended: done if a person took the call, else the next step or no-answer.
 
@@ -270,7 +273,11 @@ def dial_ended(
     chain = line.chains[node_id]
     why = f"{status or 'unknown'}{'-not-accepted' if status in ANSWERED else ''}"
     if 0 <= step < len(chain) - 1:
-        return Plan((), _dial_step(line, node_id, step + 1, now, case), node_id,
+        # The chain keeps the rotation as it stood when it began: a hand-off between two
+        # steps must not ring the same person twice and skip the other.
+        now_s = int(now.at.timestamp())
+        began = started if started and now_s - CHAIN_MAX_SECONDS <= started <= now_s else now_s
+        return Plan((), _dial_step(line, node_id, step + 1, began // 60 * 60, case), node_id,
                     f"no-answer:{why}")
     plan = _nobody(line, node_id, node.on_no_answer, now)
     return Plan(plan.prompts, plan.action, plan.node, f"chain-failed:{why}:{plan.outcome}")
@@ -309,13 +316,13 @@ def screen_answered(digits: str | None) -> bool:
     return (digits or "")[:1] == "1"
 
 
-def _dial_step(line: Line, node_id: str, step: int, now: Moment, case: str | None) -> Dial:
-    """The targets of one step, with who is on call worked out for this moment."""
+def _dial_step(line: Line, node_id: str, step: int, started: int, case: str | None) -> Dial:
+    """The targets of one step, with who was on call when the chain `started`."""
     node = line.spec.nodes[node_id]
     assert isinstance(node, DialNode)
     spec = line.chains[node_id][step]
     if spec.on_call is not None:
-        order = line.rotations[spec.on_call].order(now.at)
+        order = line.rotations[spec.on_call].order(datetime.fromtimestamp(started, UTC))
         contact = order[min(spec.next, len(order) - 1)]
         # the number was checked when the file loaded: no need to parse it again per call
         targets: tuple[Target, ...] = (
@@ -323,7 +330,7 @@ def _dial_step(line: Line, node_id: str, step: int, now: Moment, case: str | Non
                                    label=contact.role),)
     else:
         targets = tuple(spec.targets or ())
-    return Dial(node_id, step, targets, spec.timeout or node.timeout, case)
+    return Dial(node_id, step, targets, spec.timeout or node.timeout, case, started)
 
 
 def queue_ended(line: Line, node_id: str, result: str | None, now: Moment) -> Plan:

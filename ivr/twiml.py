@@ -46,7 +46,7 @@ class Urls(Protocol):
     def menu(self, line: str, node: str, failures: int) -> str:
         """The menu's <Gather> action (and its no-key redirect)."""
 
-    def dial(self, line: str, node: str, step: int, case: str | None) -> str:
+    def dial(self, line: str, node: str, step: int, case: str | None, started: int) -> str:
         """The <Dial> action, told how the dial ended."""
 
     def screen(self, line: str, node: str, case: str | None) -> str:
@@ -212,7 +212,7 @@ def _dial(response: VoiceResponse, line: Line, action: Dial, urls: Urls) -> None
     node = line.spec.nodes[action.node]
     assert isinstance(node, DialNode)
     dial = response.dial(
-        action=urls.dial(line.id, action.node, action.step, action.case),
+        action=urls.dial(line.id, action.node, action.step, action.case, action.started),
         method="POST",
         timeout=action.timeout,
         answer_on_bridge=True,

@@ -20,6 +20,7 @@ from ivr.webhook import (
     directory,
     log_call,
     moment,
+    now,
     param,
     twiml,
     unknown_line,
@@ -62,8 +63,9 @@ def dial(line_id: str, node_id: str) -> Response:
         return unknown_line()
     at = moment(line)
     step = navigator.parse_count(request.args.get("s"))
+    started = navigator.parse_count(request.args.get("t0"), limit=2**40, width=12)
     plan = navigator.dial_ended(line, node_id, step, param("DialCallStatus"),
-                                param("DialBridged"), at, _case_param())
+                                param("DialBridged"), at, _case_param(), started)
     return answer(line, plan, at)
 
 
@@ -118,11 +120,12 @@ def message(line_id: str, node_id: str) -> Response:
     line = directory().get(line_id)
     if line is None:
         return unknown_line()
-    url, call_sid = param("RecordingUrl"), param("CallSid")
+    url, call_sid, at = param("RecordingUrl"), param("CallSid"), moment(line)
     if url and call_sid:
         seconds = navigator.parse_count(param("RecordingDuration"), limit=86_400, width=6)
-        _store(lambda s: message_store.attach_recording(s, call_sid, url, seconds))
-    at = moment(line)
+        _store(lambda s: message_store.attach_recording(
+            s, line=line.id, node=node_id, call_sid=call_sid, caller=param("From"), url=url,
+            seconds=seconds, now=at.at), f"voice message {url} of call {call_sid}")
     return answer(line, navigator.message_taken(line, node_id, bool(url), at), at)
 
 
@@ -133,17 +136,19 @@ def message_transcribed(line_id: str, node_id: str) -> Response:
     call_sid, status = param("CallSid"), param("TranscriptionStatus")
     text = request.values.get("TranscriptionText", "")[:10_000]
     if call_sid and status == "completed":
-        _store(lambda s: message_store.attach_transcription(s, call_sid, text))
+        _store(lambda s: message_store.attach_transcription(
+            s, line=line_id[:40], node=node_id[:40], call_sid=call_sid, caller=param("From"),
+            text=text, now=now()), f"transcription of call {call_sid}: {text!r}")
     log_call(line_id, node_id, f"transcription-{status or 'unknown'}")
     return twiml(render_empty())
 
 
-def _store(write: Callable[[Session], object]) -> None:
-    """Write to the database; if it is away, log it (the call goes on regardless)."""
+def _store(write: Callable[[Session], object], what: str) -> None:
+    """Write to the database; if it is away, log what was lost (Twilio keeps recordings)."""
     try:
         write(db.session())
     except SQLAlchemyError:
-        log.exception("voice message not stored: database unavailable")
+        log.exception("NOT STORED, database unavailable: %s", what)
         db.reset()
 
 

@@ -27,9 +27,9 @@ class FlaskUrls:
         """The menu's <Gather> action."""
         return _link("voice.menu", line_id=line, node_id=node, f=failures)
 
-    def dial(self, line: str, node: str, step: int, case: str | None) -> str:
+    def dial(self, line: str, node: str, step: int, case: str | None, started: int) -> str:
         """The <Dial> action."""
-        return _link("voice.dial", line_id=line, node_id=node, s=step, n=case)
+        return _link("voice.dial", line_id=line, node_id=node, s=step, n=case, t0=started)
 
     def screen(self, line: str, node: str, case: str | None) -> str:
         """The whisper to the person called."""
@@ -122,12 +122,13 @@ def _overrides(line_id: str, at: datetime) -> tuple[HoursOverride, ...]:
         return cached[1]
     try:
         found = override_store.active(db.session(), line_id, at)
-    except SQLAlchemyError:
-        log.warning("hours overrides unreadable (database away): schedules alone decide",
-                    exc_info=True)
-        db.reset()
+    except SQLAlchemyError as e:
+        if not isinstance(e, db.DatabaseAway):
+            log.warning("hours overrides unreadable (database away): schedules alone decide",
+                        exc_info=True)
+            db.reset()
         found = cached[1] if cached is not None else ()
-    cache[line_id] = (clock + ttl, found)
+    cache[line_id] = (time.monotonic() + ttl, found)
     return found
 
 

@@ -188,7 +188,7 @@ def make_app(clock: Clock, database_url: str) -> Iterator[Any]:
 
     made: list[Flask] = []
     base = {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "CLOCK": clock,
-            "DATABASE_URL": database_url, "IVR_OVERRIDE_TTL": 0}
+            "DATABASE_URL": database_url, "IVR_OVERRIDE_TTL": 0, "IVR_DB_RETRY_SECONDS": 0}
 
     def make(**config: Any) -> Flask:
         """One app; its database connections are closed when the test ends."""

@@ -254,3 +254,47 @@ def test_found_case_goes_to_its_escalation_level(
     caller.call("+576017442728")
     caller.press("1")
     assert caller.press(number).numbers == [("+576013790300", extension)]
+
+
+def test_database_away_at_start_serves_cases_once_it_is_back(
+    make_app: object, tmp_path: Path
+) -> None:
+    """No database when the service started; when it appears, its schema is made and used."""
+    folder = tmp_path / "later"
+    app: Flask = make_app(DATABASE_URL=f"sqlite:///{folder}/x.db")  # type: ignore[operator]
+    folder.mkdir()
+    caller = Caller(app.test_client())
+    caller.call(CCO)
+    assert check_digit.is_valid(_number(caller.press("1").text), 8)
+
+
+def test_description_not_said_saved_when_it_was_not(
+    app: Flask, caller: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the recording cannot be kept with the case, the caller is not told it was."""
+    from sqlalchemy.exc import OperationalError
+
+    def away(*args: object, **kwargs: object) -> None:
+        raise OperationalError("UPDATE", {}, Exception("database away"))
+
+    caller.call(CCO)
+    caller.press("1")
+    caller.silence()
+    monkeypatch.setattr(case_store, "attach_recording", away)
+    twiml = caller.records()
+    assert "quedó registrada" not in twiml.text
+    assert twiml.one("Enqueue").text == "centro-soporte"
+
+
+def test_a_failing_database_is_skipped_for_a_few_seconds(
+    make_app: object, tmp_path: Path
+) -> None:
+    """After a failure the next calls do not wait on the database again (no 3-second stalls)."""
+    app: Flask = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/none/x.db",  # type: ignore[operator]
+                          IVR_DB_RETRY_SECONDS=60)
+    caller = Caller(app.test_client())
+    caller.call(CCO)
+    assert "no podemos darle un número" in caller.press("1").text
+    (tmp_path / "none").mkdir()  # back, but within the retry window: still skipped
+    caller.call(CCO)
+    assert "no podemos darle un número" in caller.press("1").text

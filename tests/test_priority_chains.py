@@ -267,3 +267,59 @@ def test_override_mistakes_are_refused(
     clock.set("2026-12-01 10:00", BOGOTA)
     result = runner.invoke(args=["ivr", "override", *args])
     assert result.exit_code != 0 and message in result.output
+
+
+def test_hand_off_between_two_steps_keeps_the_chain_as_it_began(
+    rotating: Caller, clock: Clock
+) -> None:
+    """A chain that starts at 07:59:50 rings the next of *that* rotation after the hand-off."""
+    clock.set("2026-03-09 07:59:50", "America/New_York")
+    first = rotating.call("+12125550100")
+    assert [n for n, _ in first.numbers] == ["+12125550101"]
+    clock.set("2026-03-09 08:00:12", "America/New_York")
+    assert [n for n, _ in rotating.dial_ends("no-answer").numbers] == ["+12125550102"]
+
+
+def test_newest_line_override_wins(caller: Caller, clock: Clock, runner: Any) -> None:
+    """Closed, then opened again by a newer override: the newer one decides."""
+    clock.set("2026-12-01 10:00", BOGOTA)
+    runner.invoke(args=["ivr", "override", "close", "certicamara", "--until", "2026-12-01 18:00"])
+    assert "no estamos atendiendo" in caller.call(CERTICAMARA).text
+    runner.invoke(args=["ivr", "override", "open", "certicamara", "--until", "2026-12-01 18:00"])
+    assert "no estamos atendiendo" not in caller.call(CERTICAMARA).text
+
+
+def test_core_modules_import_neither_flask_nor_a_database() -> None:
+    """The core is plain Python: importing it loads no Flask, SQLAlchemy or Alembic."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ivr.rotation, ivr.navigator, ivr.cases, ivr.schedule, "
+            "ivr.check_digit, ivr.menu_loader, ivr.hours_speech, ivr.phone; "
+            "print(sorted(m for m in ('flask', 'sqlalchemy', 'alembic') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]"
+
+
+def test_message_kept_even_if_the_database_blinked_when_the_chain_failed(
+    app: Flask, caller: Caller, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The missed call could not be noted when the chain failed; the message still keeps it."""
+    from sqlalchemy.exc import OperationalError
+
+    def away(*args: object, **kwargs: object) -> None:
+        raise OperationalError("INSERT", {}, Exception("database away"))
+
+    clock.set("2026-11-29 03:00", CARACAS)
+    caller.call(CCO, caller="+584141112233")
+    caller.press("1")
+    caller.dial_ends("no-answer")
+    with monkeypatch.context() as patch:
+        patch.setattr(message_store, "note_missed", away)
+        caller.dial_ends("busy")
+    caller.records(url="https://api.twilio.com/rec/RE99", seconds=9)
+    with app.app_context():
+        [missed] = message_store.listing(db.session())
+    assert (missed.recording_url, missed.caller) == ("https://api.twilio.com/rec/RE99",
+                                                     "+584141112233")

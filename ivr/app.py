@@ -1,0 +1,47 @@
+"""The application factory: settings, the loaded menus, the database, the webhooks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ivr import audio, case_hooks, cli, config, db, menus_live, signature, voice
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create the app: settings, the loaded menus, the webhooks."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        CLOCK=config.system_clock,
+        **config.from_environment(),
+    )
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    _configure_logging(app.config["LOG_LEVEL"])
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops, x_prefix=hops)  # type: ignore[method-assign]
+    menus_live.init_app(app)
+    db.init_app(app)
+    signature.init_app(app)
+    voice.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(case_hooks.bp)
+    app.register_blueprint(audio.bp)
+    return app
+
+
+def _configure_logging(level: str) -> None:
+    """Send the service's log lines (one JSON line per webhook) to stderr, once."""
+    logger = logging.getLogger("ivr")
+    logger.setLevel(level)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
