@@ -9,6 +9,8 @@ from typing import Any
 import yaml
 
 Path_ = tuple[str | int, ...]
+# LibYAML's parser where PyYAML was built with it (the Linux wheels are), else pure Python.
+_FastLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -45,16 +47,29 @@ def load_source(path: Path) -> Source:
 def parse_source(text: str, file: str) -> Source:
     """Parse YAML `text`; `file` names it in errors."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else 1
-        raise SourceError(file, line, f"not valid YAML: {e.problem or e}") from e
+        root, data = _parse(text, _FastLoader)
+    except yaml.MarkedYAMLError:
+        try:  # the pure-Python parser words its errors better: ask it what is wrong
+            root, data = _parse(text, yaml.SafeLoader)
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            line = mark.line + 1 if mark else 1
+            raise SourceError(file, line, f"not valid YAML: {e.problem or e}") from e
     lines: dict[Path_, int] = {}
     if root is not None:
         _index(root, (), lines, file)
     return Source(file, data, lines)
+
+
+def _parse(text: str, loader_class: type) -> tuple[yaml.Node | None, Any]:
+    """One parse: the node tree (for each key's line) and the data built from that same tree,
+    exactly as yaml.safe_load would build it."""
+    loader = loader_class(text)
+    try:
+        root = loader.get_single_node()
+        return root, loader.construct_document(root) if root is not None else None
+    finally:
+        loader.dispose()
 
 
 def _index(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> None:
