@@ -36,11 +36,10 @@ def _open(
     """Issue (or re-issue, for the same call) the case number; None when the store is away."""
     number: str | None
     try:
-        case = case_store.open_case(
-            db.session(), call_sid=call_sid, line=line.id, caller=caller, node=action.node,
+        number = case_store.issue_number(
+            db.connection(), call_sid=call_sid, line=line.id, caller=caller, node=action.node,
             team=cases.team_for_new(line, action.node), now=now.at, digits=line.spec.case_digits,
         )
-        number = case.number
     except SQLAlchemyError:
         log.exception("case store unavailable: no case number for call %s", call_sid)
         db.reset()
@@ -54,12 +53,12 @@ def _find(
 ) -> Plan:
     """Look the case up, note the call on it, and route it (the fallback if the store is away)."""
     try:
-        session = db.session()
-        case = case_store.find_case(session, action.number)
+        session = db.connection()
+        row = case_store.summary(session, action.number)
         info = None
-        if case is not None:
-            info = cases.CaseInfo(case.number, case.status, case.team, case.level)
-            case_store.record_call(session, case, call_sid=call_sid, caller=caller,
+        if row is not None:
+            info = cases.CaseInfo(row.number, row.status, row.team, row.level)
+            case_store.record_call(session, row.id, call_sid=call_sid, caller=caller,
                                    node=action.node, outcome="looked-up", now=now.at)
     except SQLAlchemyError:
         log.exception("case store unavailable: cannot look up case for call %s", call_sid)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import IO
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -16,37 +17,65 @@ from ivr.models import CASE_STATUSES, Case, CaseCall
 
 NUMBER_TRIES = 20  # a random clash is rare; twenty in a row means the number space is full
 
+# The statements of a call's hot path, built once (Core, on the tables: no ORM unit of work).
+_CASES, _CALLS = Case.__table__, CaseCall.__table__
+_INSERT_CASE = sa.insert(_CASES).returning(_CASES.c.id)
+_INSERT_CALL = sa.insert(_CALLS)
+_NUMBER_OF_CALL = sa.select(_CASES.c.number).where(_CASES.c.call_sid == sa.bindparam("sid"))
+_SUMMARY = sa.select(_CASES.c.id, _CASES.c.number, _CASES.c.status, _CASES.c.team,
+                     _CASES.c.level).where(_CASES.c.number == sa.bindparam("number"))
+
 
 class CaseError(ValueError):
     """An admin asked for something about cases that cannot be done (unknown number, status)."""
+
+
+def issue_number(
+    db: Session | Connection, *, call_sid: str | None, line: str, team: str, caller: str | None,
+    node: str, now: datetime, digits: int = 8,
+) -> str:
+    """The case number of this call: the one it already has, or a new one, stored.
+
+    Plain INSERTs in one transaction (the case, then the call that opened it): the unique
+    constraints decide, so a clash draws another number and a race of the same call returns
+    the case the other request stored.
+    """
+    if call_sid:
+        existing = _number_of_call(db, call_sid)
+        if existing is not None:
+            return existing
+    for _ in range(NUMBER_TRIES):
+        number = new_number(digits)
+        try:
+            case_id = db.execute(_INSERT_CASE, {
+                "number": number, "line": line, "team": team, "level": 1, "status": "open",
+                "call_sid": call_sid, "caller": caller, "created_at": now, "updated_at": now,
+            }).scalar_one()
+            db.execute(_INSERT_CALL, {"case_id": case_id, "call_sid": call_sid,
+                                      "caller": caller, "at": now, "node": node,
+                                      "outcome": "opened"})
+            db.commit()
+            return number
+        except IntegrityError:
+            db.rollback()
+            # Either the number was taken (try another) or the same call raced us here.
+            if call_sid:
+                existing = _number_of_call(db, call_sid)
+                if existing is not None:
+                    return existing
+    raise RuntimeError(f"no free case number of {digits} digits after {NUMBER_TRIES} tries")
 
 
 def open_case(
     db: Session, *, call_sid: str | None, line: str, team: str, caller: str | None,
     node: str, now: datetime, digits: int = 8,
 ) -> Case:
-    """The case of this call: the one it already has, or a new one with a fresh number."""
-    if call_sid:
-        existing = _by_call(db, call_sid)
-        if existing is not None:
-            return existing
-    for _ in range(NUMBER_TRIES):
-        case = Case(number=new_number(digits), line=line, team=team, level=1, status="open",
-                    call_sid=call_sid, caller=caller, created_at=now, updated_at=now)
-        case.calls.append(CaseCall(call_sid=call_sid, caller=caller, at=now, node=node,
-                                   outcome="opened"))
-        db.add(case)
-        try:
-            db.commit()
-            return case
-        except IntegrityError:
-            db.rollback()
-            # Either the number was taken (try another) or the same call raced us here.
-            if call_sid:
-                existing = _by_call(db, call_sid)
-                if existing is not None:
-                    return existing
-    raise RuntimeError(f"no free case number of {digits} digits after {NUMBER_TRIES} tries")
+    """Like `issue_number`, returning the stored case."""
+    number = issue_number(db, call_sid=call_sid, line=line, team=team, caller=caller,
+                          node=node, now=now, digits=digits)
+    case = find_case(db, number)
+    assert case is not None
+    return case
 
 
 def find_case(db: Session, number: str) -> Case | None:
@@ -54,13 +83,19 @@ def find_case(db: Session, number: str) -> Case | None:
     return db.scalars(sa.select(Case).where(Case.number == number)).one_or_none()
 
 
+def summary(db: Session | Connection, number: str) -> sa.Row[tuple[int, str, str, str, int]] | None:
+    """What a call needs of a case (id, number, status, team, level), without loading it."""
+    return db.execute(_SUMMARY, {"number": number}).one_or_none()
+
+
 def record_call(
-    db: Session, case: Case, *, call_sid: str | None, caller: str | None, node: str,
-    outcome: str, now: datetime,
+    db: Session | Connection, case: Case | int, *, call_sid: str | None, caller: str | None,
+    node: str, outcome: str, now: datetime,
 ) -> None:
     """Note that a call touched the case (which node, what came of it)."""
-    case.calls.append(CaseCall(call_sid=call_sid, caller=caller, at=now, node=node,
-                               outcome=outcome))
+    case_id = case if isinstance(case, int) else case.id
+    db.execute(_INSERT_CALL, {"case_id": case_id, "call_sid": call_sid, "caller": caller,
+                              "at": now, "node": node, "outcome": outcome})
     db.commit()
 
 
@@ -116,7 +151,8 @@ def list_cases(
 
 def case_with_calls(db: Session, number: str) -> Case | None:
     """A case with its calls loaded, for showing."""
-    query = sa.select(Case).where(Case.number == number).options(selectinload(Case.calls))
+    query = (sa.select(Case).where(Case.number == number).options(selectinload(Case.calls))
+             .execution_options(populate_existing=True))
     return db.scalars(query).one_or_none()
 
 
@@ -149,6 +185,7 @@ def all_cases(db: Session, batch: int = 1000) -> Iterable[Case]:
         last_id = rows[-1].id
 
 
-def _by_call(db: Session, call_sid: str) -> Case | None:
-    """The case a call opened, if any."""
-    return db.scalars(sa.select(Case).where(Case.call_sid == call_sid)).one_or_none()
+def _number_of_call(db: Session | Connection, call_sid: str) -> str | None:
+    """The number of the case a call opened, if any."""
+    number: str | None = db.execute(_NUMBER_OF_CALL, {"sid": call_sid}).scalar()
+    return number

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app, g
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -120,6 +120,19 @@ def session() -> Session:
     return db_session
 
 
+def connection() -> Connection:
+    """This request's plain connection (no ORM): for the few queries on a call's hot path."""
+    if "db_connection" not in g:
+        health: Health = current_app.extensions["ivr.db_health"]
+        if time.monotonic() < health.away_until:
+            raise DatabaseAway("the database failed less than a few seconds ago")
+        if health.migrate and not health.schema_ready:
+            _late_upgrade(health)
+        g.db_connection = current_app.extensions["ivr.engine"].connect()
+    db_connection: Connection = g.db_connection
+    return db_connection
+
+
 def _late_upgrade(health: Health) -> None:
     """The database was away at start: bring its schema up now that it may be back."""
     try:
@@ -137,16 +150,18 @@ def reset() -> None:
     now = time.monotonic()
     if now >= health.away_until:  # a failure while already away does not stretch the wait
         health.away_until = now + health.retry_seconds
-    db_session = g.pop("db_session", None)
-    if db_session is not None:
-        try:
-            db_session.close()
-        except SQLAlchemyError:
-            log.warning("closing a broken database session failed", exc_info=True)
+    for key in ("db_session", "db_connection"):
+        opened = g.pop(key, None)
+        if opened is not None:
+            try:
+                opened.close()
+            except SQLAlchemyError:
+                log.warning("closing a broken database %s failed", key, exc_info=True)
 
 
 def _close_session(error: BaseException | None = None) -> None:
-    """Close the request's session, if one was opened."""
-    db_session = g.pop("db_session", None)
-    if db_session is not None:
-        db_session.close()
+    """Close the request's session and connection, if one was opened."""
+    for key in ("db_session", "db_connection"):
+        opened = g.pop(key, None)
+        if opened is not None:
+            opened.close()
