@@ -153,7 +153,10 @@ def _all_field_names() -> tuple[str, ...]:
 
 
 _FIELD_NAMES = _all_field_names()
-_NODE_TYPES = ("menu", "dial", "queue", "announcement", "hangup")
+_NODE_TYPES = tuple(
+    model.model_fields["type"].annotation.__args__[0]  # the Literal of each node class
+    for model in NodeBase.__subclasses__()
+)
 
 
 def _did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
@@ -314,8 +317,8 @@ class _Checker:
                     contacts=tuple(Contact(c.role, c.number) for c in spec.contacts),
                     tz=tz, handoff=handoff, anchor=spec.start, overrides=tuple(overrides),
                 )
-            except ValueError as e:
-                self.error(path, str(e))
+            except ValueError as e:  # the engine calls the file's `start` its anchor
+                self.error(path, str(e).replace("anchor", "start"))
         for node_id, node in self.spec.nodes.items():
             for i, step in enumerate(node.steps or [] if isinstance(node, DialNode) else []):
                 if step.on_call and step.on_call not in self.spec.on_call:

@@ -381,14 +381,23 @@ class LineFile(Model):
     prompts: dict[PromptId, PromptId] = {}
     on_call: dict[NodeId, RotationSpec] = {}
     escalation: dict[Annotated[int, Field(ge=2, le=9)], NodeId] = {}
-    back_key: Literal["0", "#", "*", "9"] | None = "#"
+    back_key: Literal["0", "#", "*", "9", "none"] = "#"
     hold_music: str | None = Field(default=None, pattern=r"^(https?://|/)\S+$")
     schedules: dict[NodeId, ScheduleSpec] = {}
     nodes: dict[NodeId, Node] = Field(min_length=1)
 
+    @field_validator("back_key", mode="before")
+    @classmethod
+    def _back_key_written(cls, value: Any) -> Any:
+        """An empty back_key is almost always `back_key: #`, which YAML reads as a comment."""
+        if value is None:
+            raise ValueError("back_key is empty: write it in quotes, back_key: \"#\" (an "
+                             "unquoted # starts a comment); to have no back key, write none")
+        return value
+
     @field_validator("back_key")
     @classmethod
-    def _back_key_not_repeat(cls, value: str | None) -> str | None:
+    def _back_key_not_repeat(cls, value: str) -> str:
         """Keep '*' for 'repeat the menu'."""
         if value == "*":
             raise ValueError("'*' repeats the menu; choose '#', '0' or '9' to go back")

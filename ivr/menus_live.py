@@ -61,8 +61,8 @@ def load(source: MenuSource) -> Directory:
 
 
 def fingerprint(source: MenuSource) -> Fingerprint:
-    """Name, size and modification time of every menu and prompt file."""
-    files = [*source.menu_dir.glob("*.yaml"), *source.prompt_dir.rglob("*.yaml")]
+    """Name, size and modification time of every menu file, prompt and recording."""
+    files = [*source.menu_dir.glob("*.yaml"), *source.prompt_dir.rglob("*")]
     out = []
     for path in sorted(files):
         try:

@@ -239,7 +239,7 @@ def press(line: Line, node_id: str, digits: str | None, failures: int, now: Mome
     for position, key in enumerate(keys):
         if key == "*":
             return Plan((), Gather(node_id, failures), node_id, "repeat")
-        if key == line.spec.back_key:
+        if key == line.spec.back_key:  # ("none" is no key at all)
             plan = enter(line, line.parents.get(node_id, node_id), now)
             return Plan(plan.prompts, plan.action, plan.node, f"back:{plan.outcome}")
         target = menu.options.get(key)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
 
 AUDIO_SUFFIXES = (".mp3", ".wav")
+# What the service fills in: a misspelt name would fail on the phone, so it fails at load.
+PLACEHOLDERS = frozenset({"hours", "holiday", "line", "number", "key"})
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,23 @@ def load_catalog(root: Path, language: str) -> dict[str, Prompt]:
                 raise ValueError(f"{path}: prompt {key!r} is also defined in {texts[key][1]}")
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f"{path}: prompt {key!r} must be a non-empty text")
+            _check_placeholders(path, str(key), text)
             texts[str(key)] = (" ".join(text.split()), path)
     audio = _recordings(folder / "audio")
     return {key: Prompt(key, text, audio.get(key)) for key, (text, _) in texts.items()}
+
+
+def _check_placeholders(path: Path, key: str, text: str) -> None:
+    """Refuse `{names}` the service does not fill in, and unbalanced braces."""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as e:
+        raise ValueError(f"{path}: prompt {key!r} has a stray brace ({e}); write {{{{ or }}}} "
+                         "for a brace that is said") from e
+    unknown = sorted(names - PLACEHOLDERS)
+    if unknown:
+        raise ValueError(f"{path}: prompt {key!r} uses {{{unknown[0]}}}, which nothing fills "
+                         f"in; use one of {', '.join('{' + p + '}' for p in sorted(PLACEHOLDERS))}")
 
 
 def _recordings(folder: Path) -> dict[str, str]:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ivr import case_resolver, db, override_store
 from ivr.lines import Directory, Line
 from ivr.navigator import HoursOverride, Moment, Plan
-from ivr.twiml import render, render_message
+from ivr.twiml import render, render_empty, render_message
 
 log = logging.getLogger("ivr.calls")
 MAX_PARAM = 256
@@ -146,15 +146,17 @@ def message(prompt_id: str, outcome: str) -> Response:
     """Say one service prompt in the voice of the default (or first) line, then hang up."""
     log_call(None, None, outcome)
     line = any_line()
+    if line is None:  # no menu loaded at all (only under an admin command): end the call
+        return twiml(render_empty())
     prompt = line.prompt(prompt_id)
     return twiml(render_message(prompt.text, line.spec.voice, line.spec.say_language))
 
 
-def any_line() -> Line:
+def any_line() -> Line | None:
     """The default line, else the first loaded one (for messages that belong to no line)."""
     lines = directory()
     default = lines.get(lines.default_line or "")
-    return default or next(iter(lines.lines.values()))
+    return default or next(iter(lines.lines.values()), None)
 
 
 def log_call(

@@ -282,3 +282,42 @@ def test_invalid_menu_stops_the_service_from_starting(make_app: Any, tmp_path: P
     (menus / "cco.yaml").write_text("id: [\n", encoding="utf-8")
     with pytest.raises(Exception, match="cco.yaml:"):
         make_app(IVR_MENU_DIR=str(menus))
+
+
+def test_misspelt_placeholder_is_refused_at_load(tmp_path: Path) -> None:
+    """{holday} would fail on every holiday call: it fails when the menus load instead."""
+    prompts = tmp_path / "prompts"
+    shutil.copytree(PROMPTS, prompts)
+    service = prompts / "es" / "servicio.yaml"
+    service.write_text(service.read_text(encoding="utf-8").replace("{holiday}", "{holday}"),
+                       encoding="utf-8")
+    with pytest.raises(Exception, match=r"prompt 'festivo' uses \{holday\}"):
+        load_line(MENUS / "certicamara.yaml", prompts)
+
+
+def test_unquoted_hash_back_key_is_refused(tmp_path: Path) -> None:
+    """`back_key: #` is a YAML comment: refused with the fix, not silently no back key."""
+    path = tmp_path / "prueba.yaml"
+    text = BASE.replace("start: principal\n", "start: principal\nback_key: #\n")
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(Exception, match=r"prueba.yaml:\d+: back_key: back_key is empty"):
+        load_line(path, PROMPTS)
+
+
+def test_recordings_are_picked_up_by_live_reload(tmp_path: Path, make_app: Any) -> None:
+    """A new recording of a prompt is played (<Play>) without a restart."""
+    prompts = tmp_path / "prompts"
+    shutil.copytree(PROMPTS, prompts)
+    menus = tmp_path / "menus2"
+    shutil.copytree(MENUS, menus)
+    app = make_app(IVR_MENU_DIR=str(menus), IVR_PROMPT_DIR=str(prompts))
+    caller = Caller(app.test_client())
+    assert not caller.call(CERTICAMARA).all("Play")
+    (prompts / "es" / "audio").mkdir()
+    _touch(prompts / "es" / "audio" / "certicamara_bienvenida.mp3", "ID3")
+    assert menus_live.reload_if_changed(app)
+    play = caller.call(CERTICAMARA).one("Play")
+    assert play.text == "/audio/es/certicamara_bienvenida.mp3"
+    response = app.test_client().get(play.text)
+    assert response.status_code == 200
+    response.close()
