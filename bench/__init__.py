@@ -1,0 +1,1 @@
+"""Benchmarks and fault drills (not part of the service)."""
