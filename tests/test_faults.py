@@ -1,0 +1,62 @@
+"""The short version of the fault harness (bench/faults.py): the same drills, smaller counts.
+
+`IVR_FUZZ_EXAMPLES` and `IVR_DRILL_CALLS` raise the counts; the full run is
+`python -m bench.faults` (docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from twilio.request_validator import RequestValidator
+
+from bench import faults
+from tests.conftest import TOKEN
+
+EXAMPLES = int(os.environ.get("IVR_FUZZ_EXAMPLES", "2500"))
+CALLS = int(os.environ.get("IVR_DRILL_CALLS", "300"))
+
+
+def test_hostile_signed_requests_get_valid_twiml_never_5xx(app: Flask) -> None:
+    """Thousands of signed requests with hostile values to every webhook: no 5xx, all TwiML."""
+    tally = faults.fuzz(faults.in_process_post(app), EXAMPLES, RequestValidator(TOKEN),
+                        "http://localhost")
+    assert tally.sent == EXAMPLES
+    assert not [s for s in tally.statuses if s >= 500], tally.examples
+    assert tally.invalid_twiml == 0, tally.examples
+
+
+def test_forged_signatures_are_all_refused(app: Flask) -> None:
+    """Forged, missing, other-token and replayed-to-another-URL signatures: all 403."""
+    tally = faults.forged(faults.in_process_post(app), RequestValidator(TOKEN),
+                          "http://localhost")
+    assert tally.statuses == {403: tally.sent}, tally.examples
+
+
+@pytest.mark.skipif(shutil.which("gunicorn") is None and not Path(
+    faults.sys.executable).with_name("gunicorn").exists(), reason="gunicorn is not installed")
+def test_killed_worker_loses_no_told_case(tmp_path: Path) -> None:
+    """A worker SIGKILLed under load: only requests in flight fail; every told number stored."""
+    result = faults.kill_worker(CALLS, tmp_path)
+    assert result["killed"] == 1
+    assert result["told but not stored"] == 0
+    assert result["numbers given twice"] == 0
+    assert result["failed"] <= 8  # at most the requests that worker had in flight
+    assert result["numbers told"] + result["failed"] == result["requests"] == CALLS
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="chattr (e2fsprogs) not available")
+def test_unwritable_database_still_routes_every_call(tmp_path: Path) -> None:
+    """The SQLite files frozen half-way: calls are still answered and put through to people."""
+    result = faults.database_away(CALLS, tmp_path)
+    if result.get("frozen files", 0) == 0:
+        pytest.skip("this file system does not support chattr +i")
+    assert result["failed"] == 0 and result["apologies"] == 0
+    routed = result["put through (queue or dial)"] + result[
+        "team closed, on-call options offered"]
+    assert routed == CALLS  # in hours the support queue; after hours the on-call options
+    assert result["told no number could be given"] > 0
