@@ -8,9 +8,19 @@ from flask import Blueprint, Response, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import case_store, cases, check_digit, db, navigator
+from ivr.lines import Line
 from ivr.signature import twilio_only
 from ivr.twiml import render_empty
-from ivr.webhook import answer, directory, log_call, moment, now, param, twiml, unknown_line
+from ivr.webhook import (
+    answer,
+    directory,
+    for_line,
+    log_call,
+    moment,
+    now,
+    param,
+    twiml,
+)
 
 bp = Blueprint("cases", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.cases")
@@ -19,11 +29,9 @@ METHODS = ["GET", "POST"]
 
 @bp.route("/<line_id>/case/<node_id>/read", methods=METHODS)
 @twilio_only
-def read(line_id: str, node_id: str) -> Response:
+@for_line
+def read(line: Line, node_id: str) -> Response:
     """After the case number was read: the repeat key says it again, anything else goes on."""
-    line = directory().get(line_id)
-    if line is None:
-        return unknown_line()
     repeats = navigator.parse_count(request.args.get("r"))
     number = request.args.get("n", "")[:16]
     at = moment(line)
@@ -33,11 +41,9 @@ def read(line_id: str, node_id: str) -> Response:
 
 @bp.route("/<line_id>/case/<node_id>/recorded", methods=METHODS)
 @twilio_only
-def recorded(line_id: str, node_id: str) -> Response:
+@for_line
+def recorded(line: Line, node_id: str) -> Response:
     """The caller's description was recorded (or not): keep it with the case, go on."""
-    line = directory().get(line_id)
-    if line is None:
-        return unknown_line()
     url = param("RecordingUrl")
     number = request.args.get("n", "")[:16]
     kept = False
@@ -69,11 +75,9 @@ def transcribed(line_id: str, node_id: str) -> Response:
 
 @bp.route("/<line_id>/case/<node_id>/entry", methods=METHODS)
 @twilio_only
-def entry(line_id: str, node_id: str) -> Response:
+@for_line
+def entry(line: Line, node_id: str) -> Response:
     """A case number typed on the keypad (or nothing)."""
-    line = directory().get(line_id)
-    if line is None:
-        return unknown_line()
     failures = navigator.parse_count(request.args.get("f"))
     at = moment(line)
     return answer(line, cases.entered(line, node_id, param("Digits"), failures, at), at)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ivr import check_digit, db, message_store, navigator
+from ivr.lines import Line
 from ivr.signature import twilio_only
 from ivr.twiml import render_empty, render_screen, render_screen_result
 from ivr.webhook import (
@@ -18,6 +19,7 @@ from ivr.webhook import (
     answer,
     apology,
     directory,
+    for_line,
     log_call,
     moment,
     now,
@@ -44,11 +46,9 @@ def incoming() -> Response:
 
 @bp.route("/<line_id>/menu/<node_id>", methods=METHODS)
 @twilio_only
-def menu(line_id: str, node_id: str) -> Response:
+@for_line
+def menu(line: Line, node_id: str) -> Response:
     """Keys pressed in a menu (or none: the <Gather> timed out)."""
-    line = directory().get(line_id)
-    if line is None:
-        return unknown_line()
     at = moment(line)
     failures = navigator.parse_count(request.args.get("f"))
     return answer(line, navigator.press(line, node_id, param("Digits"), failures, at), at)
@@ -56,11 +56,9 @@ def menu(line_id: str, node_id: str) -> Response:
 
 @bp.route("/<line_id>/dial/<node_id>", methods=METHODS)
 @twilio_only
-def dial(line_id: str, node_id: str) -> Response:
+@for_line
+def dial(line: Line, node_id: str) -> Response:
     """A <Dial> step ended: someone took the call, or on to the next step."""
-    line = directory().get(line_id)
-    if line is None:
-        return unknown_line()
     at = moment(line)
     step = navigator.parse_count(request.args.get("s"))
     started = navigator.parse_count(request.args.get("t0"), limit=2**40, width=12)
@@ -94,32 +92,26 @@ def screen_answer(line_id: str, node_id: str) -> Response:
 
 @bp.route("/<line_id>/queue/<node_id>", methods=METHODS)
 @twilio_only
-def queue(line_id: str, node_id: str) -> Response:
+@for_line
+def queue(line: Line, node_id: str) -> Response:
     """The caller left a queue: connected, hung up, or waited too long."""
-    line = directory().get(line_id)
-    if line is None:
-        return unknown_line()
     at = moment(line)
     return answer(line, navigator.queue_ended(line, node_id, param("QueueResult"), at), at)
 
 
 @bp.route("/<line_id>/wait/<node_id>", methods=METHODS)
 @twilio_only
-def wait(line_id: str, node_id: str) -> Response:
+@for_line
+def wait(line: Line, node_id: str) -> Response:
     """What a caller waiting in a queue hears."""
-    line = directory().get(line_id)
-    if line is None:
-        return unknown_line()
     return answer(line, navigator.waiting(line, node_id, param("QueueTime")), moment(line))
 
 
 @bp.route("/<line_id>/message/<node_id>", methods=METHODS)
 @twilio_only
-def message(line_id: str, node_id: str) -> Response:
+@for_line
+def message(line: Line, node_id: str) -> Response:
     """The voice message was recorded (or not): keep it, then goodbye or the next node."""
-    line = directory().get(line_id)
-    if line is None:
-        return unknown_line()
     url, call_sid, at = param("RecordingUrl"), param("CallSid"), moment(line)
     if url and call_sid:
         seconds = navigator.parse_count(param("RecordingDuration"), limit=86_400, width=6)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from flask import Response, current_app, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
@@ -130,6 +133,20 @@ def _overrides(line_id: str, at: datetime) -> tuple[HoursOverride, ...]:
         found = cached[1] if cached is not None else ()
     cache[line_id] = (time.monotonic() + ttl, found)
     return found
+
+
+def for_line(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Give the view the line its URL names; an unknown line gets the polite message."""
+
+    @functools.wraps(view)
+    def wrapped(line_id: str, **kwargs: Any) -> Response:
+        """Find the line, then run the view."""
+        line = directory().get(line_id)
+        if line is None:
+            return unknown_line()
+        return view(line, **kwargs)
+
+    return wrapped
 
 
 def unknown_line() -> Response:
