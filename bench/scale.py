@@ -97,11 +97,11 @@ def lookup_scale(url: str, counts: list[int]) -> list[str]:
         sample = random.Random(count).sample(stored, min(LOOKUPS, len(stored)))
         with Session(engine) as session:
             for number in sample[:200]:  # warm the cache and the pool
-                case_store.find_case(session, number)
+                case_store.summary(session, number)
             timings = []
             for number in sample:
                 start = time.perf_counter()
-                case_store.find_case(session, number)
+                case_store.summary(session, number)
                 timings.append(time.perf_counter() - start)
         timings.sort()
         rows.append(f"| {count:,} | {len(timings):,} | {_ms(timings[len(timings) // 2])} | "

@@ -56,6 +56,9 @@ def _sqlite_pragmas(connection: object, record: object) -> None:
     # any crash of the service; only a power cut of the machine may lose the last commits.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # A page cache that holds the case-number index of a million cases (2 MiB by default):
+    # look-ups stay as fast with a million cases as with a thousand.
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
