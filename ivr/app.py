@@ -13,7 +13,10 @@ from ivr import audio, case_hooks, cli, config, db, menus_live, signature, voice
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create the app: settings, the loaded menus, the webhooks."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask("ivr", instance_relative_config=True)
+    # Webhook URLs are the app's own: an odd one ('//') gets TwiML, never a redirect.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=1024 * 1024,
         CLOCK=config.system_clock,

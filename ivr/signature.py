@@ -12,7 +12,7 @@ from flask import Flask, abort, current_app, request
 from twilio.request_validator import RequestValidator, compare, get_signature_algorithm
 
 log = logging.getLogger("ivr.signature")
-_SAFE = "/:@!$&'()*+,;=-._~%"
+_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 def init_app(app: Flask) -> None:
@@ -30,10 +30,14 @@ def init_app(app: Flask) -> None:
 def public_url() -> str:
     """The URL Twilio called: PUBLIC_BASE_URL plus the path, else the request's own URL.
 
-    Built from the raw parts (the path re-quoted, the query as sent), as Twilio wrote it.
+    The path and query are taken as sent (the server's raw request line) where the server
+    gives it, so that an escaped character is signed exactly as Twilio wrote it.
     """
     base = current_app.config["PUBLIC_BASE_URL"] or (
         f"{request.scheme}://{request.host}{quote(request.script_root, safe=_SAFE)}")
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw:
+        return f"{base}{raw}"
     query = request.query_string.decode("latin-1")
     path = quote(request.path, safe=_SAFE)
     return f"{base}{path}?{query}" if query else f"{base}{path}"
