@@ -270,7 +270,8 @@ def test_odd_queue_times_keep_the_caller_waiting(caller: Caller, seconds: str) -
 
 
 @pytest.mark.parametrize("url", ["/voice/cco/dial/%2500?s=1", "/voice/cco/screen//answer",
-                                 "/voice//menu/principal?f=0", "/voice/cco/menu/ñandú?f=0"])
+                                 "/voice//menu/principal?f=0",
+                                 "/voice/cco/menu/%C3%B1and%C3%BA?f=0"])
 def test_odd_but_signed_urls_get_twiml_not_403_or_redirects(caller: Caller, url: str) -> None:
     """A literal '%', an empty segment or a non-ASCII id, signed as sent: TwiML, no 308/403."""
     assert caller.request(url, Digits="1").verbs
