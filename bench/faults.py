@@ -34,6 +34,8 @@ from hypothesis import strategies as st
 from lxml import etree
 from twilio.request_validator import RequestValidator
 
+from ivr import db
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = etree.XMLSchema(etree.parse(str(ROOT / "tests" / "data" / "twiml-voice.xsd")))
 TOKEN = "fault-token"
@@ -220,6 +222,112 @@ def database_away(calls: int, tmp: Path) -> dict[str, Any]:
             "frozen files": len(frozen)}
 
 
+class _Proxy:
+    """A TCP proxy in front of PostgreSQL that a drill can cut and restore."""
+
+    def __init__(self, target: tuple[str, int], port: int) -> None:
+        self.target, self.port = target, port
+        self.sockets: list[socket.socket] = []
+        self.listener: socket.socket | None = None
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        """Listen and forward every connection."""
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        """Refuse new connections and drop the open ones: the database is gone."""
+        with self.lock:
+            if self.listener is not None:
+                self.listener.close()
+                self.listener = None
+            for s in self.sockets:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+            self.sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        """Accept until the listener is closed."""
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.target, timeout=3)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        """Copy bytes one way until either side closes."""
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+def postgres_away(calls: int, tmp: Path, url: str) -> dict[str, Any]:
+    """Open cases under load against PostgreSQL; cut it off a third of the way, restore it at
+    two thirds: calls keep being answered, and every number told is stored."""
+    parsed = sa.engine.make_url(db.database_url(url, str(tmp)))
+    proxy = _Proxy((parsed.host or "127.0.0.1", parsed.port or 5432), PORT + 1)
+    proxy.start()
+    through = parsed.set(host="127.0.0.1", port=PORT + 1).render_as_string(hide_password=False)
+    engine = sa.create_engine(db.database_url(url, str(tmp)))
+    with engine.begin() as connection:
+        for table in ("case_calls", "cases", "hours_overrides", "missed_calls",
+                      "alembic_version"):
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    engine.dispose()
+    phases: list[str] = []
+
+    def cut_and_restore(done: int) -> None:
+        """Cut PostgreSQL off at a third; bring it back at two thirds."""
+        if not phases and done >= calls // 3:
+            proxy.cut()
+            phases.append("cut")
+        elif phases == ["cut"] and done >= 2 * calls // 3:
+            proxy.start()
+            phases.append("restored")
+
+    try:
+        with _service(through, tmp):
+            result = _load(calls, "pg", on_progress=cut_and_restore)
+    finally:
+        proxy.cut()
+    stored = _stored(db.database_url(url, str(tmp)))
+    missing = [sid for sid, n in result.numbers_told.items() if stored.get(sid) != n]
+    return {"drill": "PostgreSQL cut off (a proxy dropped) a third of the way, back at two "
+                     "thirds", "requests": result.requests, "failed": result.failed,
+            "put through (queue or dial)": result.reached_people,
+            "team closed, on-call options offered": result.after_hours_options,
+            "apologies": result.apologies,
+            "told no number could be given": result.degraded,
+            "numbers told": len(result.numbers_told), "told but not stored": len(missing),
+            "phases": "+".join(phases)}
+
+
 def _load(calls: int, prefix: str, on_progress: Callable[[int], None],
           threads: int = 8) -> LoadResult:
     """`calls` whole calls, `threads` at once: press 1 in CCO's options menu (a new case),
@@ -313,7 +421,7 @@ def _first(body: str, tag: str) -> str:
 
 def _stored(url: str) -> dict[str, str]:
     """Every stored case: CallSid -> number."""
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(db.database_url(url, tempfile.gettempdir()))
     with engine.connect() as connection:
         rows = connection.execute(sa.text("SELECT call_sid, number FROM cases")).all()
     engine.dispose()
@@ -375,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fuzz", type=int, default=100_000, help="hostile requests")
     parser.add_argument("--calls", type=int, default=2_000, help="calls per load drill")
+    parser.add_argument("--postgres", help="also cut this PostgreSQL off mid-run (its tables "
+                                           "are dropped and recreated)")
     options = parser.parse_args(argv)
     from ivr import create_app
 
@@ -391,15 +501,18 @@ def main(argv: list[str] | None = None) -> int:
         app.extensions["ivr.engine"].dispose()
         killed = kill_worker(options.calls, tmp)
         away = database_away(options.calls, tmp)
-    print(report(fuzzed, fuzz_seconds, forgeries, killed, away))
+        drills = [killed, away]
+        if options.postgres:
+            drills.append(postgres_away(options.calls, tmp, options.postgres))
+    print(report(fuzzed, fuzz_seconds, forgeries, drills))
     lost = (fuzzed.statuses.get(500, 0) + fuzzed.invalid_twiml
             + sum(v for k, v in forgeries.statuses.items() if k != 403)
             + killed["told but not stored"] + killed["numbers given twice"])
     return 1 if lost else 0
 
 
-def report(fuzzed: Tally, seconds: float, forgeries: Tally, killed: dict[str, Any],
-           away: dict[str, Any]) -> str:
+def report(fuzzed: Tally, seconds: float, forgeries: Tally,
+           drills: list[dict[str, Any]]) -> str:
     """The drills as Markdown tables."""
     five = sum(v for k, v in fuzzed.statuses.items() if k >= 500)
     out = ["| drill | how many | lost |", "| --- | ---: | --- |",
@@ -409,7 +522,7 @@ def report(fuzzed: Tally, seconds: float, forgeries: Tally, killed: dict[str, An
            f"| forged, missing, other-token and replayed-elsewhere signatures | "
            f"{forgeries.sent} | {forgeries.sent - forgeries.statuses.get(403, 0)} not refused |"]
     out.append("")
-    for drill in (killed, away):
+    for drill in drills:
         out.append(f"**{drill.pop('drill')}**: " + ", ".join(f"{k}: {v}"
                                                              for k, v in drill.items()))
         out.append("")
