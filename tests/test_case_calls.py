@@ -299,3 +299,38 @@ def test_a_failing_database_is_skipped_for_a_few_seconds(
     (tmp_path / "none").mkdir()  # back, but within the retry window: still skipped
     caller.call(CCO)
     assert "no podemos darle un número" in caller.press("1").text
+
+
+WHISPER_LINE = """
+id: susurro
+name: Mesa de ayuda
+numbers: ["+57 601 744 2729"]
+country: CO
+timezone: America/Bogota
+start: caso
+nodes:
+  caso:
+    type: new_case
+    next: analista
+  analista:
+    type: dial
+    screen: filtro
+    targets: [{number: "+57 318 717 4937"}]
+"""
+
+
+def test_team_reached_by_dial_hears_the_case_number(
+    make_app: object, tmp_path: Path
+) -> None:
+    """A new case whose team is dialled: the person called hears its number before accepting."""
+    menus = tmp_path / "menus"
+    menus.mkdir()
+    (menus / "susurro.yaml").write_text(WHISPER_LINE, encoding="utf-8")
+    app: Flask = make_app(IVR_MENU_DIR=str(menus))  # type: ignore[operator]
+    caller = Caller(app.test_client())
+    number = _number(caller.call("+576017442729").text)
+    dial = caller.silence()
+    assert dial.numbers == [("+573187174937", None)]
+    whisper, _ = caller.screened("1")
+    assert f"Caso número {', '.join(number)}." in whisper.text
+    assert "Llamada de la línea Mesa de ayuda" in whisper.text
