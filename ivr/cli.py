@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -166,12 +167,21 @@ def _set_override(line_id: str, node: str | None, opened: bool, start: str | Non
                f"{starts_at:%Y-%m-%d %H:%M} until {ends:%Y-%m-%d %H:%M} ({line.spec.timezone})")
 
 
+def _override_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The arguments `override close` and `override open` share."""
+    for option in reversed([
+        click.argument("line_id", metavar="LINE"),
+        click.option("--node", help="Only this node (default: every node with hours)."),
+        click.option("--from", "start", help="Local start, '2026-12-08 08:00' (default: now)."),
+        click.option("--until", required=True, help="Local end, '2026-12-08 18:00'."),
+        click.option("--reason", help="Why, for the log and the list."),
+    ]):
+        command = option(command)
+    return command
+
+
 @override_cli.command("close")
-@click.argument("line_id", metavar="LINE")
-@click.option("--node", help="Only this node (default: every node with hours on the line).")
-@click.option("--from", "start", help="Local start, '2026-12-08 08:00' (default: now).")
-@click.option("--until", required=True, help="Local end, '2026-12-08 18:00'.")
-@click.option("--reason", help="Why, for the log and the list.")
+@_override_options
 def override_close(line_id: str, node: str | None, start: str | None, until: str,
                    reason: str | None) -> None:
     """Close a line (or a node) until a given time, whatever its schedule says."""
@@ -179,11 +189,7 @@ def override_close(line_id: str, node: str | None, start: str | None, until: str
 
 
 @override_cli.command("open")
-@click.argument("line_id", metavar="LINE")
-@click.option("--node", help="Only this node (default: every node with hours on the line).")
-@click.option("--from", "start", help="Local start, '2026-12-08 08:00' (default: now).")
-@click.option("--until", required=True, help="Local end, '2026-12-08 18:00'.")
-@click.option("--reason", help="Why, for the log and the list.")
+@_override_options
 def override_open(line_id: str, node: str | None, start: str | None, until: str,
                   reason: str | None) -> None:
     """Open a line (or a node) until a given time, e.g. on a holiday."""

@@ -113,11 +113,7 @@ def init_app(app: Flask) -> None:
 def session() -> Session:
     """This request's session (opened on first use); fails fast while the database is away."""
     if "db_session" not in g:
-        health: Health = current_app.extensions["ivr.db_health"]
-        if time.monotonic() < health.away_until:
-            raise DatabaseAway("the database failed less than a few seconds ago")
-        if health.migrate and not health.schema_ready:
-            _late_upgrade(health)
+        _ready()
         g.db_session = current_app.extensions["ivr.db"]()
     db_session: Session = g.db_session
     return db_session
@@ -126,14 +122,19 @@ def session() -> Session:
 def connection() -> Connection:
     """This request's plain connection (no ORM): for the few queries on a call's hot path."""
     if "db_connection" not in g:
-        health: Health = current_app.extensions["ivr.db_health"]
-        if time.monotonic() < health.away_until:
-            raise DatabaseAway("the database failed less than a few seconds ago")
-        if health.migrate and not health.schema_ready:
-            _late_upgrade(health)
+        _ready()
         g.db_connection = current_app.extensions["ivr.engine"].connect()
     db_connection: Connection = g.db_connection
     return db_connection
+
+
+def _ready() -> None:
+    """Fail fast while the database is known to be away; bring the schema up if need be."""
+    health: Health = current_app.extensions["ivr.db_health"]
+    if time.monotonic() < health.away_until:
+        raise DatabaseAway("the database failed less than a few seconds ago")
+    if health.migrate and not health.schema_ready:
+        _late_upgrade(health)
 
 
 def _late_upgrade(health: Health) -> None:

@@ -29,10 +29,12 @@ from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
 from ivr.lines import Directory
+from ivr.phone import format_international
 
 MAX_STEPS = 50  # webhooks per simulated call: more means a loop
 MAX_SCREEN_STEPS = 5  # webhooks of one screened callee's leg
-DEFAULT_CALLER = "+15005550006"  # Twilio's test number that is always valid
+# Twilio's From for a caller whose number is withheld: no real number is needed to simulate.
+DEFAULT_CALLER = "anonymous"
 LOCAL_ORIGIN = "http://localhost"  # how the test client's requests look to the app
 RECORDING_BASE = "https://simulator.invalid/recordings/"  # .invalid: never a real host
 RECORDING_SECONDS = "12"
@@ -194,12 +196,11 @@ def take_digits(keys: str, limit: int, finish: str) -> tuple[str, str]:
 
 
 def readable_number(text: str) -> str:
-    """'+573187174937' as '+57 318 7174937'; anything else as it is."""
+    """A number in its international form; anything else (SIP, 'anonymous') as it is."""
     try:
-        number = phonenumbers.parse(text, None)
+        return format_international(text)
     except phonenumbers.NumberParseException:
         return text
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def _sid(prefix: str) -> str:
@@ -228,7 +229,7 @@ def _keys_hint(limit: int, finish: str) -> str:
 
 
 def _target_text(target: ET.Element) -> str:
-    """'+57 601 3790300 ext. 1113' for a <Number sendDigits="wwww1113">, a SIP address as is."""
+    """A number with ' ext. N' for <Number sendDigits="wwwwN">, a SIP address as is."""
     text = readable_number((target.text or "").strip())
     extension = (target.get("sendDigits") or "").lower().replace("w", "")
     return f"{text} ext. {extension}" if extension else text

@@ -192,19 +192,8 @@ def _record_case(response: VoiceResponse, line: Line, action: RecordCase, urls: 
     """Record the caller's description after a beep; # or silence ends it."""
     node = line.spec.nodes[action.node]
     assert isinstance(node, NewCaseNode)
-    url = urls.case_recorded(line.id, action.node, action.number)
-    response.record(
-        action=url,
-        method="POST",
-        max_length=node.max_record_seconds,
-        timeout=5,
-        finish_on_key="#",
-        play_beep=True,
-        transcribe=True,
-        transcribe_callback=urls.case_transcribed(line.id, action.node, action.number),
-    )
-    # Silence records nothing and Twilio skips the action: go on all the same.
-    response.redirect(url, method="POST")
+    _record(response, urls.case_recorded(line.id, action.node, action.number),
+            urls.case_transcribed(line.id, action.node, action.number), node.max_record_seconds)
 
 
 def _dial(response: VoiceResponse, line: Line, action: Dial, urls: Urls) -> None:
@@ -268,18 +257,17 @@ def _take_message(response: VoiceResponse, line: Line, action: TakeMessage, urls
     """Record a message after the beep; # or silence ends it, and the call goes on."""
     node = line.spec.nodes[action.node]
     assert isinstance(node, VoicemailNode)
-    url = urls.message(line.id, action.node)
-    response.record(
-        action=url,
-        method="POST",
-        max_length=node.max_seconds,
-        timeout=5,
-        finish_on_key="#",
-        play_beep=True,
-        transcribe=True,
-        transcribe_callback=urls.message_transcribed(line.id, action.node),
-    )
-    response.redirect(url, method="POST")
+    _record(response, urls.message(line.id, action.node),
+            urls.message_transcribed(line.id, action.node), node.max_seconds)
+
+
+def _record(response: VoiceResponse, action: str, transcribed: str, seconds: int) -> None:
+    """Record after a beep (# or 5 s of silence ends it), transcription requested."""
+    response.record(action=action, method="POST", max_length=seconds, timeout=5,
+                    finish_on_key="#", play_beep=True, transcribe=True,
+                    transcribe_callback=transcribed)
+    # Silence records nothing and Twilio skips the action: go on all the same.
+    response.redirect(action, method="POST")
 
 
 def _hold(response: VoiceResponse, line: Line, action: Hold) -> None:
