@@ -13,7 +13,7 @@ _LOCAL_SEVEN_DIGITS = re.compile(r"\d{7}")
 
 
 def to_e164(text: str, region: str) -> str:
-    """Parse `text` as a phone number of `region` and return it in E.164 ('+576017442727')."""
+    """Parse `text` as a phone number of `region`; return it in E.164 ('+', country, number)."""
     _refuse_old_colombian(str(text), region)
     try:
         number = phonenumbers.parse(str(text), region)
@@ -48,7 +48,7 @@ def _refuse_old_colombian(text: str, region: str) -> None:
 
 
 def format_international(text: str) -> str:
-    """Return a number in its readable international form ('+57 601 7442727')."""
+    """Return a number in its readable international form (country code, area, number)."""
     number = phonenumbers.parse(text, None)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 

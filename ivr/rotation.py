@@ -46,7 +46,7 @@ class Contact:
     def __post_init__(self) -> None:
         """Refuse empty or non-string roles and numbers."""
         _require_text("role", self.role, "'guardia principal'")
-        _require_text("number", self.number, "'+573187174937'")
+        _require_text("number", self.number, "an E.164 number, '+' and digits")
 
 
 @dataclass(frozen=True)
@@ -259,7 +259,7 @@ def _validated_contacts(contacts: Sequence[Contact]) -> tuple[Contact, ...]:
     if not isinstance(contacts, list | tuple):
         raise TypeError(
             f"contacts must be a tuple of Contact, got {contacts!r}; "
-            "write e.g. (Contact('guardia principal', '+573187174937'),)"
+            "write e.g. (Contact('guardia principal', NUMBER),) with NUMBER in E.164"
         )
     for position, contact in enumerate(contacts):
         if not isinstance(contact, Contact):
