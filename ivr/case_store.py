@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import IO
@@ -173,10 +174,24 @@ def export_csv(cases: Iterable[Case], out: IO[str]) -> int:
     count = 0
     for case in cases:
         row = [getattr(case, column) for column in EXPORT_COLUMNS]
-        writer.writerow(["" if v is None else v.isoformat() if isinstance(v, datetime) else v
-                         for v in row])
+        writer.writerow([_cell(v) for v in row])
         count += 1
     return count
+
+
+# '=', '@', a tab or CR, or '+'/'-' not followed by a plain number (a phone number stays as is)
+_FORMULA = re.compile(r"[=@\t\r]|[+-](?![0-9]+$)")
+
+
+def _cell(value: object) -> object:
+    """A CSV cell; text a spreadsheet would run as a formula is kept as text."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and _FORMULA.match(value):
+        return "'" + value
+    return value
 
 
 def all_cases(db: Session, batch: int = 1000) -> Iterable[Case]:

@@ -1,4 +1,5 @@
-"""Admin commands: `flask --app ivr ivr ...` (thin wrappers over the case store and the db)."""
+"""Admin commands: `flask --app ivr ivr ...`, thin wrappers over the stores and the core
+(cases, hours overrides, who is on call, missed calls, the schema's migrations)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from flask.cli import AppGroup
 
 from ivr import case_store, db, message_store, override_store
 from ivr.lines import Directory, Line
-from ivr.menu_cli import hours_command, schema_command, validate_command
+from ivr.menu_cli import hours_command, local_time, schema_command, validate_command
 from ivr.models import CASE_STATUSES
 from ivr.phone import format_international
 
@@ -134,15 +135,8 @@ def _line_or_fail(line_id: str) -> Line:
 
 
 def _local(line: Line, text: str | None, default: datetime) -> datetime:
-    """A local time of the line ('2026-12-08 18:00'), aware in the line's zone."""
-    if not text:
-        return default
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as e:
-        raise click.BadParameter(f"{text!r} is not a date and time like '2026-12-08 18:00'") from e
-    zone = ZoneInfo(line.spec.timezone)
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    """A local time of the line, aware in the line's zone (or `default` when not given)."""
+    return local_time(text, ZoneInfo(line.spec.timezone)) if text else default
 
 
 def _set_override(line_id: str, node: str | None, opened: bool, start: str | None,

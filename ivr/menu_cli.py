@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 import click
@@ -63,10 +63,18 @@ def hours_command(line_id: str, at_text: str | None) -> None:
         raise click.BadParameter(f"no line {line_id!r}; lines: {', '.join(lines.lines)}")
     zone = line.schedules[next(iter(line.schedules))].tz if line.schedules else None
     now: datetime = current_app.config["CLOCK"]()
-    at = now if not at_text else _local(at_text, zone)
+    at = now if not at_text else local_time(at_text, zone)
     click.echo(f"{line.spec.name} at {at.astimezone(zone):%A %Y-%m-%d %H:%M} "
                f"({line.spec.timezone})")
+    overrides = _overrides(line, at)
+    line_wide = next((o for o in overrides if o.node is None), None)
     for schedule_id, schedule in line.schedules.items():
+        if line_wide is not None:  # the newest line-wide override decides, not the schedule
+            state = "OPEN" if line_wide.open else "closed"
+            click.echo(f"  {schedule_id}: {state} (override {line_wide.id}), until "
+                       f"{line_wide.until.astimezone(zone):%a %Y-%m-%d %H:%M}")
+            click.echo(f"    hours: {line.hours_text[schedule_id]}")
+            continue
         status = schedule.status(at)
         why = {"schedule": "weekly hours", "special": "special hours for the date",
                "closed_date": "a closed date", "holiday": f"holiday: {status.holiday}"}
@@ -75,7 +83,7 @@ def hours_command(line_id: str, at_text: str | None) -> None:
         click.echo(f"  {schedule_id}: {'OPEN' if status.open else 'closed'} "
                    f"({why[status.reason]}), {until}")
         click.echo(f"    hours: {line.hours_text[schedule_id]}")
-    for override in _overrides(line, at):
+    for override in overrides:
         what = f"node {override.node}" if override.node else "whole line"
         state = "open" if override.open else "closed"
         click.echo(f"  override {override.id}: {what} forced {state} until "
@@ -106,13 +114,13 @@ def menu_schema() -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def _local(text: str, zone: object) -> datetime:
-    """A local date and time, aware in `zone`."""
+def local_time(text: str, zone: tzinfo | None) -> datetime:
+    """A local date and time ('2026-12-08 18:00'), aware in `zone`."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as e:
-        raise click.BadParameter(f"{text!r} is not a date and time like '2026-12-08 10:00'") from e
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment  # type: ignore[arg-type]
+        raise click.BadParameter(f"{text!r} is not a date and time like '2026-12-08 18:00'") from e
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
 
 
 def _overrides(line: Line, at: datetime) -> tuple[override_store.HoursOverride, ...]:

@@ -358,6 +358,8 @@ class _Checker:
 
     def _reachable(self) -> None:
         """Every node must be reachable from `start` (an unreachable node is a forgotten one)."""
+        if self.spec.start not in self.spec.nodes:
+            return  # the missing start is the error; everything "unreachable" follows from it
         seen = _reach(self.spec, self.spec.start)
         for node_id in self.spec.nodes:
             if node_id not in seen:

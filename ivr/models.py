@@ -1,4 +1,5 @@
-"""The database tables: support cases and every call that touched one."""
+"""The database tables: support cases and the calls that touched them, hours overrides, and
+missed calls with their voice messages."""
 
 from __future__ import annotations
 

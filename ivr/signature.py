@@ -70,7 +70,8 @@ def twilio_only(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         """Check the signature, then run the view."""
         if not is_signed():
-            log.warning("refused unsigned request %s %s", request.method, request.path)
+            log.warning("refused a request with a missing or wrong signature: %s %s",
+                        request.method, request.path)
             abort(403)
         return view(*args, **kwargs)
 

@@ -24,7 +24,8 @@ RENDER_CACHE_SIZE = 4096  # distinct documents kept per worker (a line has a few
 
 
 class FlaskUrls:
-    """The webhook URLs of this app, relative so that Twilio resolves them on its own host."""
+    """The webhook URLs of this app: relative (Twilio resolves them on the host it called), or
+    absolute under PUBLIC_BASE_URL."""
 
     def menu(self, line: str, node: str, failures: int) -> str:
         """The menu's <Gather> action."""

@@ -141,3 +141,13 @@ def test_concurrent_retries_of_one_call_get_one_case(session: Session, store_url
         numbers = pool.starmap(_same_call, [(store_url, "CA-retried")] * 8)
     assert len(set(numbers)) == 1
     assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 1
+
+
+def test_export_keeps_formulas_out_of_spreadsheets(session: Session) -> None:
+    """A transcription a caller spoke cannot run as a spreadsheet formula; numbers stay."""
+    case = _open(session)
+    case_store.attach_transcription(session, case.number, "=HYPERLINK(\"x\")", NOW)
+    out = io.StringIO()
+    case_store.export_csv(case_store.all_cases(session), out)
+    row = out.getvalue().splitlines()[1]
+    assert "'=HYPERLINK" in row and ",+584141234567," in row

@@ -321,3 +321,24 @@ def test_recordings_are_picked_up_by_live_reload(tmp_path: Path, make_app: Any) 
     response = app.test_client().get(play.text)
     assert response.status_code == 200
     response.close()
+
+
+def test_hours_command_says_closed_when_an_override_closes_the_line(
+    runner: Any, clock: Clock
+) -> None:
+    """An admin's closure decides the headline, not the weekly hours it overrides."""
+    clock.set("2026-12-24 09:00", "America/Bogota")
+    runner.invoke(args=["ivr", "override", "close", "certicamara", "--from", "2026-12-24 14:00",
+                        "--until", "2026-12-26 07:00"])
+    result = runner.invoke(args=["ivr", "hours", "certicamara", "--at", "2026-12-24 15:00"])
+    assert "soporte: closed (override 1), until Sat 2026-12-26 07:00" in result.output
+
+
+def test_a_missing_start_is_one_error_not_eleven(tmp_path: Path) -> None:
+    """A typo in start: reports that, not every node as unreachable as well."""
+    path = tmp_path / "prueba.yaml"
+    path.write_text(BASE.replace("start: principal", "start: principl"), encoding="utf-8")
+    with pytest.raises(Exception) as raised:
+        load_line(path, PROMPTS)
+    assert len(raised.value.problems) == 1  # type: ignore[attr-defined]
+    assert "no node 'principl' (did you mean 'principal'?)" in str(raised.value)
