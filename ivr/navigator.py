@@ -176,11 +176,6 @@ def incoming(line: Line, now: Moment) -> Plan:
     return enter(line, line.spec.start, now, welcome)
 
 
-def unknown_line() -> tuple[str, str]:
-    """The prompt id and outcome for a call to a number no line answers."""
-    return "linea_desconocida", "unknown-line"
-
-
 def enter(
     line: Line, node_id: str, now: Moment, said: tuple[Prompt, ...] = (),
     case: str | None = None,
