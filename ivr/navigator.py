@@ -30,6 +30,7 @@ ANSWERED = frozenset({"completed", "answered"})
 QUEUE_DONE = frozenset({"bridged", "hangup"})
 _NOT_KEYS = re.compile(r"[^0-9*#]")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
+CALLER_GONE = "caller-hung-up"
 CHAIN_MAX_SECONDS = 4 * 3600  # a chain's start older than this in a URL is not believed
 _ANNOTATION = re.compile(r"\s*\([^)]*\)")  # "Día de San José (observado)": not said aloud
 
@@ -252,9 +253,12 @@ def press(line: Line, node_id: str, digits: str | None, failures: int, now: Mome
 
 def dial_ended(
     line: Line, node_id: str, step: int, status: str | None, bridged: str | None, now: Moment,
-    case: str | None = None, started: int | None = None,
+    case: str | None = None, started: int | None = None, caller_gone: bool = False,
 ) -> Plan:
     """A <Dial> step ended: done if a person took the call, else the next step or no-answer.
+
+    `caller_gone`: the caller hung up while it rang (Twilio's CallStatus is then
+    "completed"); nobody took the call, and there is no one left to ring for.
 
     With screening, only a bridged call counts: a voicemail or a callee who did not accept
     answered the leg but was never connected (Twilio's DialBridged is "false").
@@ -265,6 +269,8 @@ def dial_ended(
     taken = bridged == "true" or (bridged is None and status in ANSWERED)
     if taken:
         return Plan((), Hangup(), node_id, "answered")
+    if caller_gone:
+        return Plan((), Hangup(), node_id, CALLER_GONE)
     chain = line.chains[node_id]
     why = f"{status or 'unknown'}{'-not-accepted' if status in ANSWERED else ''}"
     if 0 <= step < len(chain) - 1:

@@ -62,8 +62,15 @@ def dial(line: Line, node_id: str) -> Response:
     at = moment(line)
     step = navigator.parse_count(request.args.get("s"))
     started = navigator.parse_count(request.args.get("t0"), limit=2**40, width=12)
+    gone = param("CallStatus") == "completed"
     plan = navigator.dial_ended(line, node_id, step, param("DialCallStatus"),
-                                param("DialBridged"), at, _case_param(), started)
+                                param("DialBridged"), at, _case_param(), started, gone)
+    if plan.outcome == navigator.CALLER_GONE:  # abandoned while it rang: kept as missed
+        call_sid = param("CallSid")
+        _store(lambda s: message_store.note_missed(s, line=line.id, node=node_id,
+                                                   call_sid=call_sid, caller=param("From"),
+                                                   now=at.at),
+               f"abandoned call {call_sid} at {node_id}")
     return answer(line, plan, at)
 
 

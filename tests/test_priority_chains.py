@@ -323,3 +323,19 @@ def test_message_kept_even_if_the_database_blinked_when_the_chain_failed(
         [missed] = message_store.listing(db.session())
     assert (missed.recording_url, missed.caller) == ("https://api.twilio.com/rec/RE99",
                                                      "+584141112233")
+
+
+def test_caller_who_hangs_up_while_it_rings_is_kept_as_missed(
+    app: Flask, caller: Caller, clock: Clock
+) -> None:
+    """3 a.m., the caller gives up while the first mobile rings: no more ringing, a missed call."""
+    clock.set("2026-11-29 03:00", CARACAS)
+    caller.call(CCO, caller="+584141112233")
+    dial = caller.press("1")
+    gone = caller.request(dial.one("Dial").get("action"), DialCallStatus="no-answer",
+                          CallStatus="completed")
+    assert gone.verbs == ["Hangup"]
+    with app.app_context():
+        [missed] = message_store.listing(db.session())
+    assert (missed.node, missed.caller, missed.recording_url) == ("guardia", "+584141112233",
+                                                                  None)
