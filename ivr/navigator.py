@@ -339,6 +339,8 @@ def queue_ended(line: Line, node_id: str, result: str | None, now: Moment) -> Pl
     node = line.spec.nodes.get(node_id)
     if not isinstance(node, QueueNode):
         return enter(line, line.spec.start, now)
+    if result == "hangup":  # gave up waiting: nobody took the call
+        return Plan((), Hangup(), node_id, CALLER_GONE)
     if result in QUEUE_DONE:
         return Plan((), Hangup(), node_id, f"queue-{result}")
     return _nobody(line, node_id, node.on_no_answer, now)

@@ -65,12 +65,8 @@ def dial(line: Line, node_id: str) -> Response:
     gone = param("CallStatus") == "completed"
     plan = navigator.dial_ended(line, node_id, step, param("DialCallStatus"),
                                 param("DialBridged"), at, _case_param(), started, gone)
-    if plan.outcome == navigator.CALLER_GONE:  # abandoned while it rang: kept as missed
-        call_sid = param("CallSid")
-        _store(lambda s: message_store.note_missed(s, line=line.id, node=node_id,
-                                                   call_sid=call_sid, caller=param("From"),
-                                                   now=at.at),
-               f"abandoned call {call_sid} at {node_id}")
+    if plan.outcome == navigator.CALLER_GONE:  # abandoned while it rang
+        _note_abandoned(line, node_id, at)
     return answer(line, plan, at)
 
 
@@ -103,7 +99,10 @@ def screen_answer(line_id: str, node_id: str) -> Response:
 def queue(line: Line, node_id: str) -> Response:
     """The caller left a queue: connected, hung up, or waited too long."""
     at = moment(line)
-    return answer(line, navigator.queue_ended(line, node_id, param("QueueResult"), at), at)
+    plan = navigator.queue_ended(line, node_id, param("QueueResult"), at)
+    if plan.outcome == navigator.CALLER_GONE:
+        _note_abandoned(line, node_id, at)
+    return answer(line, plan, at)
 
 
 @bp.route("/<line_id>/wait/<node_id>", methods=METHODS)
@@ -140,6 +139,15 @@ def message_transcribed(line_id: str, node_id: str) -> Response:
             text=text, now=now()), f"transcription of call {call_sid}: {text!r}")
     log_call(line_id, node_id, f"transcription-{status or 'unknown'}")
     return twiml(render_empty())
+
+
+def _note_abandoned(line: Line, node_id: str, at: navigator.Moment) -> None:
+    """A caller who gave up before anyone took the call: kept as a missed call."""
+    call_sid = param("CallSid")
+    _store(lambda s: message_store.note_missed(s, line=line.id, node=node_id,
+                                               call_sid=call_sid, caller=param("From"),
+                                               now=at.at),
+           f"abandoned call {call_sid} at {node_id}")
 
 
 def _store(write: Callable[[Session], object], what: str) -> None:

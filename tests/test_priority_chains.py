@@ -339,3 +339,15 @@ def test_caller_who_hangs_up_while_it_rings_is_kept_as_missed(
         [missed] = message_store.listing(db.session())
     assert (missed.node, missed.caller, missed.recording_url) == ("guardia", "+584141112233",
                                                                   None)
+
+
+def test_caller_who_gives_up_in_a_queue_is_kept_as_missed(
+    app: Flask, caller: Caller
+) -> None:
+    """Tuesday 10:00, the caller hangs up while queued for Subasta support: a missed call."""
+    caller.call(CERTICAMARA, caller="+573009998877")
+    caller.press("25")
+    assert caller.queue_ends("hangup").verbs == ["Hangup"]
+    with app.app_context():
+        [missed] = message_store.listing(db.session())
+    assert (missed.node, missed.caller) == ("subasta", "+573009998877")
