@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import db, override_store
 from ivr.lines import Directory, Line
-from ivr.menu_loader import MenuError, Problem, clashes, load_line
+from ivr.menu_loader import load_files
 from ivr.menu_model import LineFile
 from ivr.menu_warnings import warnings
 
@@ -30,20 +30,8 @@ def validate_command(files: tuple[Path, ...]) -> None:
     if not paths:
         raise click.ClickException(f"no menu files in {menu_dir}")
     today = current_app.config["CLOCK"]().date()
-    errors: list[Problem] = []
-    notes: list[Problem] = []
-    loaded: dict[str, Line] = {}
-    by_number: dict[str, Line] = {}
-    for path in paths:
-        try:
-            line = load_line(path, Path(current_app.config["IVR_PROMPT_DIR"]))
-        except MenuError as e:
-            errors.extend(e.problems)
-            continue
-        errors.extend(clashes(line, loaded, by_number))
-        loaded[line.id] = line
-        by_number.update((n, line) for n in line.spec.numbers)
-        notes.extend(warnings(line, today))
+    loaded, _, errors = load_files(paths, Path(current_app.config["IVR_PROMPT_DIR"]))
+    notes = [note for line in loaded.values() for note in warnings(line, today)]
     for problem in [*errors, *notes]:
         click.echo(str(problem), err=problem in errors)
     click.echo(f"{len(paths)} file(s): {len(errors)} error(s), {len(notes)} warning(s)")

@@ -58,18 +58,7 @@ def load_directory(
     files = sorted(menu_dir.glob("*.yaml"))
     if not files:
         raise MenuError([Problem(str(menu_dir), 0, "no menu files (*.yaml) here")])
-    problems: list[Problem] = []
-    lines: dict[str, Line] = {}
-    by_number: dict[str, Line] = {}
-    for path in files:
-        try:
-            line = load_line(path, prompt_dir)
-        except MenuError as e:
-            problems.extend(e.problems)
-            continue
-        problems.extend(clashes(line, lines, by_number))
-        lines[line.id] = line
-        by_number.update((n, line) for n in line.spec.numbers)
+    lines, by_number, problems = load_files(files, prompt_dir)
     if default_line and default_line not in lines and not problems:
         problems.append(Problem(str(menu_dir), 0, f"default line {default_line!r} is not loaded"))
     if problems:
@@ -77,7 +66,27 @@ def load_directory(
     return Directory(lines, by_number, default_line)
 
 
-def clashes(line: Line, lines: Mapping[str, Line], by_number: Mapping[str, Line]) -> list[Problem]:
+def load_files(
+    paths: list[Path], prompt_dir: Path
+) -> tuple[dict[str, Line], dict[str, Line], list[Problem]]:
+    """Load each file; return the good lines by id and by number, and every problem found
+    (including two files claiming one id or number)."""
+    problems: list[Problem] = []
+    lines: dict[str, Line] = {}
+    by_number: dict[str, Line] = {}
+    for path in paths:
+        try:
+            line = load_line(path, prompt_dir)
+        except MenuError as e:
+            problems.extend(e.problems)
+            continue
+        problems.extend(_clashes(line, lines, by_number))
+        lines[line.id] = line
+        by_number.update((n, line) for n in line.spec.numbers)
+    return lines, by_number, problems
+
+
+def _clashes(line: Line, lines: Mapping[str, Line], by_number: Mapping[str, Line]) -> list[Problem]:
     """Refuse a line id or a number that another file already claims."""
     clashing = [(i, n) for i, n in enumerate(line.spec.numbers) if n in by_number]
     if line.id not in lines and not clashing:
