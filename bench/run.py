@@ -33,8 +33,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from twilio.request_validator import RequestValidator
 
-from ivr import check_digit, db
-from ivr.models import Case
+from ivr import db
+from ivr.core import check_digit
+from ivr.store.tables import Case
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"

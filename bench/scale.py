@@ -18,9 +18,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ivr import case_store, check_digit, db
-from ivr.menu_loader import load_directory
-from ivr.models import Case
+from ivr import db
+from ivr.core import check_digit
+from ivr.core.loader import load_directory
+from ivr.store import cases
+from ivr.store.tables import Case
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ROOT / "voice_prompts"
@@ -97,11 +99,11 @@ def lookup_scale(url: str, counts: list[int]) -> list[str]:
         sample = random.Random(count).sample(stored, min(LOOKUPS, len(stored)))
         with Session(engine) as session:
             for number in sample[:200]:  # warm the cache and the pool
-                case_store.summary(session, number)
+                cases.summary(session, number)
             timings = []
             for number in sample:
                 start = time.perf_counter()
-                case_store.summary(session, number)
+                cases.summary(session, number)
                 timings.append(time.perf_counter() - start)
         timings.sort()
         rows.append(f"| {count:,} | {len(timings):,} | {_ms(timings[len(timings) // 2])} | "

@@ -8,7 +8,9 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ivr import audio, case_hooks, cli, config, db, menus_live, signature, voice
+from ivr import config, db
+from ivr.admin import cli
+from ivr.web import audio, case_calls, live_menus, signature, voice
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -29,13 +31,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
                                 x_port=hops, x_prefix=hops)  # type: ignore[method-assign]
-    menus_live.init_app(app)
+    live_menus.init_app(app)
     db.init_app(app)
     signature.init_app(app)
     voice.init_app(app)
     cli.init_app(app)
     app.register_blueprint(voice.bp)
-    app.register_blueprint(case_hooks.bp)
+    app.register_blueprint(case_calls.bp)
     app.register_blueprint(audio.bp)
     return app
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("ivr.db")
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "store" / "migrations"
 _PG_MIGRATION_LOCK = 7_442_727  # any constant: serialises upgrades from several machines
 AWAY_SECONDS = 5.0  # after a failure, webhooks skip the database this long (no 3 s waits)
 

@@ -9,8 +9,10 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from ivr import case_store, check_digit, db
-from ivr.models import Case
+from ivr import db
+from ivr.core import check_digit
+from ivr.store import cases
+from ivr.store.tables import Case
 from tests.conftest import CCO, Caller, Clock
 
 CARACAS = "America/Caracas"
@@ -39,11 +41,11 @@ def _store_case(app: Flask, clock: Clock, **changes: object) -> str:
     """A case opened earlier by another call; returns its number."""
     with app.app_context():
         session = db.session()
-        case = case_store.open_case(session, call_sid="CA-earlier", line="cco",
+        case = cases.open_case(session, call_sid="CA-earlier", line="cco",
                                     team="centro_soporte", caller="+584140000000",
                                     node="nuevo_caso", now=clock())
         if changes:
-            case_store.set_status(session, case.number, str(changes.get("status", "open")),
+            cases.set_status(session, case.number, str(changes.get("status", "open")),
                                   clock(), level=changes.get("level"))  # type: ignore[arg-type]
         return case.number
 
@@ -118,7 +120,7 @@ def test_look_up_reads_the_status_and_routes_to_the_team(
     assert "Encontramos su caso número" in twiml.text and "en proceso" in twiml.text
     assert twiml.one("Enqueue").text == "centro-soporte"
     with app.app_context():
-        case = case_store.case_with_calls(db.session(), number)
+        case = cases.case_with_calls(db.session(), number)
         assert case is not None
         assert [(c.outcome, c.caller) for c in case.calls][-1] == ("looked-up", "+584149998877")
 
@@ -247,9 +249,9 @@ def test_found_case_goes_to_its_escalation_level(
     app: Flask = make_app(IVR_MENU_DIR=str(menus))  # type: ignore[operator]
     with app.app_context():
         session = db.session()
-        case = case_store.open_case(session, call_sid="CA-x", line="escala", team="equipo",
+        case = cases.open_case(session, call_sid="CA-x", line="escala", team="equipo",
                                     caller=None, node="consulta", now=clock())
-        case_store.set_status(session, case.number, "in_progress", clock(), level=level)
+        cases.set_status(session, case.number, "in_progress", clock(), level=level)
         number = case.number
     caller = Caller(app.test_client())
     caller.call("+576017442728")
@@ -281,7 +283,7 @@ def test_description_not_said_saved_when_it_was_not(
     caller.call(CCO)
     caller.press("1")
     caller.silence()
-    monkeypatch.setattr(case_store, "attach_recording", away)
+    monkeypatch.setattr(cases, "attach_recording", away)
     twiml = caller.records()
     assert "quedó registrada" not in twiml.text
     assert twiml.one("Enqueue").text == "centro-soporte"

@@ -11,8 +11,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ivr import case_store, check_digit, db
-from ivr.models import Case, CaseCall
+from ivr import db
+from ivr.core import check_digit
+from ivr.store import cases
+from ivr.store.tables import Case, CaseCall
 
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 
@@ -30,14 +32,14 @@ def _open(session: Session, call_sid: str | None = "CA1", **extra: object) -> Ca
     """Open a case with test defaults."""
     args = {"call_sid": call_sid, "line": "cco", "team": "centro_soporte",
             "caller": "+584141234567", "node": "nuevo_caso", "now": NOW, **extra}
-    return case_store.open_case(session, **args)  # type: ignore[arg-type]
+    return cases.open_case(session, **args)  # type: ignore[arg-type]
 
 
 def test_open_case_issues_a_valid_number_and_notes_the_call(session: Session) -> None:
     """A new case: an 8-digit number with a good check digit, status open, the call noted."""
     case = _open(session)
     assert check_digit.is_valid(case.number, 8)
-    found = case_store.case_with_calls(session, case.number)
+    found = cases.case_with_calls(session, case.number)
     assert found is not None and found.status == "open" and found.level == 1
     assert [(c.call_sid, c.outcome) for c in found.calls] == [("CA1", "opened")]
     assert found.created_at == NOW
@@ -56,7 +58,7 @@ def test_a_taken_number_is_retried_not_lost(
 ) -> None:
     """When the random number is taken, the store draws another: the unique constraint decides."""
     numbers = iter(["30348617", "30348617", "52949267"])
-    monkeypatch.setattr(case_store, "new_number", lambda digits: next(numbers))
+    monkeypatch.setattr(cases, "new_number", lambda digits: next(numbers))
     first = _open(session, call_sid="CA1")
     second = _open(session, call_sid="CA2")
     assert (first.number, second.number) == ("30348617", "52949267")
@@ -65,19 +67,19 @@ def test_a_taken_number_is_retried_not_lost(
 def test_record_attach_status_and_export(session: Session) -> None:
     """The calls, the recording, the transcription and the status all stay with the case."""
     case = _open(session)
-    case_store.record_call(session, case, call_sid="CA9", caller="+58", node="consulta_caso",
+    cases.record_call(session, case, call_sid="CA9", caller="+58", node="consulta_caso",
                            outcome="looked-up", now=NOW)
-    case_store.attach_recording(session, case.number, url="https://x/rec", seconds=12, now=NOW)
-    case_store.attach_transcription(session, case.number, "La impresora no imprime", NOW)
-    case_store.set_status(session, case.number, "in_progress", NOW, level=2)
-    shown = case_store.case_with_calls(session, case.number)
+    cases.attach_recording(session, case.number, url="https://x/rec", seconds=12, now=NOW)
+    cases.attach_transcription(session, case.number, "La impresora no imprime", NOW)
+    cases.set_status(session, case.number, "in_progress", NOW, level=2)
+    shown = cases.case_with_calls(session, case.number)
     assert shown is not None
     assert [c.outcome for c in shown.calls] == ["opened", "looked-up"]
     assert (shown.recording_url, shown.recording_seconds) == ("https://x/rec", 12)
     assert shown.transcription == "La impresora no imprime"
     assert (shown.status, shown.level) == ("in_progress", 2)
     out = io.StringIO()
-    assert case_store.export_csv(case_store.all_cases(session), out) == 1
+    assert cases.export_csv(cases.all_cases(session), out) == 1
     header, row = out.getvalue().splitlines()
     assert header.startswith("number,line,team,level,status")
     assert row.startswith(f"{case.number},cco,centro_soporte,2,in_progress")
@@ -86,20 +88,20 @@ def test_record_attach_status_and_export(session: Session) -> None:
 def test_set_status_refuses_unknown_cases_and_statuses(session: Session) -> None:
     """Admin mistakes are refused with a message, not stored."""
     case = _open(session)
-    with pytest.raises(case_store.CaseError, match="unknown status"):
-        case_store.set_status(session, case.number, "done", NOW)
-    with pytest.raises(case_store.CaseError, match="no case"):
-        case_store.set_status(session, "99999999", "closed", NOW)
+    with pytest.raises(cases.CaseError, match="unknown status"):
+        cases.set_status(session, case.number, "done", NOW)
+    with pytest.raises(cases.CaseError, match="no case"):
+        cases.set_status(session, "99999999", "closed", NOW)
 
 
 def test_list_newest_first_by_line_and_status(session: Session) -> None:
     """Listing filters by line and status, newest first."""
     a = _open(session, call_sid="CA1")
     b = _open(session, call_sid="CA2", line="certicamara", now=NOW.replace(hour=16))
-    case_store.set_status(session, a.number, "closed", NOW)
-    assert [c.number for c in case_store.list_cases(session)] == [b.number, a.number]
-    assert [c.number for c in case_store.list_cases(session, line="cco")] == [a.number]
-    assert [c.number for c in case_store.list_cases(session, status="open")] == [b.number]
+    cases.set_status(session, a.number, "closed", NOW)
+    assert [c.number for c in cases.list_cases(session)] == [b.number, a.number]
+    assert [c.number for c in cases.list_cases(session, line="cco")] == [a.number]
+    assert [c.number for c in cases.list_cases(session, status="open")] == [b.number]
 
 
 def _worker(url: str, prefix: str, count: int) -> list[str]:
@@ -108,7 +110,7 @@ def _worker(url: str, prefix: str, count: int) -> list[str]:
     numbers = []
     with Session(engine, expire_on_commit=False) as s:
         for i in range(count):
-            case = case_store.open_case(s, call_sid=f"{prefix}-{i}", line="cco", team="t",
+            case = cases.open_case(s, call_sid=f"{prefix}-{i}", line="cco", team="t",
                                         caller=None, node="n", now=datetime.now(UTC))
             numbers.append(case.number)
     engine.dispose()
@@ -146,8 +148,8 @@ def test_concurrent_retries_of_one_call_get_one_case(session: Session, store_url
 def test_export_keeps_formulas_out_of_spreadsheets(session: Session) -> None:
     """A transcription a caller spoke cannot run as a spreadsheet formula; numbers stay."""
     case = _open(session)
-    case_store.attach_transcription(session, case.number, "=HYPERLINK(\"x\")", NOW)
+    cases.attach_transcription(session, case.number, "=HYPERLINK(\"x\")", NOW)
     out = io.StringIO()
-    case_store.export_csv(case_store.all_cases(session), out)
+    cases.export_csv(cases.all_cases(session), out)
     row = out.getvalue().splitlines()[1]
     assert "'=HYPERLINK" in row and ",+584141234567," in row

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivr.check_digit import damm_digit, is_valid, new_number
+from ivr.core.check_digit import damm_digit, is_valid, new_number
 
 bodies = st.text(alphabet="0123456789", min_size=6, max_size=8).filter(lambda s: s[0] != "0")
 

@@ -8,14 +8,15 @@ from typing import Any
 
 from flask import Flask
 
-from ivr import case_store, db
+from ivr import db
+from ivr.store import cases
 from tests.conftest import Clock
 
 
 def _open(app: Flask, clock: Clock, call_sid: str) -> str:
     """A case opened by a call; returns its number."""
     with app.app_context():
-        case = case_store.open_case(db.session(), call_sid=call_sid, line="cco",
+        case = cases.open_case(db.session(), call_sid=call_sid, line="cco",
                                     team="centro_soporte", caller="+584141112233",
                                     node="nuevo_caso", now=clock())
         return case.number

@@ -12,8 +12,7 @@ import pytest
 from flask import Flask
 from lxml import etree
 
-from ivr.lines import Line
-from ivr.menu_graph import (
+from ivr.admin.diagrams import (
     INBOUND_ID,
     dot_escape,
     graph_id,
@@ -22,7 +21,8 @@ from ivr.menu_graph import (
     to_dot,
     to_mermaid,
 )
-from ivr.menu_model import CaseLookupNode, MenuNode, Step, Target
+from ivr.core.lines import Line
+from ivr.core.menu_file import CaseLookupNode, MenuNode, Step, Target
 
 ROOT = Path(__file__).parent.parent
 LINES = ["certicamara", "cco"]
@@ -147,7 +147,7 @@ def test_cco_boxes_show_cases_and_the_on_call_order(app: Flask) -> None:
 
 
 def test_long_hours_are_shortened_and_lines_wrapped() -> None:
-    from ivr.menu_graph import HOURS_CHARS, WRAP, hours_lines
+    from ivr.admin.diagrams import HOURS_CHARS, WRAP, hours_lines
 
     class FakeLine:
         hours_text = {"largo": "de lunes a viernes " * 20}

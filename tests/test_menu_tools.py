@@ -15,10 +15,10 @@ import pytest
 import yaml
 from flask import Flask
 
-from ivr import menus_live
-from ivr.menu_cli import menu_schema
-from ivr.menu_loader import load_line
-from ivr.menu_warnings import warnings
+from ivr.admin.menu_warnings import warnings
+from ivr.admin.menus import menu_schema
+from ivr.core.loader import load_line
+from ivr.web import live_menus
 from tests.conftest import CERTICAMARA, Caller, Clock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -244,7 +244,7 @@ def test_live_reload_picks_up_a_good_change(live: tuple[Flask, Path]) -> None:
     text = (menus / "certicamara.yaml").read_text(encoding="utf-8")
     _touch(menus / "certicamara.yaml", text.replace("welcome: certicamara_bienvenida",
                                                     "welcome: cco_bienvenida"))
-    assert menus_live.reload_if_changed(app)
+    assert live_menus.reload_if_changed(app)
     assert "CCO Apoyo Empresarial" in caller.call(CERTICAMARA).text
 
 
@@ -255,7 +255,7 @@ def test_live_reload_refuses_a_bad_change_and_keeps_serving(
     app, menus = live
     text = (menus / "certicamara.yaml").read_text(encoding="utf-8")
     _touch(menus / "certicamara.yaml", text.replace("      5: subasta", "      5: subastaa"))
-    assert not menus_live.reload_if_changed(app)
+    assert not live_menus.reload_if_changed(app)
     assert any("menu change refused" in r.getMessage() and "subastaa" in r.getMessage()
                for r in caplog.records)
     caller = Caller(app.test_client())
@@ -315,7 +315,7 @@ def test_recordings_are_picked_up_by_live_reload(tmp_path: Path, make_app: Any) 
     assert not caller.call(CERTICAMARA).all("Play")
     (prompts / "es" / "audio").mkdir()
     _touch(prompts / "es" / "audio" / "certicamara_bienvenida.mp3", "ID3")
-    assert menus_live.reload_if_changed(app)
+    assert live_menus.reload_if_changed(app)
     play = caller.call(CERTICAMARA).one("Play")
     assert play.text == "/audio/es/certicamara_bienvenida.mp3"
     response = app.test_client().get(play.text)

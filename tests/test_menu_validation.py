@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr import phone
-from ivr.menu_loader import MenuError, Problem, load_directory, load_line
+from ivr.core import phone
+from ivr.core.loader import MenuError, Problem, load_directory, load_line
 
 ROOT = Path(__file__).parents[1]
 PROMPTS = ROOT / "voice_prompts"

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from ivr import db, message_store
+from ivr import db
+from ivr.store import missed_calls
 from tests.conftest import CCO, CERTICAMARA, Caller, Clock
 
 BOGOTA, CARACAS = "America/Bogota", "America/Caracas"
@@ -87,7 +88,7 @@ def test_whole_chain_fails_message_is_recorded_and_kept(
                                             "completed", "TranscriptionText": "Se cayó el ERP"})
     assert response.status_code == 200
     with app.app_context():
-        [missed] = message_store.listing(db.session())
+        [missed] = missed_calls.listing(db.session())
     assert (missed.line, missed.node, missed.caller) == ("cco", "mensaje_guardia", "+584141112233")
     assert (missed.recording_url, missed.transcription) == ("https://api.twilio.com/rec/RE77",
                                                             "Se cayó el ERP")
@@ -289,19 +290,6 @@ def test_newest_line_override_wins(caller: Caller, clock: Clock, runner: Any) ->
     assert "no estamos atendiendo" not in caller.call(CERTICAMARA).text
 
 
-def test_core_modules_import_neither_flask_nor_a_database() -> None:
-    """The core is plain Python: importing it loads no Flask, SQLAlchemy or Alembic."""
-    import subprocess
-    import sys
-
-    code = ("import sys, ivr.rotation, ivr.navigator, ivr.cases, ivr.schedule, "
-            "ivr.check_digit, ivr.menu_loader, ivr.hours_speech, ivr.phone; "
-            "print(sorted(m for m in ('flask', 'sqlalchemy', 'alembic') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[1])
-    assert out.stdout.strip() == "[]"
-
-
 def test_message_kept_even_if_the_database_blinked_when_the_chain_failed(
     app: Flask, caller: Caller, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -316,11 +304,11 @@ def test_message_kept_even_if_the_database_blinked_when_the_chain_failed(
     caller.press("1")
     caller.dial_ends("no-answer")
     with monkeypatch.context() as patch:
-        patch.setattr(message_store, "note_missed", away)
+        patch.setattr(missed_calls, "note_missed", away)
         caller.dial_ends("busy")
     caller.records(url="https://api.twilio.com/rec/RE99", seconds=9)
     with app.app_context():
-        [missed] = message_store.listing(db.session())
+        [missed] = missed_calls.listing(db.session())
     assert (missed.recording_url, missed.caller) == ("https://api.twilio.com/rec/RE99",
                                                      "+584141112233")
 
@@ -336,7 +324,7 @@ def test_caller_who_hangs_up_while_it_rings_is_kept_as_missed(
                           CallStatus="completed")
     assert gone.verbs == ["Hangup"]
     with app.app_context():
-        [missed] = message_store.listing(db.session())
+        [missed] = missed_calls.listing(db.session())
     assert (missed.node, missed.caller, missed.recording_url) == ("guardia", "+584141112233",
                                                                   None)
 
@@ -349,5 +337,5 @@ def test_caller_who_gives_up_in_a_queue_is_kept_as_missed(
     caller.press("25")
     assert caller.queue_ends("hangup").verbs == ["Hangup"]
     with app.app_context():
-        [missed] = message_store.listing(db.session())
+        [missed] = missed_calls.listing(db.session())
     assert (missed.node, missed.caller) == ("subasta", "+573009998877")

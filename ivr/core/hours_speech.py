@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from ivr.schedule import MINUTES_PER_DAY, WEEKDAYS, Interval, parse_clock
+from ivr.core.schedule import MINUTES_PER_DAY, WEEKDAYS, Interval, parse_clock
 
 _WORDS_FILE_HINT = "voice_prompts/es/hours.yaml"
 

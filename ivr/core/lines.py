@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ivr.menu_model import LineFile, MenuNode, Step
-from ivr.phone import normalize_called
-from ivr.prompts import Prompt
-from ivr.rotation import Rotation
-from ivr.schedule import Schedule
-from ivr.yaml_source import Source
+from ivr.core.menu_file import LineFile, MenuNode, Step
+from ivr.core.phone import normalize_called
+from ivr.core.prompts import Prompt
+from ivr.core.rotation import Rotation
+from ivr.core.schedule import Schedule
+from ivr.core.yaml_source import Source
 
 # Prompts the service itself says, whatever the menu; every language must define them.
 SYSTEM_PROMPTS = (

@@ -17,8 +17,8 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 
-from ivr.lines import Directory
-from ivr.menu_loader import MenuError, load_directory
+from ivr.core.lines import Directory
+from ivr.core.loader import MenuError, load_directory
 
 log = logging.getLogger("ivr.menus")
 Fingerprint = tuple[tuple[str, int, int], ...]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import deque
 from datetime import date, datetime, time, timedelta
 
-from ivr.lines import Line
-from ivr.menu_loader import Problem
-from ivr.menu_model import MenuNode
-from ivr.schedule import Schedule
+from ivr.core.lines import Line
+from ivr.core.loader import Problem
+from ivr.core.menu_file import MenuNode
+from ivr.core.schedule import Schedule
 
 MAX_OPTIONS = 9
 SECONDS_PER_WORD = 0.4  # Polly's Spanish voices say about 150 words a minute

@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pydantic
 import yaml
 
-from ivr.hours_speech import describe_week, load_words
-from ivr.lines import CASE_PROMPTS, SYSTEM_PROMPTS, Directory, GatherTiming, Line
-from ivr.menu_model import DialNode, LineFile, Link, MenuNode, Model, NodeBase
-from ivr.prompts import Prompt, load_catalog
-from ivr.rotation import Contact, Handoff, Override, Rotation
-from ivr.schedule import WEEKDAYS, Schedule, build_calendar, build_weekly, parse_intervals
-from ivr.yaml_source import Path_, Source, SourceError, load_source
+from ivr.core.hours_speech import describe_week, load_words
+from ivr.core.lines import CASE_PROMPTS, SYSTEM_PROMPTS, Directory, GatherTiming, Line
+from ivr.core.menu_file import DialNode, LineFile, Link, MenuNode, Model, NodeBase
+from ivr.core.prompts import Prompt, load_catalog
+from ivr.core.rotation import Contact, Handoff, Override, Rotation
+from ivr.core.schedule import WEEKDAYS, Schedule, build_calendar, build_weekly, parse_intervals
+from ivr.core.yaml_source import Path_, Source, SourceError, load_source
 
 # How a menu listens (see docs/menus.md, "Time on the phone"): a menu whose keys all lead to
 # an end waits only for one key; a menu with sub-menus also takes the next level's key typed

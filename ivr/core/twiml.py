@@ -8,8 +8,8 @@ from twilio.twiml.voice_response import Dial as DialVerb
 from twilio.twiml.voice_response import Gather as GatherVerb
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.lines import Line
-from ivr.menu_model import (
+from ivr.core.lines import Line
+from ivr.core.menu_file import (
     CaseLookupNode,
     DialNode,
     NewCaseNode,
@@ -17,7 +17,7 @@ from ivr.menu_model import (
     Target,
     VoicemailNode,
 )
-from ivr.navigator import (
+from ivr.core.navigator import (
     AskCase,
     Dial,
     Enqueue,
@@ -30,7 +30,7 @@ from ivr.navigator import (
     RecordCase,
     TakeMessage,
 )
-from ivr.prompts import Prompt
+from ivr.core.prompts import Prompt
 
 EXTENSION_WAIT = "wwww"  # two seconds after the answer before the extension's digits
 CASE_REPEAT_SECONDS = 4  # after the number is read: time to press the repeat key

@@ -13,11 +13,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from ivr import case_store, db, message_store, override_store
-from ivr.lines import Directory, Line
-from ivr.menu_cli import hours_command, local_time, schema_command, validate_command
-from ivr.models import CASE_STATUSES
-from ivr.phone import format_international
+from ivr import db
+from ivr.admin.menus import hours_command, local_time, schema_command, validate_command
+from ivr.core.lines import Directory, Line
+from ivr.core.phone import format_international
+from ivr.store import cases, missed_calls, overrides
+from ivr.store.tables import CASE_STATUSES
 
 log = logging.getLogger("ivr.admin")
 
@@ -58,7 +59,7 @@ def db_upgrade() -> None:
 @click.option("--limit", default=50, show_default=True, help="How many, newest first.")
 def cases_list(line: str | None, status: str | None, limit: int) -> None:
     """List cases, newest first."""
-    rows = case_store.list_cases(db.session(), line=line, status=status, limit=limit)
+    rows = cases.list_cases(db.session(), line=line, status=status, limit=limit)
     for case in rows:
         click.echo(f"{case.number}  {case.created_at:%Y-%m-%d %H:%M}Z  {case.line:<12} "
                    f"{case.team:<16} level {case.level}  {case.status:<16} {case.caller or ''}")
@@ -70,7 +71,7 @@ def cases_list(line: str | None, status: str | None, limit: int) -> None:
 @click.argument("number")
 def cases_show(number: str) -> None:
     """Show one case and every call that touched it."""
-    case = case_store.case_with_calls(db.session(), number)
+    case = cases.case_with_calls(db.session(), number)
     if case is None:
         raise click.ClickException(f"no case {number!r}")
     for label, value in [
@@ -93,8 +94,8 @@ def cases_show(number: str) -> None:
 def cases_status(number: str, status: str, level: int | None) -> None:
     """Change a case's status (and escalation level)."""
     try:
-        case = case_store.set_status(db.session(), number, status, _now(), level)
-    except case_store.CaseError as e:
+        case = cases.set_status(db.session(), number, status, _now(), level)
+    except cases.CaseError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"case {case.number}: {case.status}, level {case.level}")
 
@@ -104,8 +105,8 @@ def cases_status(number: str, status: str, level: int | None) -> None:
 def cases_close(number: str) -> None:
     """Close a case."""
     try:
-        case = case_store.set_status(db.session(), number, "closed", _now())
-    except case_store.CaseError as e:
+        case = cases.set_status(db.session(), number, "closed", _now())
+    except cases.CaseError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"case {case.number}: closed")
 
@@ -115,7 +116,7 @@ def cases_close(number: str) -> None:
               help="CSV file to write (default: standard output).")
 def cases_export(output: click.utils.LazyFile) -> None:
     """Export every case as CSV."""
-    count = case_store.export_csv(case_store.all_cases(db.session()), output)
+    count = cases.export_csv(cases.all_cases(db.session()), output)
     if output.name != "<stdout>":
         click.echo(f"{count} cases written to {output.name}", err=True)
     sys.stdout.flush()
@@ -149,9 +150,9 @@ def _set_override(line_id: str, node: str | None, opened: bool, start: str | Non
     starts_at = _local(line, start, now)
     ends = _local(line, until, now)
     try:
-        row = override_store.add(db.session(), line=line.id, node=node, open_=opened,
+        row = overrides.add(db.session(), line=line.id, node=node, open_=opened,
                                  starts_at=starts_at, until=ends, reason=reason, now=now)
-    except override_store.OverrideError as e:
+    except overrides.OverrideError as e:
         raise click.ClickException(str(e)) from e
     what = f"node {node}" if node else "the whole line"
     state = "open" if opened else "closed"
@@ -194,7 +195,7 @@ def override_open(line_id: str, node: str | None, start: str | None, until: str,
 @click.option("--all", "everything", is_flag=True, help="Also the expired and cancelled ones.")
 def override_list(everything: bool) -> None:
     """Overrides in force or to come (newest first)."""
-    rows = override_store.listing(db.session(), _now(), everything)
+    rows = overrides.listing(db.session(), _now(), everything)
     for row in rows:
         state = "cancelled" if row.cancelled_at else row.state
         click.echo(f"{row.id:>4}  {row.line:<12} {row.node or '(line)':<18} {state:<9} "
@@ -209,8 +210,8 @@ def override_list(everything: bool) -> None:
 def override_cancel(override_id: int) -> None:
     """End an override now."""
     try:
-        row = override_store.cancel(db.session(), override_id, _now())
-    except override_store.OverrideError as e:
+        row = overrides.cancel(db.session(), override_id, _now())
+    except overrides.OverrideError as e:
         raise click.ClickException(str(e)) from e
     log.warning("override %s cancelled", row.id)
     click.echo(f"override {row.id} cancelled")
@@ -248,7 +249,7 @@ def oncall(line_id: str, rotation: str | None, at_text: str | None) -> None:
 @click.option("--limit", default=50, show_default=True)
 def missed(line_id: str | None, limit: int) -> None:
     """Calls nobody took (a whole chain failed), with their voice messages."""
-    rows = message_store.listing(db.session(), line_id, limit)
+    rows = missed_calls.listing(db.session(), line_id, limit)
     for row in rows:
         click.echo(f"{row.at:%Y-%m-%d %H:%M}Z  {row.line:<12} {row.node:<20} "
                    f"{row.caller or '-':<14} {row.recording_url or '(no message)'}")
@@ -257,10 +258,10 @@ def missed(line_id: str | None, limit: int) -> None:
     if not rows:
         click.echo("no missed calls")
 
-from ivr.graph_cli import graph_command  # noqa: E402
+from ivr.admin.graph import graph_command  # noqa: E402
 
 ivr_cli.add_command(graph_command)
 
-from ivr.call_cli import call_command  # noqa: E402
+from ivr.admin.call import call_command  # noqa: E402
 
 ivr_cli.add_command(call_command)

@@ -13,8 +13,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from ivr.check_digit import new_number
-from ivr.models import CASE_STATUSES, Case, CaseCall
+from ivr.core.check_digit import new_number
+from ivr.store.tables import CASE_STATUSES, Case, CaseCall
 
 NUMBER_TRIES = 20  # a random clash is rare; twenty in a row means the number space is full
 

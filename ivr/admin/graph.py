@@ -10,8 +10,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ivr.lines import Directory, Line
-from ivr.menu_graph import to_dot, to_mermaid
+from ivr.admin.diagrams import to_dot, to_mermaid
+from ivr.core.lines import Directory, Line
 
 DOT_SECONDS = 60  # the longest dot may take to lay out one line's diagram
 

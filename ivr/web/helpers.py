@@ -13,10 +13,13 @@ from typing import Any
 from flask import Response, current_app, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr import case_resolver, db, override_store
-from ivr.lines import Directory, Line
-from ivr.navigator import HoursOverride, Moment, Plan
-from ivr.twiml import render, render_empty, render_message
+from ivr import db
+from ivr.core.lines import Directory, Line
+from ivr.core.moment import HoursOverride, Moment
+from ivr.core.navigator import Plan
+from ivr.core.twiml import render, render_empty, render_message
+from ivr.store import overrides
+from ivr.web import db_steps
 
 log = logging.getLogger("ivr.calls")
 MAX_PARAM = 256
@@ -65,19 +68,19 @@ class FlaskUrls:
 
     def case_read(self, line: str, node: str, number: str, repeats: int) -> str:
         """After a case number was read back (the repeat key, or nothing)."""
-        return _link("cases.read", line_id=line, node_id=node, n=number, r=repeats)
+        return _link("case_calls.read", line_id=line, node_id=node, n=number, r=repeats)
 
     def case_recorded(self, line: str, node: str, number: str) -> str:
         """The <Record> action for a case's description."""
-        return _link("cases.recorded", line_id=line, node_id=node, n=number)
+        return _link("case_calls.recorded", line_id=line, node_id=node, n=number)
 
     def case_transcribed(self, line: str, node: str, number: str) -> str:
         """Twilio's transcription callback for a case's description."""
-        return _link("cases.transcribed", line_id=line, node_id=node, n=number)
+        return _link("case_calls.transcribed", line_id=line, node_id=node, n=number)
 
     def case_entry(self, line: str, node: str, failures: int) -> str:
         """The <Gather> action of a case look-up."""
-        return _link("cases.entry", line_id=line, node_id=node, f=failures)
+        return _link("case_calls.entry", line_id=line, node_id=node, f=failures)
 
 
 URLS = FlaskUrls()
@@ -92,7 +95,7 @@ def _link(endpoint: str, **values: object) -> str:
 
 def answer(line: Line, plan: Plan, at: Moment) -> Response:
     """Settle any database step of `plan`, render it, and log one line about this webhook."""
-    plan = case_resolver.resolve(line, plan, param("CallSid"), param("From"), at)
+    plan = db_steps.resolve(line, plan, param("CallSid"), param("From"), at)
     log_call(line.id, plan.node, plan.outcome, [o.id for o in at.overrides])
     return twiml(_rendered(line, plan))
 
@@ -125,7 +128,7 @@ def _overrides(line_id: str, at: datetime) -> tuple[HoursOverride, ...]:
     if cached is not None and cached[0] > clock:
         return cached[1]
     try:
-        found = override_store.active(db.session(), line_id, at)
+        found = overrides.active(db.session(), line_id, at)
     except SQLAlchemyError as e:
         if not isinstance(e, db.DatabaseAway):
             log.warning("hours overrides unreadable (database away): schedules alone decide",

@@ -6,9 +6,12 @@ import logging
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr import case_store, cases, db, message_store
-from ivr.lines import Line
-from ivr.navigator import FindCase, Moment, OpenCase, Plan, TakeMessage
+from ivr import db
+from ivr.core import case_flow
+from ivr.core.lines import Line
+from ivr.core.moment import Moment
+from ivr.core.navigator import FindCase, OpenCase, Plan, TakeMessage
+from ivr.store import cases, missed_calls
 
 log = logging.getLogger("ivr.cases")
 MAX_STEPS = 4  # a plan reaches at most a look-up and then a new case; more is a bug
@@ -36,15 +39,16 @@ def _open(
     """Issue (or re-issue, for the same call) the case number; None when the store is away."""
     number: str | None
     try:
-        number = case_store.issue_number(
+        number = cases.issue_number(
             db.connection(), call_sid=call_sid, line=line.id, caller=caller, node=action.node,
-            team=cases.team_for_new(line, action.node), now=now.at, digits=line.spec.case_digits,
+            team=case_flow.team_for_new(line, action.node), now=now.at,
+            digits=line.spec.case_digits,
         )
     except SQLAlchemyError:
         log.exception("case store unavailable: no case number for call %s", call_sid)
         db.reset()
         number = None
-    return cases.opened(line, action.node, number, now)
+    return case_flow.opened(line, action.node, number, now)
 
 
 def _find(
@@ -54,17 +58,17 @@ def _find(
     """Look the case up, note the call on it, and route it (the fallback if the store is away)."""
     try:
         session = db.connection()
-        row = case_store.summary(session, action.number)
+        row = cases.summary(session, action.number)
         info = None
         if row is not None:
-            info = cases.CaseInfo(row.number, row.status, row.team, row.level)
-            case_store.record_call(session, row.id, call_sid=call_sid, caller=caller,
+            info = case_flow.CaseInfo(row.number, row.status, row.team, row.level)
+            cases.record_call(session, row.id, call_sid=call_sid, caller=caller,
                                    node=action.node, outcome="looked-up", now=now.at)
     except SQLAlchemyError:
         log.exception("case store unavailable: cannot look up case for call %s", call_sid)
         db.reset()
-        return cases.lookup_unavailable(line, action.node, now)
-    return cases.found(line, action.node, action.number, info, action.failures, now)
+        return case_flow.lookup_unavailable(line, action.node, now)
+    return case_flow.found(line, action.node, action.number, info, action.failures, now)
 
 
 def _note_missed(
@@ -73,7 +77,7 @@ def _note_missed(
     """Nobody took the call: log it loudly and keep it for admins (the message follows)."""
     log.warning("missed call on line %s: nobody took %s from %s", line.id, call_sid, caller)
     try:
-        message_store.note_missed(db.session(), line=line.id, node=action.node,
+        missed_calls.note_missed(db.session(), line=line.id, node=action.node,
                                   call_sid=call_sid, caller=caller, now=now.at)
     except SQLAlchemyError:
         log.exception("missed call %s not stored: database unavailable", call_sid)

@@ -11,11 +11,12 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr import db, override_store
-from ivr.lines import Directory, Line
-from ivr.menu_loader import load_files
-from ivr.menu_model import LineFile
-from ivr.menu_warnings import warnings
+from ivr import db
+from ivr.admin.menu_warnings import warnings
+from ivr.core.lines import Directory, Line
+from ivr.core.loader import load_files
+from ivr.core.menu_file import LineFile
+from ivr.store import overrides
 
 SCHEMA_FILE = "menu.schema.json"
 
@@ -111,10 +112,10 @@ def local_time(text: str, zone: tzinfo | None) -> datetime:
     return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
 
 
-def _overrides(line: Line, at: datetime) -> tuple[override_store.HoursOverride, ...]:
+def _overrides(line: Line, at: datetime) -> tuple[overrides.HoursOverride, ...]:
     """Overrides in force at `at` (none, with a note, when the database is away)."""
     try:
-        return override_store.active(db.session(), line.id, at)
+        return overrides.active(db.session(), line.id, at)
     except SQLAlchemyError:
         click.echo("  (overrides unknown: the database is unreachable)")
         return ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ivr.models import UtcDateTime
+from ivr.store.tables import UtcDateTime
 
 revision = "0002"
 down_revision = "0001"

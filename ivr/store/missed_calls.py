@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ivr.models import MissedCall
+from ivr.store.tables import MissedCall
 
 
 def note_missed(

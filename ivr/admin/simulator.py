@@ -28,8 +28,8 @@ from flask import Flask
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
-from ivr.lines import Directory
-from ivr.phone import format_international
+from ivr.core.lines import Directory
+from ivr.core.phone import format_international
 
 MAX_STEPS = 50  # webhooks per simulated call: more means a loop
 MAX_SCREEN_STEPS = 5  # webhooks of one screened callee's leg

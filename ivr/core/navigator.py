@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ivr.lines import Line
-from ivr.menu_model import (
+from ivr.core.lines import Line
+from ivr.core.menu_file import (
     AnnouncementNode,
     CaseLookupNode,
     DialNode,
@@ -23,7 +23,8 @@ from ivr.menu_model import (
     Target,
     VoicemailNode,
 )
-from ivr.prompts import Prompt, spell_digits
+from ivr.core.moment import Moment
+from ivr.core.prompts import Prompt, spell_digits
 
 MAX_KEYS = 32  # more keys than any menu path or case number: the rest is noise
 ANSWERED = frozenset({"completed", "answered"})
@@ -131,34 +132,6 @@ Action = (
     Gather | Dial | Enqueue | Hold | Leave | Hangup | OpenCase | ReadCase | RecordCase | AskCase
     | FindCase | TakeMessage
 )
-
-
-@dataclass(frozen=True)
-class HoursOverride:
-    """An admin forced a line (`node` None) or a node open or closed until a given time."""
-
-    id: int
-    node: str | None
-    open: bool
-    until: datetime
-
-
-@dataclass(frozen=True)
-class Moment:
-    """When a decision is made: the time, and the hours overrides in force then."""
-
-    at: datetime
-    overrides: tuple[HoursOverride, ...] = ()
-
-    def override_for(self, node_id: str, has_hours: bool) -> HoursOverride | None:
-        """The override for this node, else the line's (which only touches nodes with hours)."""
-        line_wide = None
-        for override in self.overrides:  # newest first: the newest instruction wins
-            if override.node == node_id:
-                return override
-            if override.node is None and has_hours and line_wide is None:
-                line_wide = override
-        return line_wide
 
 
 @dataclass(frozen=True)

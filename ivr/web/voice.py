@@ -10,11 +10,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ivr import check_digit, db, message_store, navigator
-from ivr.lines import Line
-from ivr.signature import twilio_only
-from ivr.twiml import render_empty, render_screen, render_screen_result
-from ivr.webhook import (
+from ivr import db
+from ivr.core import check_digit, navigator
+from ivr.core.lines import Line
+from ivr.core.moment import Moment
+from ivr.core.twiml import render_empty, render_screen, render_screen_result
+from ivr.store import missed_calls
+from ivr.web.helpers import (
     URLS,
     answer,
     apology,
@@ -27,6 +29,7 @@ from ivr.webhook import (
     twiml,
     unknown_line,
 )
+from ivr.web.signature import twilio_only
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.calls")
@@ -121,7 +124,7 @@ def message(line: Line, node_id: str) -> Response:
     url, call_sid, at = param("RecordingUrl"), param("CallSid"), moment(line)
     if url and call_sid:
         seconds = navigator.parse_count(param("RecordingDuration"), limit=86_400, width=6)
-        _store(lambda s: message_store.attach_recording(
+        _store(lambda s: missed_calls.attach_recording(
             s, line=line.id, node=node_id, call_sid=call_sid, caller=param("From"), url=url,
             seconds=seconds, now=at.at), f"voice message {url} of call {call_sid}")
     return answer(line, navigator.message_taken(line, node_id, bool(url), at), at)
@@ -134,17 +137,17 @@ def message_transcribed(line_id: str, node_id: str) -> Response:
     call_sid, status = param("CallSid"), param("TranscriptionStatus")
     text = request.values.get("TranscriptionText", "")[:10_000]
     if call_sid and status == "completed":
-        _store(lambda s: message_store.attach_transcription(
+        _store(lambda s: missed_calls.attach_transcription(
             s, line=line_id[:40], node=node_id[:40], call_sid=call_sid, caller=param("From"),
             text=text, now=now()), f"transcription of call {call_sid}: {text!r}")
     log_call(line_id, node_id, f"transcription-{status or 'unknown'}")
     return twiml(render_empty())
 
 
-def _note_abandoned(line: Line, node_id: str, at: navigator.Moment) -> None:
+def _note_abandoned(line: Line, node_id: str, at: Moment) -> None:
     """A caller who gave up before anyone took the call: kept as a missed call."""
     call_sid = param("CallSid")
-    _store(lambda s: message_store.note_missed(s, line=line.id, node=node_id,
+    _store(lambda s: missed_calls.note_missed(s, line=line.id, node=node_id,
                                                call_sid=call_sid, caller=param("From"),
                                                now=at.at),
            f"abandoned call {call_sid} at {node_id}")

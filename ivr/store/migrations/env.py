@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from ivr.models import Base
+from ivr.store.tables import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

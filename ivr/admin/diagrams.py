@@ -12,8 +12,8 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ivr.lines import Line
-from ivr.menu_model import (
+from ivr.core.lines import Line
+from ivr.core.menu_file import (
     AnnouncementNode,
     CaseLookupNode,
     DialNode,
@@ -25,7 +25,7 @@ from ivr.menu_model import (
     Target,
     VoicemailNode,
 )
-from ivr.phone import format_international
+from ivr.core.phone import format_international
 
 INBOUND_ID = "inbound"  # the incoming call; node ids are prefixed (`n_`), so it never clashes
 WRAP = 44  # characters per line inside a box

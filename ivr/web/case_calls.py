@@ -7,11 +7,12 @@ import logging
 from flask import Blueprint, Response, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr import case_store, cases, check_digit, db, navigator
-from ivr.lines import Line
-from ivr.signature import twilio_only
-from ivr.twiml import render_empty
-from ivr.webhook import (
+from ivr import db
+from ivr.core import case_flow, check_digit, navigator
+from ivr.core.lines import Line
+from ivr.core.twiml import render_empty
+from ivr.store import cases
+from ivr.web.helpers import (
     answer,
     directory,
     for_line,
@@ -21,8 +22,9 @@ from ivr.webhook import (
     param,
     twiml,
 )
+from ivr.web.signature import twilio_only
 
-bp = Blueprint("cases", __name__, url_prefix="/voice")
+bp = Blueprint("case_calls", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.cases")
 METHODS = ["GET", "POST"]
 
@@ -35,7 +37,7 @@ def read(line: Line, node_id: str) -> Response:
     repeats = navigator.parse_count(request.args.get("r"))
     number = request.args.get("n", "")[:16]
     at = moment(line)
-    plan = cases.after_reading(line, node_id, number, param("Digits"), repeats, at)
+    plan = case_flow.after_reading(line, node_id, number, param("Digits"), repeats, at)
     return answer(line, plan, at)
 
 
@@ -50,7 +52,7 @@ def recorded(line: Line, node_id: str) -> Response:
     if url and check_digit.is_valid(number, line.spec.case_digits):
         kept = _keep_recording(number, url, param("RecordingDuration"), node_id)
     at = moment(line)
-    return answer(line, cases.recorded(line, node_id, number, kept, at), at)
+    return answer(line, case_flow.recorded(line, node_id, number, kept, at), at)
 
 
 @bp.route("/<line_id>/case/<node_id>/transcribed", methods=METHODS)
@@ -65,7 +67,7 @@ def transcribed(line_id: str, node_id: str) -> Response:
         number, line.spec.case_digits
     ):
         try:
-            case_store.attach_transcription(db.session(), number, text, now())
+            cases.attach_transcription(db.session(), number, text, now())
         except SQLAlchemyError:
             log.exception("transcription of case %s lost: database unavailable", number)
             db.reset()
@@ -80,7 +82,7 @@ def entry(line: Line, node_id: str) -> Response:
     """A case number typed on the keypad (or nothing)."""
     failures = navigator.parse_count(request.args.get("f"))
     at = moment(line)
-    return answer(line, cases.entered(line, node_id, param("Digits"), failures, at), at)
+    return answer(line, case_flow.entered(line, node_id, param("Digits"), failures, at), at)
 
 
 def _keep_recording(number: str, url: str, duration: str | None, node_id: str) -> bool:
@@ -88,10 +90,10 @@ def _keep_recording(number: str, url: str, duration: str | None, node_id: str) -
     seconds = navigator.parse_count(duration, limit=86_400, width=6) if duration else None
     try:
         session = db.session()
-        case = case_store.attach_recording(session, number, url=url[:500], seconds=seconds,
+        case = cases.attach_recording(session, number, url=url[:500], seconds=seconds,
                                            now=now())
         if case is not None:
-            case_store.record_call(session, case, call_sid=param("CallSid"),
+            cases.record_call(session, case, call_sid=param("CallSid"),
                                    caller=param("From"), node=node_id, outcome="recorded",
                                    now=now())
         return case is not None

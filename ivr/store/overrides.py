@@ -8,8 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ivr.models import HoursOverrideRow
-from ivr.navigator import HoursOverride
+from ivr.core.moment import HoursOverride
+from ivr.store.tables import HoursOverrideRow
 
 
 class OverrideError(ValueError):

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ivr import check_digit
-from ivr.lines import Line
-from ivr.menu_model import CaseLookupNode, NewCaseNode
-from ivr.navigator import FindCase, Moment, Plan, ReadCase, RecordCase, enter, failed
-from ivr.prompts import Prompt, spell_digits
+from ivr.core import check_digit
+from ivr.core.lines import Line
+from ivr.core.menu_file import CaseLookupNode, NewCaseNode
+from ivr.core.moment import Moment
+from ivr.core.navigator import FindCase, Plan, ReadCase, RecordCase, enter, failed
+from ivr.core.prompts import Prompt, spell_digits
 
 MAX_REPEATS = 3
 _DIGITS = re.compile(r"[^0-9]")

@@ -9,9 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from ivr.lines import Directory
-from ivr.phone import normalize_called
-from ivr.simulator import (
+from ivr.admin.simulator import (
     DEFAULT_CALLER,
     QUIT,
     Driver,
@@ -23,6 +21,8 @@ from ivr.simulator import (
     parse_dials,
     parse_keys,
 )
+from ivr.core.lines import Directory
+from ivr.core.phone import normalize_called
 
 
 @click.command("call")

@@ -21,8 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from ivr import phone
-from ivr.schedule import build_weekly, parse_days, parse_intervals
+from ivr.core import phone
+from ivr.core.schedule import build_weekly, parse_days, parse_intervals
 
 NodeId = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")]
 PromptId = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,60}$")]

@@ -1,0 +1,38 @@
+"""When a decision is made: the time, and the hours overrides an admin put in force.
+
+The store reads overrides from the database and returns them as `HoursOverride`; the web layer
+wraps them with the time in a `Moment`; the navigator decides with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class HoursOverride:
+    """An admin forced a line (`node` None) or a node open or closed until a given time."""
+
+    id: int
+    node: str | None
+    open: bool
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Moment:
+    """When a decision is made: the time, and the hours overrides in force then."""
+
+    at: datetime
+    overrides: tuple[HoursOverride, ...] = ()
+
+    def override_for(self, node_id: str, has_hours: bool) -> HoursOverride | None:
+        """The override for this node, else the line's (which only touches nodes with hours)."""
+        line_wide = None
+        for override in self.overrides:  # newest first: the newest instruction wins
+            if override.node == node_id:
+                return override
+            if override.node is None and has_hours and line_wide is None:
+                line_wide = override
+        return line_wide
