@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger("ivr.db")
 MIGRATIONS = Path(__file__).resolve().parent / "store" / "migrations"
 _PG_MIGRATION_LOCK = 7_442_727  # any constant: serialises upgrades from several machines
+T = TypeVar("T")
 AWAY_SECONDS = 5.0  # after a failure, webhooks skip the database this long (no 3 s waits)
 
 
@@ -94,7 +97,7 @@ def init_app(app: Flask) -> None:
     url = database_url(app.config.get("DATABASE_URL"), app.instance_path)
     engine = make_engine(url)
     app.extensions["ivr.engine"] = engine
-    app.extensions["ivr.db"] = sessionmaker(engine, expire_on_commit=False)
+    app.extensions["ivr.sessions"] = sessionmaker(engine, expire_on_commit=False)
     health = app.extensions["ivr.db_health"] = Health(
         bool(app.config.get("IVR_MIGRATE", True)),
         float(app.config.get("IVR_DB_RETRY_SECONDS", AWAY_SECONDS)))
@@ -110,11 +113,40 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
 
 
+def get_engine() -> Engine:
+    """This app's engine (one per worker; connections are pooled)."""
+    engine: Engine = current_app.extensions["ivr.engine"]
+    return engine
+
+
+def get_health() -> Health:
+    """This worker's view of the database: schema ready, and whether it failed a moment ago."""
+    health: Health = current_app.extensions["ivr.db_health"]
+    return health
+
+
+def attempt(work: Callable[[], T], failure: str) -> T | None:
+    """Run `work` against the database; on a database error log `failure` and give None.
+
+    One place for what a webhook does when the database fails: the caller is never kept
+    waiting for it, the worker stops asking it for a few seconds, and the log says what was
+    not done (without SQLAlchemy's message, which quotes the statement's parameters).
+    """
+    try:
+        return work()
+    except DatabaseAway:
+        log.warning("%s (the database failed a moment ago)", failure)
+    except SQLAlchemyError as e:
+        log.error("%s: %s", failure, type(e).__name__)
+        reset()
+    return None
+
+
 def session() -> Session:
     """This request's session (opened on first use); fails fast while the database is away."""
     if "db_session" not in g:
         _ready()
-        g.db_session = current_app.extensions["ivr.db"]()
+        g.db_session = current_app.extensions["ivr.sessions"]()
     db_session: Session = g.db_session
     return db_session
 
@@ -123,14 +155,14 @@ def connection() -> Connection:
     """This request's plain connection (no ORM): for the few queries on a call's hot path."""
     if "db_connection" not in g:
         _ready()
-        g.db_connection = current_app.extensions["ivr.engine"].connect()
+        g.db_connection = get_engine().connect()
     db_connection: Connection = g.db_connection
     return db_connection
 
 
 def _ready() -> None:
     """Fail fast while the database is known to be away; bring the schema up if need be."""
-    health: Health = current_app.extensions["ivr.db_health"]
+    health = get_health()
     if time.monotonic() < health.away_until:
         raise DatabaseAway("the database failed less than a few seconds ago")
     if health.migrate and not health.schema_ready:
@@ -140,7 +172,7 @@ def _ready() -> None:
 def _late_upgrade(health: Health) -> None:
     """The database was away at start: bring its schema up now that it may be back."""
     try:
-        upgrade(current_app.extensions["ivr.engine"])
+        upgrade(get_engine())
     except SQLAlchemyError:
         health.away_until = time.monotonic() + health.retry_seconds
         raise
@@ -150,7 +182,7 @@ def _late_upgrade(health: Health) -> None:
 
 def reset() -> None:
     """After a database error: drop the session, and spare callers the next few seconds' waits."""
-    health: Health = current_app.extensions["ivr.db_health"]
+    health = get_health()
     now = time.monotonic()
     if now >= health.away_until:  # a failure while already away does not stretch the wait
         health.away_until = now + health.retry_seconds

@@ -188,7 +188,7 @@ def test_database_down_during_a_look_up_goes_to_the_fallback(
     broken = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
                               connect_args={"connect_timeout": 1})
     monkeypatch.setitem(app.extensions, "ivr.engine", broken)
-    monkeypatch.setitem(app.extensions, "ivr.db", lambda: Session(broken))
+    monkeypatch.setitem(app.extensions, "ivr.sessions", lambda: Session(broken))
     twiml = caller.press(number)
     assert "no podemos consultar su caso" in twiml.text
     assert "Para abrir un caso nuevo" in twiml.text

@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from ivr.admin.cli import ivr_group
 from ivr.admin.simulator import (
     DEFAULT_CALLER,
     QUIT,
@@ -21,8 +22,13 @@ from ivr.admin.simulator import (
     parse_dials,
     parse_keys,
 )
-from ivr.core.lines import Directory
 from ivr.core.phone import normalize_called
+from ivr.web.live_menus import get_lines
+
+
+def init_app(app: Flask) -> None:
+    """Register `call`."""
+    ivr_group(app).add_command(call_command)
 
 
 @click.command("call")
@@ -64,8 +70,7 @@ def _moment(to: str, at_text: str | None) -> datetime | None:
     """--at, in the time zone of the line that answers `to` (UTC if none does)."""
     if not at_text:
         return None
-    lines: Directory = current_app.extensions["ivr.lines"]
-    line = lines.for_number(to)
+    line = get_lines().for_number(to)
     try:
         return local_time(at_text, line.spec.timezone if line else "UTC")
     except ValueError as e:

@@ -6,37 +6,60 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from ivr import db
-from ivr.admin.menus import hours_command, local_time, schema_command, validate_command
-from ivr.core.lines import Directory, Line
+from ivr.core.lines import Line
 from ivr.core.phone import format_international
 from ivr.store import cases, missed_calls, overrides
 from ivr.store.tables import CASE_STATUSES
+from ivr.web.live_menus import get_lines
 
 log = logging.getLogger("ivr.admin")
 
-ivr_cli = AppGroup("ivr", help="Run the IVR's admin commands.")
 db_cli = AppGroup("db", help="The database schema.")
 cases_cli = AppGroup("cases", help="Support cases issued on the phone.")
-ivr_cli.add_command(db_cli)
-ivr_cli.add_command(cases_cli)
+override_cli = AppGroup("override", help="Force a line or a node open or closed for a while.")
 
 
 def init_app(app: Flask) -> None:
-    """Register the `flask ivr` commands."""
-    app.cli.add_command(ivr_cli)
+    """Register the commands over the stores: db, cases, override, oncall, missed."""
+    group = ivr_group(app)
+    for command in (db_cli, cases_cli, override_cli, oncall, missed):
+        group.add_command(command)
 
 
-ivr_cli.add_command(validate_command)
-ivr_cli.add_command(hours_command)
-ivr_cli.add_command(schema_command)
+def ivr_group(app: Flask) -> click.Group:
+    """The app's `flask ivr` group, made on first use; each admin module adds its commands."""
+    group = app.cli.commands.get("ivr")
+    if not isinstance(group, click.Group):
+        group = AppGroup("ivr", help="Run the IVR's admin commands.")
+        app.cli.add_command(group)
+    return group
+
+
+def line_or_fail(line_id: str) -> Line:
+    """The loaded line `line_id`, or a usage error that names the lines there are."""
+    lines = get_lines()
+    line = lines.get(line_id)
+    if line is None:
+        raise click.BadParameter(f"no line {line_id!r}; lines: {', '.join(sorted(lines.lines))}",
+                                 param_hint="LINE")
+    return line
+
+
+def local_time(text: str, zone: tzinfo | None) -> datetime:
+    """A local date and time ('2026-12-08 18:00'), aware in `zone`."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise click.BadParameter(f"{text!r} is not a date and time like '2026-12-08 18:00'") from e
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
 
 
 def _now() -> datetime:
@@ -122,19 +145,6 @@ def cases_export(output: click.utils.LazyFile) -> None:
     sys.stdout.flush()
 
 
-override_cli = AppGroup("override", help="Force a line or a node open or closed for a while.")
-ivr_cli.add_command(override_cli)
-
-
-def _line_or_fail(line_id: str) -> Line:
-    """The loaded line `line_id`, or a usage error that lists the lines."""
-    lines: Directory = current_app.extensions["ivr.lines"]
-    line = lines.get(line_id)
-    if line is None:
-        raise click.BadParameter(f"no line {line_id!r}; lines: {', '.join(lines.lines)}")
-    return line
-
-
 def _local(line: Line, text: str | None, default: datetime) -> datetime:
     """A local time of the line, aware in the line's zone (or `default` when not given)."""
     return local_time(text, ZoneInfo(line.spec.timezone)) if text else default
@@ -143,7 +153,7 @@ def _local(line: Line, text: str | None, default: datetime) -> datetime:
 def _set_override(line_id: str, node: str | None, opened: bool, start: str | None,
                   until: str, reason: str | None) -> None:
     """Store an override and say what it does, in the line's local time."""
-    line = _line_or_fail(line_id)
+    line = line_or_fail(line_id)
     if node is not None and node not in line.spec.nodes:
         raise click.BadParameter(f"line {line_id!r} has no node {node!r}")
     now = _now()
@@ -217,13 +227,14 @@ def override_cancel(override_id: int) -> None:
     click.echo(f"override {row.id} cancelled")
 
 
-@ivr_cli.command("oncall")
+@click.command("oncall")
+@with_appcontext
 @click.argument("line_id", metavar="LINE")
 @click.argument("rotation", required=False)
 @click.option("--at", "at_text", help="Local date and time (default: now), past or future.")
 def oncall(line_id: str, rotation: str | None, at_text: str | None) -> None:
     """Who is (was, will be) on call, and in what order a priority-1 chain rings them."""
-    line = _line_or_fail(line_id)
+    line = line_or_fail(line_id)
     names = [rotation] if rotation else list(line.rotations)
     if not names:
         raise click.ClickException(f"line {line_id!r} has no on_call rotations")
@@ -244,7 +255,8 @@ def oncall(line_id: str, rotation: str | None, at_text: str | None) -> None:
         click.echo("  order: " + ", then ".join(c.role for c in order))
 
 
-@ivr_cli.command("missed")
+@click.command("missed")
+@with_appcontext
 @click.option("--line", "line_id", help="Only this line.")
 @click.option("--limit", default=50, show_default=True)
 def missed(line_id: str | None, limit: int) -> None:
@@ -257,11 +269,3 @@ def missed(line_id: str | None, limit: int) -> None:
             click.echo(f"    «{row.transcription}»")
     if not rows:
         click.echo("no missed calls")
-
-from ivr.admin.graph import graph_command  # noqa: E402
-
-ivr_cli.add_command(graph_command)
-
-from ivr.admin.call import call_command  # noqa: E402
-
-ivr_cli.add_command(call_command)

@@ -7,13 +7,18 @@ import subprocess
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import Flask
 from flask.cli import with_appcontext
 
+from ivr.admin.cli import ivr_group, line_or_fail
 from ivr.admin.diagrams import to_dot, to_mermaid
-from ivr.core.lines import Directory, Line
 
 DOT_SECONDS = 60  # the longest dot may take to lay out one line's diagram
+
+
+def init_app(app: Flask) -> None:
+    """Register `graph`."""
+    ivr_group(app).add_command(graph_command)
 
 
 @click.command("graph")
@@ -25,21 +30,11 @@ DOT_SECONDS = 60  # the longest dot may take to lay out one line's diagram
 @with_appcontext
 def graph_command(line_id: str, output_format: str, svg_path: Path | None) -> None:
     """Draw a line's menu tree: Mermaid text (GitHub renders it), DOT, or an SVG."""
-    line = _line(line_id)
+    line = line_or_fail(line_id)
     if svg_path is not None:
         write_svg(to_dot(line), svg_path)
         click.echo(f"SVG written to {svg_path}", err=True)
     click.echo(to_mermaid(line) if output_format == "mermaid" else to_dot(line), nl=False)
-
-
-def _line(line_id: str) -> Line:
-    """The loaded line `line_id`, or a usage error naming the lines there are."""
-    lines: Directory = current_app.extensions["ivr.lines"]
-    line = lines.get(line_id)
-    if line is None:
-        raise click.BadParameter(f"no line {line_id!r}; lines: {', '.join(sorted(lines.lines))}",
-                                 param_hint="LINE")
-    return line
 
 
 def write_svg(dot_source: str, path: Path) -> None:

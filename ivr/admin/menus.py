@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, tzinfo
+from datetime import datetime
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import db
+from ivr.admin.cli import ivr_group, line_or_fail, local_time
 from ivr.admin.menu_warnings import warnings
-from ivr.core.lines import Directory, Line
+from ivr.core.lines import Line
 from ivr.core.loader import load_files
 from ivr.core.menu_file import LineFile
 from ivr.store import overrides
 
 SCHEMA_FILE = "menu.schema.json"
+
+
+def init_app(app: Flask) -> None:
+    """Register validate, hours and schema."""
+    for command in (validate_command, hours_command, schema_command):
+        ivr_group(app).add_command(command)
 
 
 @click.command("validate")
@@ -46,10 +53,7 @@ def validate_command(files: tuple[Path, ...]) -> None:
 @click.option("--at", "at_text", help="Local date and time (default: now).")
 def hours_command(line_id: str, at_text: str | None) -> None:
     """Open or closed now (or then), why, and when that changes next."""
-    lines: Directory = current_app.extensions["ivr.lines"]
-    line = lines.get(line_id)
-    if line is None:
-        raise click.BadParameter(f"no line {line_id!r}; lines: {', '.join(lines.lines)}")
+    line = line_or_fail(line_id)
     zone = line.schedules[next(iter(line.schedules))].tz if line.schedules else None
     now: datetime = current_app.config["CLOCK"]()
     at = now if not at_text else local_time(at_text, zone)
@@ -101,15 +105,6 @@ def menu_schema() -> str:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "IVR menu file (one line)"
     return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-
-
-def local_time(text: str, zone: tzinfo | None) -> datetime:
-    """A local date and time ('2026-12-08 18:00'), aware in `zone`."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as e:
-        raise click.BadParameter(f"{text!r} is not a date and time like '2026-12-08 18:00'") from e
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
 
 
 def _overrides(line: Line, at: datetime) -> tuple[overrides.HoursOverride, ...]:

@@ -10,8 +10,6 @@ simulated call writes what a real one writes (cases, missed calls) to the app's 
 from __future__ import annotations
 
 import contextvars
-import json
-import logging
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -28,8 +26,9 @@ from flask import Flask
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
-from ivr.core.lines import Directory
 from ivr.core.phone import format_international
+from ivr.web.helpers import webhook_answered
+from ivr.web.live_menus import get_lines
 
 MAX_STEPS = 50  # webhooks per simulated call: more means a loop
 MAX_SCREEN_STEPS = 5  # webhooks of one screened callee's leg
@@ -235,26 +234,6 @@ def _target_text(target: ET.Element) -> str:
     return f"{text} ext. {extension}" if extension else text
 
 
-class _CallLog(logging.Handler):
-    """Keeps the webhooks' one-line records (node, outcome); passes anything else to the log."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Keep a webhook record; send warnings and other messages on to the 'ivr' handlers."""
-        if record.levelno < logging.WARNING:
-            try:
-                data = json.loads(record.getMessage())
-            except ValueError:
-                data = None
-            if isinstance(data, dict) and data.get("event") == "webhook":
-                self.records.append(data)
-                return
-        logging.getLogger("ivr").handle(record)
-
-
 class Simulator:
     """Plays Twilio against `app`: one simulated call per `run`, told line by line to `out`."""
 
@@ -275,7 +254,7 @@ class Simulator:
         self.validator = RequestValidator(token) if token else None
         self.origin = app.config.get("PUBLIC_BASE_URL") or LOCAL_ORIGIN
         self.client = app.test_client()
-        self._log = _CallLog()
+        self.answered: list[dict[str, Any]] = []  # what each webhook of a request logged
         self._reset()
 
     def _reset(self) -> None:
@@ -508,7 +487,7 @@ class Simulator:
         self.transcript.steps += 1
         path = self._local(hop.url)
         params = {**(base if base is not None else self._call_params()), **hop.params}
-        self._log.records.clear()
+        self.answered.clear()
         response = contextvars.Context().run(self._send, hop.method.upper(), path, hop.url,
                                              params)
         if base is None:
@@ -560,7 +539,7 @@ class Simulator:
     def _note(self, hop: Hop, path: str) -> None:
         """Where the call went: the request, and the node and outcome the webhook logged."""
         shown = "".join(f"  {k}={hop.params[k]}" for k in SHOWN_PARAMS if k in hop.params)
-        record = self._log.records[-1] if self._log.records else None
+        record = self.answered[-1] if self.answered else None
         where = ""
         if record is not None:
             node, outcome = record.get("node"), record.get("outcome")
@@ -586,23 +565,19 @@ class Simulator:
 
     @contextmanager
     def _listening(self) -> Iterator[None]:
-        """Read the webhooks' log lines into the transcript instead of printing them."""
-        logger = logging.getLogger("ivr.calls")
-        saved = logger.level, logger.propagate
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-        logger.addHandler(self._log)
-        try:
+        """Hear from the service itself where each webhook took the call (node, outcome)."""
+
+        def heard(app: Flask, record: dict[str, Any]) -> None:
+            """Keep what one webhook answered."""
+            self.answered.append(record)
+
+        with webhook_answered.connected_to(heard, sender=self.app):
             yield
-        finally:
-            logger.removeHandler(self._log)
-            logger.setLevel(saved[0])
-            logger.propagate = saved[1]
 
     def _header(self, at: datetime | None) -> None:
         """Who is called, from where, when, and which line answers."""
-        lines: Directory = self.app.extensions["ivr.lines"]
-        line = lines.for_number(self.to)
+        with self.app.app_context():
+            line = get_lines().for_number(self.to)
         zone = ZoneInfo(line.spec.timezone if line else "UTC")
         when = (at or self.app.config["CLOCK"]()).astimezone(zone)
         who = f"línea {line.id} ({line.spec.name})" if line else "ninguna línea atiende"

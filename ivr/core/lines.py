@@ -109,3 +109,8 @@ class Directory:
     def get(self, line_id: str) -> Line | None:
         """Return the line with id `line_id`, or None."""
         return self.lines.get(line_id)
+
+    def any_line(self) -> Line | None:
+        """The default line, else the first loaded one (for messages that belong to no line)."""
+        default = self.lines.get(self.default_line or "")
+        return default or next(iter(self.lines.values()), None)

@@ -81,15 +81,22 @@ class Hangup:
 
 
 @dataclass(frozen=True)
+class CallerGone:
+    """The caller hung up before anyone took the call: kept as a missed call, then the end."""
+
+    node: str
+
+
+@dataclass(frozen=True)
 class TakeMessage:
-    """Record a message for nobody-answered calls (the web layer notes the missed call first)."""
+    """Record a message for nobody-answered calls (kept as a missed call first)."""
 
     node: str
 
 
 @dataclass(frozen=True)
 class OpenCase:
-    """Ask the case store for this call's case (the web layer does, then calls `cases`)."""
+    """Ask the case store for this call's case (the web layer does, then `case_flow.opened`)."""
 
     node: str
 
@@ -121,7 +128,7 @@ class AskCase:
 
 @dataclass(frozen=True)
 class FindCase:
-    """Look up case `number` (the web layer does, then calls `cases.case_found`)."""
+    """Look up case `number` (the web layer does, then `case_flow.found`)."""
 
     node: str
     number: str
@@ -130,7 +137,7 @@ class FindCase:
 
 Action = (
     Gather | Dial | Enqueue | Hold | Leave | Hangup | OpenCase | ReadCase | RecordCase | AskCase
-    | FindCase | TakeMessage
+    | FindCase | TakeMessage | CallerGone
 )
 
 
@@ -243,7 +250,7 @@ def dial_ended(
     if taken:
         return Plan((), Hangup(), node_id, "answered")
     if caller_gone:
-        return Plan((), Hangup(), node_id, CALLER_GONE)
+        return Plan((), CallerGone(node_id), node_id, CALLER_GONE)
     chain = line.chains[node_id]
     why = f"{status or 'unknown'}{'-not-accepted' if status in ANSWERED else ''}"
     if 0 <= step < len(chain) - 1:
@@ -313,7 +320,7 @@ def queue_ended(line: Line, node_id: str, result: str | None, now: Moment) -> Pl
     if not isinstance(node, QueueNode):
         return enter(line, line.spec.start, now)
     if result == "hangup":  # gave up waiting: nobody took the call
-        return Plan((), Hangup(), node_id, CALLER_GONE)
+        return Plan((), CallerGone(node_id), node_id, CALLER_GONE)
     if result in QUEUE_DONE:
         return Plan((), Hangup(), node_id, f"queue-{result}")
     return _nobody(line, node_id, node.on_no_answer, now)

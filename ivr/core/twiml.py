@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Protocol
 
 from twilio.twiml.voice_response import Dial as DialVerb
@@ -19,6 +20,7 @@ from ivr.core.menu_file import (
 )
 from ivr.core.navigator import (
     AskCase,
+    CallerGone,
     Dial,
     Enqueue,
     Gather,
@@ -40,47 +42,32 @@ SCREEN_LAST_SECONDS = 3  # after the last whisper, before the call counts as dec
 CASE_DIGIT_SECONDS = 6  # between the digits of a case number read off a paper or a screen
 
 
+class Hook(StrEnum):
+    """The webhooks a document sends Twilio to, by endpoint name: the one list of them.
+
+    The web layer serves each under this endpoint (`blueprint.view`) and builds its URL.
+    """
+
+    MENU = "voice.menu"  # a menu's <Gather> action (and its no-key redirect)
+    DIAL = "voice.dial"  # the <Dial> action, told how the dial ended
+    SCREEN = "voice.screen"  # what the person called hears before being connected
+    SCREEN_ANSWER = "voice.screen_answer"  # the key the person called pressed (or none)
+    MESSAGE = "voice.message"  # the <Record> action of a voice message
+    MESSAGE_TRANSCRIBED = "voice.message_transcribed"  # a voice message's transcription
+    QUEUE = "voice.queue"  # the <Enqueue> action, told how the wait ended
+    WAIT = "voice.wait"  # the <Enqueue> waitUrl, asked what to play while the caller waits
+    AUDIO = "audio.prompt"  # a recorded prompt
+    CASE_READ = "case_calls.read"  # after a case number was read back
+    CASE_RECORDED = "case_calls.recorded"  # the <Record> action of a case's description
+    CASE_TRANSCRIBED = "case_calls.transcribed"  # a case description's transcription
+    CASE_ENTRY = "case_calls.entry"  # the <Gather> action of a case look-up
+
+
 class Urls(Protocol):
-    """Where Twilio is sent next; the web layer builds these."""
+    """Builds the URL of a webhook from its `Hook` and the values its route takes."""
 
-    def menu(self, line: str, node: str, failures: int) -> str:
-        """The menu's <Gather> action (and its no-key redirect)."""
-
-    def dial(self, line: str, node: str, step: int, case: str | None, started: int) -> str:
-        """The <Dial> action, told how the dial ended."""
-
-    def screen(self, line: str, node: str, case: str | None) -> str:
-        """What the person called hears before being connected (a <Number url>)."""
-
-    def screen_answer(self, line: str, node: str) -> str:
-        """The key the person called pressed (or none)."""
-
-    def message(self, line: str, node: str) -> str:
-        """The <Record> action of a voice message."""
-
-    def message_transcribed(self, line: str, node: str) -> str:
-        """The transcription callback of a voice message."""
-
-    def queue(self, line: str, node: str) -> str:
-        """The <Enqueue> action, told how the wait ended."""
-
-    def wait(self, line: str, node: str) -> str:
-        """The <Enqueue> waitUrl, asked what to play while the caller waits."""
-
-    def audio(self, language: str, filename: str) -> str:
-        """A recorded prompt."""
-
-    def case_read(self, line: str, node: str, number: str, repeats: int) -> str:
-        """After a case number was read back."""
-
-    def case_recorded(self, line: str, node: str, number: str) -> str:
-        """The <Record> action for a case's description."""
-
-    def case_transcribed(self, line: str, node: str, number: str) -> str:
-        """The transcription callback for a case's description."""
-
-    def case_entry(self, line: str, node: str, failures: int) -> str:
-        """The <Gather> action of a case look-up."""
+    def __call__(self, hook: Hook, /, **values: str | int | None) -> str:
+        """The URL Twilio is sent to."""
 
 
 def render(line: Line, plan: Plan, urls: Urls) -> str:
@@ -101,9 +88,9 @@ def render(line: Line, plan: Plan, urls: Urls) -> str:
         elif isinstance(action, Enqueue):
             response.enqueue(
                 _queue_node(line, action.node).queue,
-                action=urls.queue(line.id, action.node),
+                action=urls(Hook.QUEUE, line_id=line.id, node_id=action.node),
                 method="POST",
-                wait_url=urls.wait(line.id, action.node),
+                wait_url=urls(Hook.WAIT, line_id=line.id, node_id=action.node),
                 wait_url_method="POST",
             )
         elif isinstance(action, Hold):
@@ -114,7 +101,7 @@ def render(line: Line, plan: Plan, urls: Urls) -> str:
             _record_case(response, line, action, urls)
         elif isinstance(action, TakeMessage):
             _take_message(response, line, action, urls)
-        elif isinstance(action, Hangup):
+        elif isinstance(action, Hangup | CallerGone):
             response.hangup()
     return str(response)
 
@@ -130,7 +117,7 @@ def render_message(text: str, voice: str, language: str) -> str:
 def _say(parent: VoiceResponse | GatherVerb, line: Line, prompt: Prompt, urls: Urls) -> None:
     """Play the prompt's recording where there is one, else say its text."""
     if prompt.audio:
-        parent.play(urls.audio(line.spec.language, prompt.audio))
+        parent.play(urls(Hook.AUDIO, language=line.spec.language, filename=prompt.audio))
     else:
         parent.say(prompt.text, voice=line.spec.voice, language=line.spec.say_language)
 
@@ -141,7 +128,7 @@ def _gather(
     """A menu: everything said inside the <Gather> (keys cut it short), then a redirect."""
     menu = line.menu(action.node)
     timing = line.timing[action.node]
-    url = urls.menu(line.id, action.node, action.failures)
+    url = urls(Hook.MENU, line_id=line.id, node_id=action.node, f=action.failures)
     gather = response.gather(
         action=url,
         method="POST",
@@ -165,7 +152,8 @@ def _read_case(
     response: VoiceResponse, line: Line, said: tuple[Prompt, ...], action: ReadCase, urls: Urls
 ) -> None:
     """The case number, slowly, in a one-key <Gather>: the repeat key says it again."""
-    url = urls.case_read(line.id, action.node, action.number, action.repeats)
+    url = urls(Hook.CASE_READ, line_id=line.id, node_id=action.node, n=action.number,
+               r=action.repeats)
     gather = response.gather(action=url, method="POST", input="dtmf", num_digits=1,
                              timeout=CASE_REPEAT_SECONDS, finish_on_key="")
     for prompt in said:
@@ -179,7 +167,7 @@ def _ask_case(
     """Listen for a case number: all its digits end the entry, and so does #."""
     node = line.spec.nodes[action.node]
     assert isinstance(node, CaseLookupNode)
-    url = urls.case_entry(line.id, action.node, action.failures)
+    url = urls(Hook.CASE_ENTRY, line_id=line.id, node_id=action.node, f=action.failures)
     gather = response.gather(action=url, method="POST", input="dtmf",
                              num_digits=line.spec.case_digits, timeout=CASE_DIGIT_SECONDS,
                              finish_on_key="#")
@@ -192,8 +180,9 @@ def _record_case(response: VoiceResponse, line: Line, action: RecordCase, urls: 
     """Record the caller's description after a beep; # or silence ends it."""
     node = line.spec.nodes[action.node]
     assert isinstance(node, NewCaseNode)
-    _record(response, urls.case_recorded(line.id, action.node, action.number),
-            urls.case_transcribed(line.id, action.node, action.number), node.max_record_seconds)
+    where = {"line_id": line.id, "node_id": action.node, "n": action.number}
+    _record(response, urls(Hook.CASE_RECORDED, **where), urls(Hook.CASE_TRANSCRIBED, **where),
+            node.max_record_seconds)
 
 
 def _dial(response: VoiceResponse, line: Line, action: Dial, urls: Urls) -> None:
@@ -201,13 +190,15 @@ def _dial(response: VoiceResponse, line: Line, action: Dial, urls: Urls) -> None
     node = line.spec.nodes[action.node]
     assert isinstance(node, DialNode)
     dial = response.dial(
-        action=urls.dial(line.id, action.node, action.step, action.case, action.started),
+        action=urls(Hook.DIAL, line_id=line.id, node_id=action.node, s=action.step, n=action.case,
+                    t0=action.started),
         method="POST",
         timeout=action.timeout,
         answer_on_bridge=True,
         caller_id=line.spec.numbers[0] if node.caller_id == "line" else None,
     )
-    screen = urls.screen(line.id, action.node, action.case) if node.screen else None
+    screen = (urls(Hook.SCREEN, line_id=line.id, node_id=action.node, n=action.case)
+              if node.screen else None)
     for target in action.targets:
         _target(dial, target, screen)
 
@@ -222,14 +213,13 @@ def _target(dial: DialVerb, target: Target, screen: str | None) -> None:
         dial.sip(target.sip, url=screen, method=method)
 
 
-def render_screen(
-    line: Line, whisper: Prompt, seconds: int, answer_url: str, urls: Urls
-) -> str:
+def render_screen(line: Line, node_id: str, whisper: Prompt, seconds: int, urls: Urls) -> str:
     """For the person called: who calls and 1 to accept, said again for about `seconds`.
 
     Repeating it lets someone behind a switchboard extension, who picks up a few seconds after
     the switchboard answered, still hear it; silence to the end declines.
     """
+    answer_url = urls(Hook.SCREEN_ANSWER, line_id=line.id, node_id=node_id)
     response = VoiceResponse()
     gather = response.gather(action=answer_url, method="POST", input="dtmf", num_digits=1,
                              timeout=SCREEN_LAST_SECONDS, finish_on_key="")
@@ -257,8 +247,9 @@ def _take_message(response: VoiceResponse, line: Line, action: TakeMessage, urls
     """Record a message after the beep; # or silence ends it, and the call goes on."""
     node = line.spec.nodes[action.node]
     assert isinstance(node, VoicemailNode)
-    _record(response, urls.message(line.id, action.node),
-            urls.message_transcribed(line.id, action.node), node.max_seconds)
+    where = {"line_id": line.id, "node_id": action.node}
+    _record(response, urls(Hook.MESSAGE, **where), urls(Hook.MESSAGE_TRANSCRIBED, **where),
+            node.max_seconds)
 
 
 def _record(response: VoiceResponse, action: str, transcribed: str, seconds: int) -> None:

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, Response, request
-from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import db
-from ivr.core import case_flow, check_digit, navigator
+from ivr.core import case_flow, navigator
 from ivr.core.lines import Line
 from ivr.core.twiml import render_empty
 from ivr.store import cases
-from ivr.web.helpers import (
-    answer,
-    directory,
-    for_line,
-    log_call,
-    moment,
-    now,
-    param,
-    twiml,
-)
+from ivr.web.helpers import answer, case_param, for_line, log_call, moment, now, param, twiml
+from ivr.web.live_menus import get_lines
 from ivr.web.signature import twilio_only
 
 bp = Blueprint("case_calls", __name__, url_prefix="/voice")
-log = logging.getLogger("ivr.cases")
 METHODS = ["GET", "POST"]
 
 
@@ -35,7 +23,7 @@ METHODS = ["GET", "POST"]
 def read(line: Line, node_id: str) -> Response:
     """After the case number was read: the repeat key says it again, anything else goes on."""
     repeats = navigator.parse_count(request.args.get("r"))
-    number = request.args.get("n", "")[:16]
+    number = case_param(line.spec.case_digits) or ""
     at = moment(line)
     plan = case_flow.after_reading(line, node_id, number, param("Digits"), repeats, at)
     return answer(line, plan, at)
@@ -46,31 +34,24 @@ def read(line: Line, node_id: str) -> Response:
 @for_line
 def recorded(line: Line, node_id: str) -> Response:
     """The caller's description was recorded (or not): keep it with the case, go on."""
-    url = param("RecordingUrl")
-    number = request.args.get("n", "")[:16]
-    kept = False
-    if url and check_digit.is_valid(number, line.spec.case_digits):
-        kept = _keep_recording(number, url, param("RecordingDuration"), node_id)
+    url, number = param("RecordingUrl"), case_param(line.spec.case_digits)
+    kept = bool(url and number and _keep_recording(number, url, param("RecordingDuration"),
+                                                   node_id))
     at = moment(line)
-    return answer(line, case_flow.recorded(line, node_id, number, kept, at), at)
+    return answer(line, case_flow.recorded(line, node_id, number or "", kept, at), at)
 
 
 @bp.route("/<line_id>/case/<node_id>/transcribed", methods=METHODS)
 @twilio_only
 def transcribed(line_id: str, node_id: str) -> Response:
     """Twilio's transcription of a description (an asynchronous callback, not part of the call)."""
-    line = directory().get(line_id)
-    number = request.args.get("n", "")[:16]
+    line = get_lines().get(line_id)
+    number = case_param(line.spec.case_digits) if line is not None else None
     text = request.values.get("TranscriptionText", "")[:10_000]
     status = param("TranscriptionStatus")
-    if line is not None and status == "completed" and check_digit.is_valid(
-        number, line.spec.case_digits
-    ):
-        try:
-            cases.attach_transcription(db.session(), number, text, now())
-        except SQLAlchemyError:
-            log.exception("transcription of case %s lost: database unavailable", number)
-            db.reset()
+    if number is not None and status == "completed":
+        db.attempt(lambda: cases.attach_transcription(db.session(), number, text, now()),
+                   f"NOT STORED: transcription of a case of call {param('CallSid')}")
     log_call(line_id, node_id, f"transcription-{status or 'unknown'}")
     return twiml(render_empty())
 
@@ -88,16 +69,14 @@ def entry(line: Line, node_id: str) -> Response:
 def _keep_recording(number: str, url: str, duration: str | None, node_id: str) -> bool:
     """Store the recording's URL with the case and note the call; False if it was not kept."""
     seconds = navigator.parse_count(duration, limit=86_400, width=6) if duration else None
-    try:
+
+    def keep() -> bool:
+        """Attach the recording, then note the call on the case."""
         session = db.session()
-        case = cases.attach_recording(session, number, url=url[:500], seconds=seconds,
-                                           now=now())
+        case = cases.attach_recording(session, number, url=url[:500], seconds=seconds, now=now())
         if case is not None:
-            cases.record_call(session, case, call_sid=param("CallSid"),
-                                   caller=param("From"), node=node_id, outcome="recorded",
-                                   now=now())
+            cases.record_call(session, case, call_sid=param("CallSid"), caller=param("From"),
+                              node=node_id, outcome="recorded", now=now())
         return case is not None
-    except SQLAlchemyError:
-        log.exception("NOT STORED, database unavailable: recording %s of case %s", url, number)
-        db.reset()
-        return False
+
+    return bool(db.attempt(keep, f"NOT STORED: recording {url} of call {param('CallSid')}"))

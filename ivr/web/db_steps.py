@@ -1,16 +1,15 @@
-"""The database steps of a call: open or find a case, and degrade, never fail, without one."""
+"""The database steps of a call: open or find a case, note a missed call, and degrade, never
+fail, without the database."""
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from ivr import db
 from ivr.core import case_flow
 from ivr.core.lines import Line
 from ivr.core.moment import Moment
-from ivr.core.navigator import FindCase, OpenCase, Plan, TakeMessage
+from ivr.core.navigator import CallerGone, FindCase, OpenCase, Plan, TakeMessage
 from ivr.store import cases, missed_calls
 
 log = logging.getLogger("ivr.cases")
@@ -27,7 +26,7 @@ def resolve(
         elif isinstance(plan.action, FindCase):
             plan = _find(line, plan.action, call_sid, caller, now)
         else:
-            if isinstance(plan.action, TakeMessage):
+            if isinstance(plan.action, TakeMessage | CallerGone):
                 _note_missed(line, plan.action, call_sid, caller, now)
             return plan
     raise RuntimeError(f"case steps did not settle on line {line.id!r}: {plan!r}")
@@ -37,48 +36,42 @@ def _open(
     line: Line, action: OpenCase, call_sid: str | None, caller: str | None, now: Moment
 ) -> Plan:
     """Issue (or re-issue, for the same call) the case number; None when the store is away."""
-    number: str | None
-    try:
-        number = cases.issue_number(
-            db.connection(), call_sid=call_sid, line=line.id, caller=caller, node=action.node,
-            team=case_flow.team_for_new(line, action.node), now=now.at,
-            digits=line.spec.case_digits,
-        )
-    except SQLAlchemyError:
-        log.exception("case store unavailable: no case number for call %s", call_sid)
-        db.reset()
-        number = None
+    number = db.attempt(lambda: cases.issue_number(
+        db.connection(), call_sid=call_sid, line=line.id, caller=caller, node=action.node,
+        team=case_flow.team_for_new(line, action.node), now=now.at,
+        digits=line.spec.case_digits,
+    ), f"case store unavailable: no case number for call {call_sid}")
     return case_flow.opened(line, action.node, number, now)
 
 
 def _find(
-    line: Line, action: FindCase, call_sid: str | None, caller: str | None,
-    now: Moment,
+    line: Line, action: FindCase, call_sid: str | None, caller: str | None, now: Moment
 ) -> Plan:
     """Look the case up, note the call on it, and route it (the fallback if the store is away)."""
-    try:
-        session = db.connection()
-        row = cases.summary(session, action.number)
-        info = None
-        if row is not None:
-            info = case_flow.CaseInfo(row.number, row.status, row.team, row.level)
-            cases.record_call(session, row.id, call_sid=call_sid, caller=caller,
-                                   node=action.node, outcome="looked-up", now=now.at)
-    except SQLAlchemyError:
-        log.exception("case store unavailable: cannot look up case for call %s", call_sid)
-        db.reset()
+
+    def look_up() -> tuple[case_flow.CaseInfo | None]:
+        """The case (None: no such case), in a tuple so that None is not a failure."""
+        connection = db.connection()
+        row = cases.summary(connection, action.number)
+        if row is None:
+            return (None,)
+        cases.record_call(connection, row.id, call_sid=call_sid, caller=caller,
+                          node=action.node, outcome="looked-up", now=now.at)
+        return (case_flow.CaseInfo(row.number, row.status, row.team, row.level),)
+
+    found = db.attempt(look_up, f"case store unavailable: no look-up for call {call_sid}")
+    if found is None:
         return case_flow.lookup_unavailable(line, action.node, now)
-    return case_flow.found(line, action.node, action.number, info, action.failures, now)
+    return case_flow.found(line, action.node, action.number, found[0], action.failures, now)
 
 
 def _note_missed(
-    line: Line, action: TakeMessage, call_sid: str | None, caller: str | None, now: Moment
+    line: Line, action: TakeMessage | CallerGone, call_sid: str | None, caller: str | None,
+    now: Moment,
 ) -> None:
-    """Nobody took the call: log it loudly and keep it for admins (the message follows)."""
-    log.warning("missed call on line %s: nobody took %s from %s", line.id, call_sid, caller)
-    try:
-        missed_calls.note_missed(db.session(), line=line.id, node=action.node,
-                                  call_sid=call_sid, caller=caller, now=now.at)
-    except SQLAlchemyError:
-        log.exception("missed call %s not stored: database unavailable", call_sid)
-        db.reset()
+    """Nobody took the call: log it loudly and keep it for admins (a message may follow)."""
+    log.warning("missed call on line %s at %s: nobody took call %s", line.id, action.node,
+                call_sid)
+    db.attempt(lambda: missed_calls.note_missed(
+        db.session(), line=line.id, node=action.node, call_sid=call_sid, caller=caller,
+        now=now.at), f"NOT STORED: missed call {call_sid}")

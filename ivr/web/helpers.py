@@ -10,85 +10,38 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import Response, current_app, request, url_for
-from sqlalchemy.exc import SQLAlchemyError
+from blinker import Namespace
+from flask import Flask, Response, current_app, request, url_for
 
 from ivr import db
-from ivr.core.lines import Directory, Line
+from ivr.core import check_digit
+from ivr.core.lines import Line
 from ivr.core.moment import HoursOverride, Moment
 from ivr.core.navigator import Plan
-from ivr.core.twiml import render, render_empty, render_message
+from ivr.core.twiml import Hook, render, render_empty, render_message
 from ivr.store import overrides
 from ivr.web import db_steps
+from ivr.web.live_menus import get_lines, get_render_cache
 
 log = logging.getLogger("ivr.calls")
 MAX_PARAM = 256
+CASE_PARAM_CHARS = 16  # longer than any case number: the rest is not read
 RENDER_CACHE_SIZE = 4096  # distinct documents kept per worker (a line has a few hundred)
+OverrideCache = dict[str, tuple[float, tuple[HoursOverride, ...]]]
+
+# Sent once per webhook with what it logged (line, node, outcome): `flask ivr call` listens.
+webhook_answered = Namespace().signal("ivr.webhook-answered")
 
 
-class FlaskUrls:
-    """The webhook URLs of this app: relative (Twilio resolves them on the host it called), or
-    absolute under PUBLIC_BASE_URL."""
-
-    def menu(self, line: str, node: str, failures: int) -> str:
-        """The menu's <Gather> action."""
-        return _link("voice.menu", line_id=line, node_id=node, f=failures)
-
-    def dial(self, line: str, node: str, step: int, case: str | None, started: int) -> str:
-        """The <Dial> action."""
-        return _link("voice.dial", line_id=line, node_id=node, s=step, n=case, t0=started)
-
-    def screen(self, line: str, node: str, case: str | None) -> str:
-        """The whisper to the person called."""
-        return _link("voice.screen", line_id=line, node_id=node, n=case)
-
-    def screen_answer(self, line: str, node: str) -> str:
-        """The key the person called pressed."""
-        return _link("voice.screen_answer", line_id=line, node_id=node)
-
-    def message(self, line: str, node: str) -> str:
-        """The <Record> action of a voice message."""
-        return _link("voice.message", line_id=line, node_id=node)
-
-    def message_transcribed(self, line: str, node: str) -> str:
-        """The transcription callback of a voice message."""
-        return _link("voice.message_transcribed", line_id=line, node_id=node)
-
-    def queue(self, line: str, node: str) -> str:
-        """The <Enqueue> action."""
-        return _link("voice.queue", line_id=line, node_id=node)
-
-    def wait(self, line: str, node: str) -> str:
-        """The <Enqueue> waitUrl."""
-        return _link("voice.wait", line_id=line, node_id=node)
-
-    def audio(self, language: str, filename: str) -> str:
-        """A recorded prompt, served by this app."""
-        return _link("audio.prompt", language=language, filename=filename)
-
-    def case_read(self, line: str, node: str, number: str, repeats: int) -> str:
-        """After a case number was read back (the repeat key, or nothing)."""
-        return _link("case_calls.read", line_id=line, node_id=node, n=number, r=repeats)
-
-    def case_recorded(self, line: str, node: str, number: str) -> str:
-        """The <Record> action for a case's description."""
-        return _link("case_calls.recorded", line_id=line, node_id=node, n=number)
-
-    def case_transcribed(self, line: str, node: str, number: str) -> str:
-        """Twilio's transcription callback for a case's description."""
-        return _link("case_calls.transcribed", line_id=line, node_id=node, n=number)
-
-    def case_entry(self, line: str, node: str, failures: int) -> str:
-        """The <Gather> action of a case look-up."""
-        return _link("case_calls.entry", line_id=line, node_id=node, f=failures)
+def init_app(app: Flask) -> None:
+    """Give the app its (empty) cache of hours overrides."""
+    app.extensions["ivr.override_cache"] = {}
 
 
-URLS = FlaskUrls()
-
-
-def _link(endpoint: str, **values: object) -> str:
-    """A path Twilio resolves against the URL it called; absolute under PUBLIC_BASE_URL."""
-    path = url_for(endpoint, **values)
+def link(hook: Hook, /, **values: str | int | None) -> str:
+    """A webhook's path, which Twilio resolves against the URL it called; absolute under
+    PUBLIC_BASE_URL."""
+    path = url_for(hook.value, **values)
     base = current_app.config["PUBLIC_BASE_URL"]
     return base + path[len(request.script_root):] if base else path
 
@@ -102,13 +55,13 @@ def answer(line: Line, plan: Plan, at: Moment) -> Response:
 
 def _rendered(line: Line, plan: Plan) -> str:
     """The TwiML of a plan, rendered once per worker and reused: most calls take a few paths."""
-    cache: dict[object, str] = current_app.extensions["ivr.render_cache"]
+    cache = get_render_cache()
     key = (id(line), plan, request.script_root)
     document = cache.get(key)
     if document is None:
         if len(cache) >= RENDER_CACHE_SIZE:
             cache.clear()
-        document = cache[key] = render(line, plan, URLS)
+        document = cache[key] = render(line, plan, link)
     return document
 
 
@@ -118,24 +71,23 @@ def moment(line: Line) -> Moment:
     return Moment(at, tuple(o for o in _overrides(line.id, at) if o.until > at))
 
 
+def get_override_cache() -> OverrideCache:
+    """This worker's hours overrides by line, each with the monotonic time it expires."""
+    cache: OverrideCache = current_app.extensions["ivr.override_cache"]
+    return cache
+
+
 def _overrides(line_id: str, at: datetime) -> tuple[HoursOverride, ...]:
     """The line's overrides, from a cache that lives IVR_OVERRIDE_TTL seconds per worker."""
-    cache: dict[str, tuple[float, tuple[HoursOverride, ...]]] = current_app.extensions.setdefault(
-        "ivr.override_cache", {})
-    ttl = current_app.config["IVR_OVERRIDE_TTL"]
-    clock = time.monotonic()
+    cache = get_override_cache()
     cached = cache.get(line_id)
-    if cached is not None and cached[0] > clock:
+    if cached is not None and cached[0] > time.monotonic():
         return cached[1]
-    try:
-        found = overrides.active(db.session(), line_id, at)
-    except SQLAlchemyError as e:
-        if not isinstance(e, db.DatabaseAway):
-            log.warning("hours overrides unreadable (database away): schedules alone decide",
-                        exc_info=True)
-            db.reset()
+    found = db.attempt(lambda: overrides.active(db.session(), line_id, at),
+                       "hours overrides unreadable: schedules alone decide")
+    if found is None:
         found = cached[1] if cached is not None else ()
-    cache[line_id] = (time.monotonic() + ttl, found)
+    cache[line_id] = (time.monotonic() + current_app.config["IVR_OVERRIDE_TTL"], found)
     return found
 
 
@@ -145,7 +97,7 @@ def for_line(view: Callable[..., Response]) -> Callable[..., Response]:
     @functools.wraps(view)
     def wrapped(line_id: str, **kwargs: Any) -> Response:
         """Find the line, then run the view."""
-        line = directory().get(line_id)
+        line = get_lines().get(line_id)
         if line is None:
             return unknown_line()
         return view(line, **kwargs)
@@ -166,18 +118,11 @@ def apology(outcome: str) -> Response:
 def message(prompt_id: str, outcome: str) -> Response:
     """Say one service prompt in the voice of the default (or first) line, then hang up."""
     log_call(None, None, outcome)
-    line = any_line()
+    line = get_lines().any_line()
     if line is None:  # no menu loaded at all (only under an admin command): end the call
         return twiml(render_empty())
     prompt = line.prompt(prompt_id)
     return twiml(render_message(prompt.text, line.spec.voice, line.spec.say_language))
-
-
-def any_line() -> Line | None:
-    """The default line, else the first loaded one (for messages that belong to no line)."""
-    lines = directory()
-    default = lines.get(lines.default_line or "")
-    return default or next(iter(lines.lines.values()), None)
 
 
 def log_call(
@@ -194,6 +139,8 @@ def log_call(
     }
     if overrides:
         record["overrides"] = overrides
+    if webhook_answered.receivers:
+        webhook_answered.send(current_app._get_current_object(), record=record)  # type: ignore[attr-defined]
     if log.isEnabledFor(logging.INFO):
         # makeRecord + handle: the same record as log.info, without walking the stack to
         # find the caller's file and line, which no one reads in a call log.
@@ -212,10 +159,12 @@ def param(name: str) -> str | None:
     return value[:MAX_PARAM] if value is not None else None
 
 
-def directory() -> Directory:
-    """The loaded lines."""
-    lines: Directory = current_app.extensions["ivr.lines"]
-    return lines
+def case_param(digits: int | None = None) -> str | None:
+    """The case number our own URL carries (`n`), if it is a well-formed one (of `digits`)."""
+    number = request.args.get("n", "")[:CASE_PARAM_CHARS]
+    if not number or not check_digit.is_valid(number, digits or len(number)):
+        return None
+    return number
 
 
 def now() -> datetime:

@@ -55,6 +55,18 @@ def init_app(app: Flask) -> None:
         app.before_request(_maybe_reload)
 
 
+def get_lines() -> Directory:
+    """The lines this worker serves (the last menus that loaded without an error)."""
+    lines: Directory = current_app.extensions["ivr.lines"]
+    return lines
+
+
+def get_render_cache() -> dict[object, str]:
+    """TwiML documents already rendered by this worker, emptied when the menus change."""
+    cache: dict[object, str] = current_app.extensions["ivr.render_cache"]
+    return cache
+
+
 def load(source: MenuSource) -> Directory:
     """Load and validate every menu file."""
     return load_directory(source.menu_dir, source.prompt_dir, source.default_line)

@@ -27,6 +27,12 @@ def init_app(app: Flask) -> None:
                   "set IVR_SIGNATURE_CHECK=off for local development).")
 
 
+def get_validator() -> RequestValidator | None:
+    """The validator of this app's Auth Token (None without a token: nothing validates)."""
+    validator: RequestValidator | None = current_app.extensions["ivr.validator"]
+    return validator
+
+
 def public_url() -> str:
     """The URL Twilio called: PUBLIC_BASE_URL plus the path, else the request's own URL.
 
@@ -47,7 +53,7 @@ def is_signed() -> bool:
     """Whether the current request carries a valid Twilio signature."""
     if not current_app.config["IVR_SIGNATURE_CHECK"]:
         return True
-    validator: RequestValidator | None = current_app.extensions["ivr.validator"]
+    validator = get_validator()
     given = request.headers.get("X-Twilio-Signature", "")
     if validator is None or not given:
         return False

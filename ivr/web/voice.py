@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, request
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ivr import db
-from ivr.core import check_digit, navigator
+from ivr.core import navigator
 from ivr.core.lines import Line
-from ivr.core.moment import Moment
 from ivr.core.twiml import render_empty, render_screen, render_screen_result
 from ivr.store import missed_calls
 from ivr.web.helpers import (
-    URLS,
     answer,
     apology,
-    directory,
+    case_param,
     for_line,
+    link,
     log_call,
     moment,
     now,
@@ -29,6 +25,7 @@ from ivr.web.helpers import (
     twiml,
     unknown_line,
 )
+from ivr.web.live_menus import get_lines
 from ivr.web.signature import twilio_only
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -40,7 +37,7 @@ METHODS = ["GET", "POST"]
 @twilio_only
 def incoming() -> Response:
     """A new call: the line is the one that answers the `To` number."""
-    line = directory().for_called(param("To"))
+    line = get_lines().for_called(param("To"))
     if line is None:
         return unknown_line()
     at = moment(line)
@@ -67,9 +64,7 @@ def dial(line: Line, node_id: str) -> Response:
     started = navigator.parse_count(request.args.get("t0"), limit=2**40, width=12)
     gone = param("CallStatus") == "completed"
     plan = navigator.dial_ended(line, node_id, step, param("DialCallStatus"),
-                                param("DialBridged"), at, _case_param(), started, gone)
-    if plan.outcome == navigator.CALLER_GONE:  # abandoned while it rang
-        _note_abandoned(line, node_id, at)
+                                param("DialBridged"), at, case_param(), started, gone)
     return answer(line, plan, at)
 
 
@@ -77,14 +72,13 @@ def dial(line: Line, node_id: str) -> Response:
 @twilio_only
 def screen(line_id: str, node_id: str) -> Response:
     """The person called answered: tell them who calls, and wait for 1 to accept."""
-    line = directory().get(line_id)
+    line = get_lines().get(line_id)
     if line is None:
         return twiml(render_screen_result(False))
-    whisper = navigator.screen_prompt(line, node_id, _case_param())
+    whisper = navigator.screen_prompt(line, node_id, case_param())
     seconds = navigator.screen_seconds(line, node_id)
     log_call(line.id, node_id, "screening")
-    return twiml(render_screen(line, whisper, seconds, URLS.screen_answer(line.id, node_id),
-                               URLS))
+    return twiml(render_screen(line, node_id, whisper, seconds, link))
 
 
 @bp.route("/<line_id>/screen/<node_id>/answer", methods=METHODS)
@@ -102,10 +96,7 @@ def screen_answer(line_id: str, node_id: str) -> Response:
 def queue(line: Line, node_id: str) -> Response:
     """The caller left a queue: connected, hung up, or waited too long."""
     at = moment(line)
-    plan = navigator.queue_ended(line, node_id, param("QueueResult"), at)
-    if plan.outcome == navigator.CALLER_GONE:
-        _note_abandoned(line, node_id, at)
-    return answer(line, plan, at)
+    return answer(line, navigator.queue_ended(line, node_id, param("QueueResult"), at), at)
 
 
 @bp.route("/<line_id>/wait/<node_id>", methods=METHODS)
@@ -124,9 +115,10 @@ def message(line: Line, node_id: str) -> Response:
     url, call_sid, at = param("RecordingUrl"), param("CallSid"), moment(line)
     if url and call_sid:
         seconds = navigator.parse_count(param("RecordingDuration"), limit=86_400, width=6)
-        _store(lambda s: missed_calls.attach_recording(
-            s, line=line.id, node=node_id, call_sid=call_sid, caller=param("From"), url=url,
-            seconds=seconds, now=at.at), f"voice message {url} of call {call_sid}")
+        db.attempt(lambda: missed_calls.attach_recording(
+            db.session(), line=line.id, node=node_id, call_sid=call_sid, caller=param("From"),
+            url=url, seconds=seconds, now=at.at),
+            f"NOT STORED: voice message {url} of call {call_sid}")
     return answer(line, navigator.message_taken(line, node_id, bool(url), at), at)
 
 
@@ -137,35 +129,12 @@ def message_transcribed(line_id: str, node_id: str) -> Response:
     call_sid, status = param("CallSid"), param("TranscriptionStatus")
     text = request.values.get("TranscriptionText", "")[:10_000]
     if call_sid and status == "completed":
-        _store(lambda s: missed_calls.attach_transcription(
-            s, line=line_id[:40], node=node_id[:40], call_sid=call_sid, caller=param("From"),
-            text=text, now=now()), f"transcription of call {call_sid}: {text!r}")
+        db.attempt(lambda: missed_calls.attach_transcription(
+            db.session(), line=line_id[:40], node=node_id[:40], call_sid=call_sid,
+            caller=param("From"), text=text, now=now()),
+            f"NOT STORED: transcription of call {call_sid}")
     log_call(line_id, node_id, f"transcription-{status or 'unknown'}")
     return twiml(render_empty())
-
-
-def _note_abandoned(line: Line, node_id: str, at: Moment) -> None:
-    """A caller who gave up before anyone took the call: kept as a missed call."""
-    call_sid = param("CallSid")
-    _store(lambda s: missed_calls.note_missed(s, line=line.id, node=node_id,
-                                               call_sid=call_sid, caller=param("From"),
-                                               now=at.at),
-           f"abandoned call {call_sid} at {node_id}")
-
-
-def _store(write: Callable[[Session], object], what: str) -> None:
-    """Write to the database; if it is away, log what was lost (Twilio keeps recordings)."""
-    try:
-        write(db.session())
-    except SQLAlchemyError:
-        log.exception("NOT STORED, database unavailable: %s", what)
-        db.reset()
-
-
-def _case_param() -> str | None:
-    """The case number carried in a URL, if it is a well-formed one."""
-    number = request.args.get("n", "")[:16]
-    return number if number and check_digit.is_valid(number, len(number)) else None
 
 
 def init_app(app: Flask) -> None:
