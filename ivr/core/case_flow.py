@@ -103,7 +103,8 @@ def found(
     if case is None:
         return failed(line, node_id, failures, now, (line.prompt("caso_no_encontrado"),),
                       "case-not-found")
-    said = (line.prompt("caso_encontrado").format(number=spell_digits(case.number)),)
+    said: tuple[Prompt, ...] = (
+        line.prompt("caso_encontrado").format(number=spell_digits(case.number)),)
     status = line.prompts.get(f"caso_estado_{case.status}")  # a status no prompt names: skip
     said += (status,) if status else ()
     plan = enter(line, team_of(line, case), now, said)

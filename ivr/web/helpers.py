@@ -41,7 +41,8 @@ def init_app(app: Flask) -> None:
 def link(hook: Hook, /, **values: str | int | None) -> str:
     """A webhook's path, which Twilio resolves against the URL it called; absolute under
     PUBLIC_BASE_URL."""
-    path = url_for(hook.value, **values)
+    given: dict[str, Any] = {name: value for name, value in values.items() if value is not None}
+    path = url_for(hook.value, **given)
     base = current_app.config["PUBLIC_BASE_URL"]
     return base + path[len(request.script_root):] if base else path
 
@@ -139,13 +140,14 @@ def log_call(
     }
     if overrides:
         record["overrides"] = overrides
-    if webhook_answered.receivers:
-        webhook_answered.send(current_app._get_current_object(), record=record)  # type: ignore[attr-defined]
+    if webhook_answered.receivers:  # the simulator listens for the app itself, not the proxy
+        app = current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask
+        webhook_answered.send(app, record=record)
     if log.isEnabledFor(logging.INFO):
         # makeRecord + handle: the same record as log.info, without walking the stack to
         # find the caller's file and line, which no one reads in a call log.
         log.handle(log.makeRecord(log.name, logging.INFO, "", 0,
-                                  json.dumps(record, ensure_ascii=False), None, None))
+                                  json.dumps(record, ensure_ascii=False), (), None))
 
 
 def twiml(document: str) -> Response:
