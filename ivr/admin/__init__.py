@@ -1,3 +1,4 @@
-"""The `flask ivr` admin commands, the call simulator, the menu diagrams and warnings:
-thin layers over the core and the stores.
+"""The `flask ivr` admin commands: thin layers over the core and the stores.
+
+Also what only admins use: the call simulator, the menu diagrams and the menu warnings.
 """

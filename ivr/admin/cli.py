@@ -1,5 +1,8 @@
-"""Admin commands: `flask --app ivr ivr ...`, thin wrappers over the stores and the core
-(cases, hours overrides, who is on call, missed calls, the schema's migrations)."""
+"""Admin commands over the stores: cases, hours overrides, who is on call, missed calls.
+
+Thin wrappers (`flask --app ivr ivr ...`) over the stores and the core; also the schema's
+migrations, and what every admin module shares: the `ivr` group, finding a line, local times.
+"""
 
 from __future__ import annotations
 

@@ -77,6 +77,7 @@ class Script:
     """Scripted mode: one entry per <Gather> in turn (then silence), dial outcomes in order."""
 
     def __init__(self, keys: Sequence[str | None] = (), dials: Sequence[str] = ()) -> None:
+        """Keep the entries and the dial outcomes to play, in order."""
         self._keys = list(keys)
         self._dials = list(dials)
 
@@ -93,6 +94,7 @@ class Prompting(Script):
     """Interactive mode: asks at each <Gather> (and at each <Dial> not scripted by --dial)."""
 
     def __init__(self, ask: Callable[[str], str], dials: Sequence[str] = ()) -> None:
+        """Ask with `ask`; dial outcomes come from `dials` first."""
         super().__init__((), dials)
         self._ask = ask
 
@@ -240,6 +242,7 @@ class Simulator:
     def __init__(self, app: Flask, driver: Driver | None = None,
                  out: Callable[[str], None] | None = None, *, caller: str = DEFAULT_CALLER,
                  max_steps: int = MAX_STEPS) -> None:
+        """Check that the app can be called as Twilio calls it, and get ready for a call."""
         token = app.config.get("TWILIO_AUTH_TOKEN")
         if not token and app.config.get("IVR_SIGNATURE_CHECK", True):
             raise SimulatorError(

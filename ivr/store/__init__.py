@@ -1,3 +1,4 @@
-"""The database: the tables, the stores of cases, missed calls and hours overrides, and
-the schema's migrations. Nothing here imports Flask.
+"""The database: tables, stores and the schema's migrations; nothing here imports Flask.
+
+Stores of cases, missed calls and hours overrides take a session or connection as argument.
 """

@@ -1,5 +1,8 @@
-"""The database tables: support cases and the calls that touched them, hours overrides, and
-missed calls with their voice messages."""
+"""The database tables, typed: what every worker and machine must see.
+
+Support cases and the calls that touched them, hours overrides, and missed calls with their
+voice messages.
+"""
 
 from __future__ import annotations
 

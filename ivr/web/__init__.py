@@ -1,3 +1,4 @@
-"""The webhooks Twilio calls (blueprints), what they share, signatures, recorded prompts
-and live reload of the menus: the layer that speaks HTTP around `ivr.core`.
+"""The layer that speaks HTTP around `ivr.core`: the webhooks Twilio calls.
+
+Blueprints, what they share, signatures, recorded prompts and live reload of the menus.
 """

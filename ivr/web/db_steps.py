@@ -1,5 +1,7 @@
-"""The database steps of a call: open or find a case, note a missed call, and degrade, never
-fail, without the database."""
+"""The database steps of a call: open or find a case, note a missed call.
+
+Each step degrades without the database, never fails: the caller is told what is true.
+"""
 
 from __future__ import annotations
 

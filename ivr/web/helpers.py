@@ -39,8 +39,10 @@ def init_app(app: Flask) -> None:
 
 
 def link(hook: Hook, /, **values: str | int | None) -> str:
-    """A webhook's path, which Twilio resolves against the URL it called; absolute under
-    PUBLIC_BASE_URL."""
+    """A webhook's URL: a path Twilio resolves against the URL it called.
+
+    Absolute under PUBLIC_BASE_URL, whose host and prefix Twilio is given.
+    """
     given: dict[str, Any] = {name: value for name, value in values.items() if value is not None}
     path = url_for(hook.value, **given)
     base = current_app.config["PUBLIC_BASE_URL"]
