@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivr.core.schedule import (
-    WEEKDAYS,
     Interval,
     Schedule,
     Status,
@@ -23,6 +22,7 @@ from ivr.core.schedule import (
     parse_days,
     parse_intervals,
 )
+from ivr.core.wall_clock import WEEKDAYS
 
 BOGOTA = ZoneInfo("America/Bogota")
 CARACAS = ZoneInfo("America/Caracas")

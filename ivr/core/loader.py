@@ -19,7 +19,8 @@ from ivr.core.lines import CASE_PROMPTS, SYSTEM_PROMPTS, Directory, GatherTiming
 from ivr.core.menu_file import DialNode, LineFile, Link, MenuNode, Model, NodeBase
 from ivr.core.prompts import Prompt, load_catalog
 from ivr.core.rotation import Contact, Handoff, Override, Rotation
-from ivr.core.schedule import WEEKDAYS, Schedule, build_calendar, build_weekly, parse_intervals
+from ivr.core.schedule import Schedule, build_calendar, build_weekly, parse_intervals
+from ivr.core.wall_clock import WEEKDAYS
 from ivr.core.yaml_source import Path_, Source, SourceError, load_source
 
 # How a menu listens (see docs/menus.md, "Time on the phone"): a menu whose keys all lead to

@@ -16,19 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from ivr.core.wall_clock import MINUTES_PER_DAY, WEEKDAYS, first_instant, require_aware, to_utc
+
 EVERY = ("day", "week")
 SOURCES = ("fixed", "rotation", "override")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MINUTES_PER_DAY = 24 * 60
 
 _DAYS_PER_WEEK = 7
 _LOOKAHEAD_DAYS = 2
-_RESOLUTION = timedelta(microseconds=1)
-_AWARE_EXAMPLE = "datetime(2026, 3, 9, 8, 0, tzinfo=ZoneInfo('America/Bogota'))"
 
 
 # ---------------------------------------------------------------------------
@@ -117,8 +115,7 @@ class _Grid:
 
     def instant(self, day: date) -> datetime:
         """Return the UTC instant of the hand-off on local date `day`."""
-        wall = datetime.combine(day, time(self.minute // 60, self.minute % 60))
-        return _wall_instant(wall, self.tz)
+        return first_instant(day, self.minute, self.tz)
 
     def turn_day(self, moment: datetime) -> date:
         """Return the hand-off date of the turn running at the UTC instant `moment`."""
@@ -158,7 +155,7 @@ class Rotation:
 
     def on_call(self, at: datetime) -> OnCall:
         """Return who is on call at the aware instant `at`, why, and until when."""
-        moment = _utc(_require_aware("at", at))
+        moment = to_utc(require_aware(at, "at"))
         turn = self._turn(moment)
         decider = self._deciding_override(moment)
         upcoming = self._next_override_start(moment)
@@ -167,8 +164,8 @@ class Rotation:
                 contact=self.contacts[decider.contact],
                 source="override",
                 override=decider,
-                since=self._local(_utc(decider.start)),
-                until=self._local(_earliest(_utc(decider.until), upcoming)),
+                since=self._local(to_utc(decider.start)),
+                until=self._local(_earliest(to_utc(decider.until), upcoming)),
             )
         return OnCall(
             contact=self.contacts[turn.index],
@@ -180,7 +177,7 @@ class Rotation:
 
     def order(self, at: datetime) -> tuple[Contact, ...]:
         """Return everyone, in the order a priority-1 chain rings them at the instant `at`."""
-        moment = _utc(_require_aware("at", at))
+        moment = to_utc(require_aware(at, "at"))
         current = self._turn(moment).index
         decider = self._deciding_override(moment)
         count = len(self.contacts)
@@ -231,9 +228,9 @@ class Rotation:
     def _deciding_override(self, moment: datetime) -> Override | None:
         """Return the active override that started latest (the later listed on a tie), if any."""
         active = [
-            (_utc(override.start), position, override)
+            (to_utc(override.start), position, override)
             for position, override in enumerate(self.overrides)
-            if _utc(override.start) <= moment < _utc(override.until)
+            if to_utc(override.start) <= moment < to_utc(override.until)
         ]
         if not active:
             return None
@@ -241,7 +238,7 @@ class Rotation:
 
     def _next_override_start(self, moment: datetime) -> datetime | None:
         """Return the earliest UTC override start after `moment`: it takes over when it comes."""
-        starts = [_utc(override.start) for override in self.overrides]
+        starts = [to_utc(override.start) for override in self.overrides]
         return min((start for start in starts if start > moment), default=None)
 
     def _local(self, instant: datetime | None) -> datetime | None:
@@ -328,9 +325,9 @@ def _check_override(override: object, name: str, count: int) -> None:
         raise TypeError(
             f"{name} is {override!r}, not an Override; build it as Override(start, until, contact)"
         )
-    start = _require_aware(f"{name} start", override.start)
-    until = _require_aware(f"{name} until", override.until)
-    if _utc(until) <= _utc(start):
+    start = require_aware(override.start, f"{name} start")
+    until = require_aware(override.until, f"{name} until")
+    if to_utc(until) <= to_utc(start):
         raise ValueError(
             f"{name} until {until!r} is not after its start {start!r}; an override covers "
             "[start, until), so give an until later than the start"
@@ -355,17 +352,6 @@ def _require_text(name: str, value: object, example: str) -> None:
         raise ValueError(f"contact {name} {value!r} must be a non-empty string, e.g. {example}")
 
 
-def _require_aware(name: str, value: object) -> datetime:
-    """Return `value` if it is an aware datetime; refuse anything else."""
-    if not isinstance(value, datetime):
-        raise TypeError(f"{name} must be a datetime, got {value!r}; use e.g. {_AWARE_EXAMPLE}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(
-            f"{name} {value!r} is naive; pass a timezone-aware datetime, e.g. {_AWARE_EXAMPLE}"
-        )
-    return value
-
-
 def _is_int(value: object) -> bool:
     """Return True for a real int (bool excluded)."""
     return isinstance(value, int) and not isinstance(value, bool)
@@ -378,8 +364,8 @@ def _is_int(value: object) -> bool:
 
 def _span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """Return `start` and `end` in UTC, refusing naive times and a reversed range."""
-    low = _utc(_require_aware("start", start))
-    high = _utc(_require_aware("end", end))
+    low = to_utc(require_aware(start, "start"))
+    high = to_utc(require_aware(end, "end"))
     if high < low:
         raise ValueError(
             f"end {end!r} is before start {start!r}; pass the earlier instant as start"
@@ -387,37 +373,11 @@ def _span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return low, high
 
 
-def _utc(at: datetime) -> datetime:
-    """Return an aware datetime in UTC."""
-    return at.astimezone(UTC)
-
-
 def _earliest(first: datetime | None, second: datetime | None) -> datetime | None:
     """Return the earlier of two optional UTC instants (None means never)."""
     if first is None or second is None:
         return second if first is None else first
     return min(first, second)
-
-
-def _wall_instant(wall: datetime, tz: ZoneInfo) -> datetime:
-    """Return the UTC instant of naive `wall` in `tz`: first if repeated, next valid if skipped."""
-    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if first.astimezone(tz).replace(tzinfo=None) == wall:
-        return first
-    other = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    return _offset_change(min(first, other), max(first, other), tz)
-
-
-def _offset_change(before: datetime, after: datetime, tz: ZoneInfo) -> datetime:
-    """Binary-search the first UTC instant in (before, after] where `tz` changes its offset."""
-    original = before.astimezone(tz).utcoffset()
-    while after - before > _RESOLUTION:
-        middle = before + (after - before) // 2
-        if middle.astimezone(tz).utcoffset() == original:
-            before = middle
-        else:
-            after = middle
-    return after
 
 
 def _unique(contacts: Sequence[Contact]) -> tuple[Contact, ...]:

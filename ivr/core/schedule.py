@@ -25,11 +25,18 @@ from holidays import (
     list_supported_countries,
 )
 
+from ivr.core.wall_clock import (
+    MINUTES_PER_DAY,
+    WEEKDAYS,
+    offset_change,
+    require_aware,
+    utc_offset,
+    wall_instant,
+)
+
 Interval = tuple[int, int]
 """Minutes from local midnight, half-open ``[start, end)``; ``0 <= start < end <= 1440``."""
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MINUTES_PER_DAY = 24 * 60
 REASONS = ("schedule", "special", "closed_date", "holiday")
 
 _INTERVAL_RE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
@@ -37,7 +44,6 @@ _CLOCK_RE = re.compile(r"(\d{1,2}):(\d{2})")
 _CLOSED_WORD = "closed"
 _ALL_DAYS_WORD = "daily"
 _WINDOW_DAYS = 7
-_RESOLUTION = timedelta(microseconds=1)
 _DAY_SPEC_HELP = (
     f"use day names {', '.join(WEEKDAYS)}, ranges like 'mon-fri', "
     f"lists like 'sat,sun' or 'mon-wed,fri', or {_ALL_DAYS_WORD!r}"
@@ -303,14 +309,7 @@ class Schedule:
 
     def _to_local(self, at: datetime) -> datetime:
         """Convert an aware datetime to this schedule's zone, refusing naive ones."""
-        if not isinstance(at, datetime):
-            raise TypeError(f"expected a datetime, got {at!r}")
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise ValueError(
-                f"datetime {at!r} is naive; pass a timezone-aware datetime, e.g. "
-                "datetime.now(tz=ZoneInfo('America/Bogota')) or at.replace(tzinfo=...)"
-            )
-        return at.astimezone(self.tz)
+        return require_aware(at).astimezone(self.tz)
 
     def _status_local(self, local: datetime) -> Status:
         """Return the status for a datetime already expressed in `tz`."""
@@ -344,7 +343,7 @@ class Schedule:
         """Return the sorted candidate instants in [midnight(low), midnight(high))."""
         begin, end = self._midnight(low), self._midnight(high)
         walls = {
-            self._wall_instant(day, minute, fold)
+            wall_instant(day, minute, self.tz, fold)
             for day in _date_range(low - timedelta(days=1), high + timedelta(days=1))
             for minute in self._boundaries(day)
             for fold in (0, 1)
@@ -352,9 +351,9 @@ class Schedule:
         inside = sorted(instant for instant in walls if begin <= instant < end)
         samples = [begin, *inside, end]
         shifts = {
-            self._offset_change(before, after)
+            offset_change(before, after, self.tz)
             for before, after in pairwise(samples)
-            if self._offset(before) != self._offset(after)
+            if utc_offset(before, self.tz) != utc_offset(after, self.tz)
         }
         return sorted(set(inside) | {instant for instant in shifts if instant < end})
 
@@ -365,27 +364,7 @@ class Schedule:
 
     def _midnight(self, day: date) -> datetime:
         """Return the UTC instant of the first local midnight of `day`."""
-        return self._wall_instant(day, 0, 0)
-
-    def _wall_instant(self, day: date, minute: int, fold: int) -> datetime:
-        """Return the UTC instant of wall time `minute` on `day` (fold picks DST repeats)."""
-        wall = datetime.combine(day, time(), tzinfo=self.tz) + timedelta(minutes=minute)
-        return wall.replace(fold=fold).astimezone(UTC)
-
-    def _offset(self, instant: datetime) -> timedelta | None:
-        """Return the UTC offset of `tz` at a UTC instant."""
-        return instant.astimezone(self.tz).utcoffset()
-
-    def _offset_change(self, before: datetime, after: datetime) -> datetime:
-        """Binary-search the first instant in (before, after] with a different UTC offset."""
-        original = self._offset(before)
-        while after - before > _RESOLUTION:
-            middle = before + (after - before) // 2
-            if self._offset(middle) == original:
-                before = middle
-            else:
-                after = middle
-        return after
+        return wall_instant(day, 0, self.tz)
 
 
 def _contains(intervals: Sequence[Interval], moment: time) -> bool:
