@@ -435,6 +435,23 @@ def test_overrides(schedule_args: dict[str, object], local: datetime, expected: 
     assert schedule.status(local.replace(tzinfo=BOGOTA)) == expected
 
 
+@pytest.mark.parametrize(
+    ("schedule_args", "day", "expected"),
+    [
+        pytest.param({}, WORKDAY, ((420, 1140),), id="weekly"),
+        pytest.param({}, HOLIDAY, (), id="holiday"),
+        pytest.param({"closed": frozenset({WORKDAY})}, WORKDAY, (), id="closed-date"),
+        pytest.param({"special": {HOLIDAY: ((540, 720),)}, "closed": frozenset({HOLIDAY})},
+                     HOLIDAY, ((540, 720),), id="special-beats-closed-date-and-holiday"),
+    ],
+)
+def test_hours_on(
+    schedule_args: dict[str, object], day: date, expected: tuple[Interval, ...]
+) -> None:
+    """hours_on gives the intervals of the rule that wins on that date."""
+    assert with_overrides(**schedule_args).hours_on(day) == expected  # type: ignore[arg-type]
+
+
 def test_special_is_a_read_only_copy() -> None:
     """Mutating the dict passed as `special` does not change the schedule."""
     special = {WORKDAY: ()}

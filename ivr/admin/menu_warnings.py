@@ -127,13 +127,7 @@ def longest_closure(schedule: Schedule, start: date, days: int) -> tuple[date, d
 
 def _opens_on(schedule: Schedule, day: date) -> bool:
     """Whether the schedule opens at all on `day` (its local date)."""
-    noon = datetime.combine(day, time(12), schedule.tz)
-    if day in schedule.special:
-        return bool(schedule.special[day])
-    if day in schedule.closed_dates or (schedule.holidays is not None and
-                                        noon.date() in schedule.holidays):
-        return False
-    return bool(schedule.weekly[day.weekday()])
+    return bool(schedule.hours_on(day))
 
 
 def _rotation_gaps(line: Line, today: date) -> list[Problem]:

@@ -307,6 +307,10 @@ class Schedule:
                 return instant.astimezone(self.tz)
         return None
 
+    def hours_on(self, day: date) -> tuple[Interval, ...]:
+        """Return the opening intervals of local `day`: special, closed date, holiday or weekly."""
+        return self._plan(day)[0]
+
     def _to_local(self, at: datetime) -> datetime:
         """Convert an aware datetime to this schedule's zone, refusing naive ones."""
         return require_aware(at).astimezone(self.tz)
