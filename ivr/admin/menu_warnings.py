@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from ivr.core.lines import Line
 from ivr.core.loader import Problem
 from ivr.core.menu_file import MenuNode
+from ivr.core.menu_tree import prompt_refs
 from ivr.core.schedule import Schedule
 
 MAX_OPTIONS = 9
@@ -47,16 +48,8 @@ def _many_options(line: Line) -> list[Problem]:
 
 def _long_prompts(line: Line) -> list[Problem]:
     """A prompt that takes longer than ~25 seconds to say."""
-    places: list[tuple[tuple[str | int, ...], str]] = []
-    if line.spec.welcome:
-        places.append((("welcome",), line.spec.welcome))
-    for node_id, node in line.spec.nodes.items():
-        for key in ("prompt", "wait_prompt", "record_prompt", "closed_prompt", "screen"):
-            prompt_id = getattr(node, key, None)
-            if prompt_id:
-                places.append((("nodes", node_id, key), prompt_id))
     out = []
-    for path, prompt_id in places:
+    for path, prompt_id in prompt_refs(line.spec):
         seconds = spoken_seconds(line.prompt(prompt_id).text)
         if seconds > MAX_PROMPT_SECONDS:
             out.append(_warn(line, path, f"prompt {prompt_id!r} takes about {seconds:.0f} s to "

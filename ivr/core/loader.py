@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -17,6 +16,7 @@ import yaml
 from ivr.core.hours_speech import describe_week, load_words
 from ivr.core.lines import CASE_PROMPTS, SYSTEM_PROMPTS, Directory, GatherTiming, Line
 from ivr.core.menu_file import DialNode, LineFile, Link, MenuNode, Model, NodeBase
+from ivr.core.menu_tree import node_links, prompt_refs, walk
 from ivr.core.prompts import Prompt, load_catalog
 from ivr.core.rotation import Contact, Handoff, Override, Rotation
 from ivr.core.schedule import Schedule, build_calendar, build_weekly, parse_intervals
@@ -227,7 +227,7 @@ class _Checker:
                 self.error(("language",), f"voice_prompts/{self.spec.language} lacks the "
                                           f"service prompt {prompt_id!r}")
         catalog = self._overridden(catalog)
-        for path, prompt_id in self._prompt_refs():
+        for path, prompt_id in prompt_refs(self.spec):
             if prompt_id not in catalog:
                 hint = _did_you_mean(prompt_id, list(catalog))
                 self.error(path, f"no prompt {prompt_id!r} in voice_prompts/"
@@ -248,16 +248,6 @@ class _Checker:
             else:
                 own[service_id] = catalog[prompt_id]
         return own
-
-    def _prompt_refs(self) -> Iterator[tuple[Path_, str]]:
-        """Every prompt id the file names, with where it is named."""
-        if self.spec.welcome:
-            yield ("welcome",), self.spec.welcome
-        for node_id, node in self.spec.nodes.items():
-            for key in ("prompt", "wait_prompt", "closed_prompt", "record_prompt", "screen"):
-                value = getattr(node, key, None)
-                if value:
-                    yield ("nodes", node_id, key), value
 
     def _schedules(self, line_tz: ZoneInfo | None) -> tuple[dict[str, Schedule], dict[str, str]]:
         """Build each schedule (time zone, holidays) and the sentence that says its hours."""
@@ -370,7 +360,8 @@ class _Checker:
         """Every node must be reachable from `start` (an unreachable node is a forgotten one)."""
         if self.spec.start not in self.spec.nodes:
             return  # the missing start is the error; everything "unreachable" follows from it
-        seen = _reach(self.spec, self.spec.start)
+        starts = [self.spec.start, *self.spec.escalation.values()]
+        seen = {reached.node_id for reached in walk(self.spec, starts)}
         for node_id in self.spec.nodes:
             if node_id not in seen:
                 self.error(("nodes", node_id), f"node {node_id!r} cannot be reached from "
@@ -393,14 +384,6 @@ def _fill_calendar(calendar: Any) -> None:
             _ = date(year, 1, 1) in calendar
 
 
-def _node_links(spec: LineFile, node: Any) -> list[Link]:
-    """A node's links, with the line's fallback for a menu that names none."""
-    links: list[Link] = node.links()
-    if isinstance(node, MenuNode) and not node.fallback and spec.fallback:
-        links.append(Link(("fallback",), spec.fallback, True))
-    return links
-
-
 def _links(spec: LineFile) -> Iterator[tuple[Path_, str]]:
     """Every link written in the file, with where it is written."""
     yield ("start",), spec.start
@@ -413,23 +396,10 @@ def _links(spec: LineFile) -> Iterator[tuple[Path_, str]]:
             yield ("nodes", node_id, *link.path), link.target
 
 
-def _reach(spec: LineFile, start: str) -> set[str]:
-    """The nodes a call can reach from `start` (and the escalation levels cases are sent to)."""
-    seen = {start, *spec.escalation.values()}
-    todo = deque(seen)
-    while todo:
-        node = spec.nodes.get(todo.popleft())
-        for link in _node_links(spec, node) if node is not None else []:
-            if link.target not in seen:
-                seen.add(link.target)
-                todo.append(link.target)
-    return seen
-
-
 def _automatic_graph(spec: LineFile) -> dict[str, list[str]]:
     """The links a call follows without a key press."""
     return {
-        node_id: [link.target for link in _node_links(spec, node)
+        node_id: [link.target for link in node_links(spec, node)
                   if link.automatic and link.target in spec.nodes]
         for node_id, node in spec.nodes.items()
     }
@@ -461,25 +431,13 @@ def _find_cycle(graph: Mapping[str, list[str]]) -> list[str]:
 
 
 def _menu_parents(spec: LineFile) -> dict[str, str]:
-    """Each menu's parent: the menu that first leads to it, breadth-first from `start`."""
-    parents: dict[str, str] = {}
-    seen = {spec.start}
-    todo = deque([spec.start])
-    while todo:
-        node = spec.nodes[todo.popleft()]
-        if not isinstance(node, MenuNode):
-            continue
-        for target in node.options.values():
-            if target not in seen and isinstance(spec.nodes.get(target), MenuNode):
-                seen.add(target)
-                parents[target] = _node_id(spec, node)
-                todo.append(target)
-    return parents
+    """Each menu's parent: the menu whose option first leads to it, breadth-first from `start`."""
+    def menu_option(link: Link) -> bool:
+        """Whether `link` is a menu option that leads to another menu."""
+        return link.path[0] == "options" and isinstance(spec.nodes.get(link.target), MenuNode)
 
-
-def _node_id(spec: LineFile, node: Any) -> str:
-    """Return the id of `node` in `spec`."""
-    return next(k for k, v in spec.nodes.items() if v is node)
+    return {reached.node_id: reached.parent for reached in walk(spec, [spec.start], menu_option)
+            if reached.parent is not None}
 
 
 def _gather_timing(spec: LineFile) -> dict[str, GatherTiming]:
