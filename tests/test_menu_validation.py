@@ -339,24 +339,32 @@ def with_rotation(extra: str) -> str:
     [
         pytest.param('    handoff: {every: week, weekday: mon, time: "08:00"}\n', "guardia:",
                      ("handoff", "start"), id="handoff-without-start"),
-        pytest.param("    start: 2026-01-05\n", "guardia:", ("start", "handoff"),
+        pytest.param("    start: 2026-01-05\n", "start: 2026", ("start", "handoff"),
                      id="start-without-handoff"),
         pytest.param('    handoff: {every: week, weekday: mon, time: "08:00"}\n'
-                     "    start: 2026-01-06\n", "guardia:", ("tue", "mon"),
+                     "    start: 2026-01-06\n", "start: 2026", ("2026-01-06 is a tue", "mon"),
                      id="weekly-start-on-another-weekday"),
         pytest.param('    overrides:\n      - {from: "2026-01-08 00:00", until: "2026-01-07 00:00",'
-                     " contact: primero}\n", "guardia:", ("until", "after"),
+                     " contact: primero}\n", "until:", ("until", "not after from"),
                      id="override-until-before-from"),
         pytest.param('    overrides:\n      - {from: "2026-01-08 00:00", until: "2026-01-08 00:00",'
-                     " contact: primero}\n", "guardia:", ("until", "after"),
+                     " contact: primero}\n", "until:", ("until", "not after from"),
                      id="override-until-equals-from"),
     ],
 )
 def test_bad_rotation(tmp_path: Path, extra: str, needle: str, fragments: tuple[str, ...]) -> None:
-    _, problems = problems_of(tmp_path, with_rotation(extra))
-    assert len(problems) == 1
+    problem = only_problem(tmp_path, with_rotation(extra), needle)
     for fragment in fragments:
-        assert fragment in problems[0].message
+        assert fragment in problem.message
+
+
+def test_override_reversed_only_in_the_lines_zone(tmp_path: Path) -> None:
+    # 02:30 does not exist in New York on 2026-03-08: read as 02:30 EST, it is after 03:10 EDT
+    extra = ('    overrides:\n      - {from: "2026-03-08 02:30", until: "2026-03-08 03:10",'
+             " contact: primero}\n")
+    text = edit("timezone: America/Bogota", "timezone: America/New_York", with_rotation(extra))
+    problem = only_problem(tmp_path, text, "until:")
+    assert "until 2026-03-08 03:10 is not after from 2026-03-08 02:30" in problem.message
 
 
 def test_good_rotations(tmp_path: Path) -> None:

@@ -127,7 +127,8 @@ def _validate_model(source: Source) -> LineFile:
         raise MenuError([Problem(source.file, 1, "a menu file must be a mapping (id:, nodes:...)")])
     country = data.get("country") if isinstance(data.get("country"), str) else "ZZ"
     try:
-        return LineFile.model_validate(data, context={"country": country})
+        context = {"country": country, "timezone": data.get("timezone")}
+        return LineFile.model_validate(data, context=context)
     except pydantic.ValidationError as e:
         raise MenuError([_problem_from(source, err) for err in e.errors()]) from e
 
@@ -312,13 +313,10 @@ class _Checker:
                 hours, minutes = (int(x) for x in spec.handoff.time.split(":"))
                 weekday = WEEKDAYS.index(spec.handoff.weekday) if spec.handoff.weekday else 0
                 handoff = Handoff(spec.handoff.every, weekday, hours * 60 + minutes)
-            try:
-                rotations[rotation_id] = Rotation(
-                    contacts=tuple(Contact(c.role, c.number) for c in spec.contacts),
-                    tz=tz, handoff=handoff, anchor=spec.start, overrides=tuple(overrides),
-                )
-            except ValueError as e:  # the engine calls the file's `start` its anchor
-                self.error(path, str(e).replace("anchor", "start"))
+            rotations[rotation_id] = Rotation(
+                contacts=tuple(Contact(c.role, c.number) for c in spec.contacts),
+                tz=tz, handoff=handoff, anchor=spec.start, overrides=tuple(overrides),
+            )
         for node_id, node in self.spec.nodes.items():
             for i, step in enumerate(node.steps or [] if isinstance(node, DialNode) else []):
                 if step.on_call and step.on_call not in self.spec.on_call:

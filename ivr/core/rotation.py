@@ -20,9 +20,8 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from ivr.core.wall_clock import MINUTES_PER_DAY, WEEKDAYS, first_instant, require_aware, to_utc
+from ivr.core.wall_clock import first_instant, require_aware, to_utc
 
-EVERY = ("day", "week")
 SOURCES = ("fixed", "rotation", "override")
 
 _DAYS_PER_WEEK = 7
@@ -41,11 +40,6 @@ class Contact:
     role: str
     number: str
 
-    def __post_init__(self) -> None:
-        """Refuse empty or non-string roles and numbers."""
-        _require_text("role", self.role, "'guardia principal'")
-        _require_text("number", self.number, "an E.164 number, '+' and digits")
-
 
 @dataclass(frozen=True)
 class Override:
@@ -63,20 +57,6 @@ class Handoff:
     every: Literal["day", "week"]
     weekday: int
     minute: int
-
-    def __post_init__(self) -> None:
-        """Refuse unknown periods, weekdays outside 0..6 and minutes outside the day."""
-        if self.every not in EVERY:
-            raise ValueError(f"hand-off every {self.every!r} is not supported; use 'day' or 'week'")
-        if self.every == "week" and (not _is_int(self.weekday) or not 0 <= self.weekday <= 6):
-            raise ValueError(
-                f"hand-off weekday {self.weekday!r} is out of range; use 0 (Monday) to 6 (Sunday)"
-            )
-        if not _is_int(self.minute) or not 0 <= self.minute < MINUTES_PER_DAY:
-            raise ValueError(
-                f"hand-off minute {self.minute!r} is out of range; give minutes from local "
-                f"midnight, 0 to {MINUTES_PER_DAY - 1} (08:00 is 480)"
-            )
 
 
 @dataclass(frozen=True)
@@ -145,13 +125,9 @@ class Rotation:
     overrides: tuple[Override, ...] = ()
 
     def __post_init__(self) -> None:
-        """Validate and freeze the configuration so mistakes surface at startup."""
-        object.__setattr__(self, "contacts", _validated_contacts(self.contacts))
-        _check_zone(self.tz)
-        _check_handoff(self.handoff, self.anchor)
-        object.__setattr__(
-            self, "overrides", _validated_overrides(self.overrides, len(self.contacts))
-        )
+        """Keep the contacts and overrides as tuples, so a rotation is a hashable value."""
+        object.__setattr__(self, "contacts", tuple(self.contacts))
+        object.__setattr__(self, "overrides", tuple(self.overrides))
 
     def on_call(self, at: datetime) -> OnCall:
         """Return who is on call at the aware instant `at`, why, and until when."""
@@ -244,117 +220,6 @@ class Rotation:
     def _local(self, instant: datetime | None) -> datetime | None:
         """Express an instant in the rotation's zone (None stays None)."""
         return None if instant is None else instant.astimezone(self.tz)
-
-
-# ---------------------------------------------------------------------------
-# Validation helpers
-# ---------------------------------------------------------------------------
-
-
-def _validated_contacts(contacts: Sequence[Contact]) -> tuple[Contact, ...]:
-    """Return the contacts as a tuple, refusing a non-sequence, a non-Contact or none at all."""
-    if not isinstance(contacts, list | tuple):
-        raise TypeError(
-            f"contacts must be a tuple of Contact, got {contacts!r}; "
-            "write e.g. (Contact('guardia principal', NUMBER),) with NUMBER in E.164"
-        )
-    for position, contact in enumerate(contacts):
-        if not isinstance(contact, Contact):
-            raise TypeError(
-                f"contacts[{position}] is {contact!r}, not a Contact; "
-                "build it as Contact(role, number)"
-            )
-    if not contacts:
-        raise ValueError(
-            f"a rotation needs at least one contact, got {contacts!r}; "
-            "list who takes priority-1 calls, e.g. (Contact('guardia principal', '+57...'),)"
-        )
-    return tuple(contacts)
-
-
-def _check_zone(tz: object) -> None:
-    """Refuse a time zone that is not a ZoneInfo."""
-    if not isinstance(tz, ZoneInfo):
-        raise TypeError(f"tz must be a ZoneInfo, got {tz!r}; use e.g. ZoneInfo('America/Bogota')")
-
-
-def _check_handoff(handoff: object, anchor: object) -> None:
-    """Refuse a hand-off without a usable anchor date, or an anchor without a hand-off."""
-    if handoff is None:
-        if anchor is not None:
-            raise ValueError(
-                f"anchor {anchor!r} is given without a handoff; remove the anchor for a fixed "
-                "order, or add a Handoff saying when the turn passes on"
-            )
-        return
-    if not isinstance(handoff, Handoff):
-        raise TypeError(
-            f"handoff must be a Handoff or None, got {handoff!r}; "
-            "write e.g. Handoff(every='week', weekday=0, minute=480)"
-        )
-    if anchor is None:
-        raise ValueError(
-            f"handoff {handoff!r} needs an anchor; give the date of a hand-off on which "
-            "contacts[0] took over, e.g. anchor=date(2026, 1, 5)"
-        )
-    if isinstance(anchor, datetime) or not isinstance(anchor, date):
-        raise TypeError(
-            f"anchor must be a date, got {anchor!r}; the hand-off time comes from the "
-            "Handoff, so pass only the day, e.g. date(2026, 1, 5)"
-        )
-    if handoff.every == "week" and anchor.weekday() != handoff.weekday:
-        raise ValueError(
-            f"anchor {anchor!r} is a {WEEKDAYS[anchor.weekday()]}, but the weekly hand-off is "
-            f"on {WEEKDAYS[handoff.weekday]} (weekday {handoff.weekday}); move the anchor to "
-            "a hand-off day"
-        )
-
-
-def _validated_overrides(overrides: Sequence[Override], count: int) -> tuple[Override, ...]:
-    """Return the overrides as a tuple, refusing bad periods and unknown contact indexes."""
-    if not isinstance(overrides, list | tuple):
-        raise TypeError(f"overrides must be a tuple of Override, got {overrides!r}")
-    for position, override in enumerate(overrides):
-        _check_override(override, f"overrides[{position}]", count)
-    return tuple(overrides)
-
-
-def _check_override(override: object, name: str, count: int) -> None:
-    """Refuse a non-Override, naive or reversed times, or a contact index outside the rotation."""
-    if not isinstance(override, Override):
-        raise TypeError(
-            f"{name} is {override!r}, not an Override; build it as Override(start, until, contact)"
-        )
-    start = require_aware(override.start, f"{name} start")
-    until = require_aware(override.until, f"{name} until")
-    if to_utc(until) <= to_utc(start):
-        raise ValueError(
-            f"{name} until {until!r} is not after its start {start!r}; an override covers "
-            "[start, until), so give an until later than the start"
-        )
-    if not _is_int(override.contact):
-        raise TypeError(
-            f"{name} contact {override.contact!r} is not an int; give the position "
-            "(0, 1, 2, ...) of the contact in the rotation's contacts"
-        )
-    if not 0 <= override.contact < count:
-        raise ValueError(
-            f"{name} names contact {override.contact!r}, but the rotation has {count} "
-            f"contact(s); use an index from 0 to {count - 1}"
-        )
-
-
-def _require_text(name: str, value: object, example: str) -> None:
-    """Refuse a value that is not a non-empty string."""
-    if not isinstance(value, str):
-        raise TypeError(f"contact {name} must be a string, got {value!r}; e.g. {example}")
-    if not value.strip():
-        raise ValueError(f"contact {name} {value!r} must be a non-empty string, e.g. {example}")
-
-
-def _is_int(value: object) -> bool:
-    """Return True for a real int (bool excluded)."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # ---------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import reduce
 from itertools import pairwise
 from types import MappingProxyType
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from holidays import (
@@ -26,7 +25,6 @@ from holidays import (
 )
 
 from ivr.core.wall_clock import (
-    MINUTES_PER_DAY,
     WEEKDAYS,
     offset_change,
     require_aware,
@@ -270,19 +268,9 @@ class Schedule:
     special: Mapping[date, tuple[Interval, ...]] = field(default_factory=_empty_special, hash=False)
 
     def __post_init__(self) -> None:
-        """Validate and freeze the configuration so mistakes surface at startup."""
-        if not isinstance(self.tz, ZoneInfo):
-            raise TypeError(
-                f"tz must be a ZoneInfo, got {self.tz!r}; use e.g. ZoneInfo('America/Bogota')"
-            )
-        if self.holidays is not None and not isinstance(self.holidays, HolidayBase):
-            raise TypeError(
-                f"holidays must be a holidays.HolidayBase or None, got {self.holidays!r}; "
-                "build one with build_calendar(['CO'])"
-            )
-        object.__setattr__(self, "weekly", _validated_week(self.weekly))
-        object.__setattr__(self, "closed_dates", _validated_dates(self.closed_dates))
-        object.__setattr__(self, "special", _validated_special(self.special))
+        """Keep read-only copies of the dates, so the caller's collections can change freely."""
+        object.__setattr__(self, "closed_dates", frozenset(self.closed_dates))
+        object.__setattr__(self, "special", MappingProxyType(dict(self.special)))
 
     def status(self, at: datetime) -> Status:
         """Return the open/closed status at the aware instant `at`."""
@@ -294,8 +282,6 @@ class Schedule:
 
     def next_change(self, at: datetime, horizon_days: int = 400) -> datetime | None:
         """Return the next instant (in `tz`) where open/closed flips, or None within the horizon."""
-        if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or horizon_days < 0:
-            raise ValueError(f"horizon_days must be a non-negative int, got {horizon_days!r}")
         local = self._to_local(at)
         start = local.astimezone(UTC)
         limit = start + timedelta(days=horizon_days)
@@ -388,74 +374,3 @@ def _date_range(first: date, stop: date) -> Iterator[date]:
     """Yield the dates from `first` up to but excluding `stop`."""
     for offset in range((stop - first).days):
         yield first + timedelta(days=offset)
-
-
-def _validated_week(weekly: Any) -> tuple[tuple[Interval, ...], ...]:
-    """Check the weekly table has 7 valid days and return it as nested tuples."""
-    if not isinstance(weekly, Sequence) or len(weekly) != len(WEEKDAYS):
-        raise ValueError(
-            f"weekly must have exactly 7 entries (Monday first), got {weekly!r}; "
-            "use () for closed days or build it with build_weekly({'mon-fri': '07:00-19:00'})"
-        )
-    return tuple(
-        _validated_intervals(day, f"weekly[{index}] ({WEEKDAYS[index]})")
-        for index, day in enumerate(weekly)
-    )
-
-
-def _validated_intervals(intervals: Any, where: str) -> tuple[Interval, ...]:
-    """Check intervals are in-range, sorted and non-overlapping; return them as a tuple."""
-    if isinstance(intervals, str) or not isinstance(intervals, Sequence):
-        raise TypeError(
-            f"{where} must be a tuple of (start, end) minute pairs, got {intervals!r}; "
-            "parse text with parse_intervals('07:00-19:00')"
-        )
-    result = tuple(_validated_interval(interval, where) for interval in intervals)
-    if list(result) != sorted(result):
-        raise ValueError(f"{where} intervals {result!r} are not sorted; sort them by start time")
-    _check_no_overlap(result, where)
-    return result
-
-
-def _validated_interval(interval: Any, where: str) -> Interval:
-    """Check one (start, end) pair satisfies 0 <= start < end <= 1440."""
-    valid = (
-        isinstance(interval, Sequence)
-        and len(interval) == 2
-        and all(isinstance(value, int) and not isinstance(value, bool) for value in interval)
-        and 0 <= interval[0] < interval[1] <= MINUTES_PER_DAY
-    )
-    if not valid:
-        raise ValueError(
-            f"{where} has invalid interval {interval!r}; use (start, end) minutes from midnight "
-            f"with 0 <= start < end <= {MINUTES_PER_DAY}, e.g. (420, 1140) for 07:00-19:00"
-        )
-    return (interval[0], interval[1])
-
-
-def _validated_dates(dates: Any) -> frozenset[date]:
-    """Check closed dates are plain dates (not datetimes) and return them as a frozenset."""
-    result = frozenset(dates)
-    for day in result:
-        _check_plain_date(day, "closed_dates")
-    return result
-
-
-def _validated_special(special: Any) -> Mapping[date, tuple[Interval, ...]]:
-    """Check special dates and their intervals; return a read-only copy."""
-    if not isinstance(special, Mapping):
-        raise TypeError(f"special must be a mapping of date -> intervals, got {special!r}")
-    checked: dict[date, tuple[Interval, ...]] = {}
-    for day, intervals in special.items():
-        _check_plain_date(day, "special")
-        checked[day] = _validated_intervals(intervals, f"special[{day.isoformat()}]")
-    return MappingProxyType(checked)
-
-
-def _check_plain_date(value: Any, where: str) -> None:
-    """Raise TypeError unless `value` is a date that is not a datetime."""
-    if not isinstance(value, date) or isinstance(value, datetime):
-        raise TypeError(
-            f"{where} entry {value!r} must be a datetime.date; use date(2026, 12, 24) "
-            "or datetime.date() to drop the time"
-        )
