@@ -131,7 +131,6 @@ def test_single_contact_answers_around_the_clock(at: datetime) -> None:
     assert rotation.on_call(at) == OnCall(CERTICAMARA_P1, "fixed", None, None, None)
     assert rotation.order(at) == (CERTICAMARA_P1,)
     assert rotation.handoffs(at - timedelta(days=400), at) == []
-    assert rotation.gaps(at - timedelta(days=400), at) == []
 
 
 @pytest.mark.parametrize(
@@ -963,12 +962,6 @@ def test_order_lists_each_contact_once() -> None:
     assert rotation.order(bog(2026, 1, 4, 12)) == (C, A, B)
 
 
-def test_gaps_are_empty_with_contacts() -> None:
-    """With any contact on the rotation nobody-on-call periods never happen."""
-    rotation = bogota_weekly(EVENING)
-    assert rotation.gaps(bog(2026, 1, 1), bog(2027, 1, 1)) == []
-
-
 def test_rotation_is_frozen_and_hashable() -> None:
     """A Rotation is an immutable value; a list of contacts is stored as a tuple."""
     rotation = Rotation([A, B], BOGOTA)  # type: ignore[arg-type]
@@ -997,10 +990,9 @@ def test_instant_must_be_aware(method: str) -> None:
         getattr(bogota_weekly(), method)("2026-01-05")
 
 
-@pytest.mark.parametrize("method", ["handoffs", "gaps"])
-def test_range_must_be_aware_and_ordered(method: str) -> None:
+def test_range_must_be_aware_and_ordered() -> None:
     """Report ranges need aware ends, the earlier one first."""
-    call = getattr(bogota_weekly(), method)
+    call = bogota_weekly().handoffs
     with pytest.raises(ValueError, match=r"end datetime\.datetime\(2026, 2, 1, 0, 0\) is naive"):
         call(bog(2026, 1, 1), datetime(2026, 2, 1))
     with pytest.raises(ValueError, match=r"is before start .*pass the earlier instant as start"):

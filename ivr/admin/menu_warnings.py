@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from ivr.core.lines import Line
 from ivr.core.loader import Problem
@@ -26,7 +26,6 @@ def warnings(line: Line, today: date) -> list[Problem]:
         *_long_prompts(line),
         *_deep_destinations(line),
         *_long_closures(line, today),
-        *_rotation_gaps(line, today),
     ]
 
 
@@ -121,16 +120,3 @@ def longest_closure(schedule: Schedule, start: date, days: int) -> tuple[date, d
 def _opens_on(schedule: Schedule, day: date) -> bool:
     """Whether the schedule opens at all on `day` (its local date)."""
     return bool(schedule.hours_on(day))
-
-
-def _rotation_gaps(line: Line, today: date) -> list[Problem]:
-    """An on-call rotation that leaves nobody on call for a while in the coming year."""
-    out = []
-    for rotation_id, rotation in line.rotations.items():
-        start = datetime.combine(today, time(), rotation.tz)
-        gaps = rotation.gaps(start, start + timedelta(days=LOOK_AHEAD_DAYS))
-        if gaps:
-            first = gaps[0]
-            out.append(_warn(line, ("on_call", rotation_id), f"nobody is on call from "
-                             f"{first[0]:%Y-%m-%d %H:%M} to {first[1]:%Y-%m-%d %H:%M}"))
-    return out

@@ -22,8 +22,6 @@ from zoneinfo import ZoneInfo
 
 from ivr.core.wall_clock import first_instant, require_aware, to_utc
 
-SOURCES = ("fixed", "rotation", "override")
-
 _DAYS_PER_WEEK = 7
 _LOOKAHEAD_DAYS = 2
 
@@ -176,11 +174,6 @@ class Rotation:
                 instants.append(instant)
             day = grid.next_day(day)
         return [instant.astimezone(self.tz) for instant in instants]
-
-    def gaps(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-        """Return the periods in ``[start, end)`` with nobody on call: none, given any contact."""
-        _span(start, end)
-        return [] if self.contacts or start == end else [(start, end)]
 
     def _grid(self) -> _Grid | None:
         """Return the hand-off grid, or None for a fixed order."""

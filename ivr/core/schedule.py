@@ -35,7 +35,6 @@ from ivr.core.wall_clock import (
 Interval = tuple[int, int]
 """Minutes from local midnight, half-open ``[start, end)``; ``0 <= start < end <= 1440``."""
 
-REASONS = ("schedule", "special", "closed_date", "holiday")
 
 _INTERVAL_RE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 _CLOCK_RE = re.compile(r"(\d{1,2}):(\d{2})")
