@@ -513,7 +513,7 @@ def test_each_shipped_menu_loads(path: Path) -> None:
     assert load_line(path, PROMPTS).file == str(path)
 
 
-# --- ivr.phone.to_e164 --------------------------------------------------------------------
+# --- ivr.core.phone.to_e164 ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

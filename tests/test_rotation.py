@@ -1,4 +1,4 @@
-"""Table-driven tests for ivr.rotation (who is on call: hand-offs across DST, overrides)."""
+"""Table-driven tests for ivr.core.rotation (who is on call: hand-offs across DST, overrides)."""
 
 from __future__ import annotations
 
@@ -1130,7 +1130,7 @@ ROTATION_SOURCE = Path(__file__).resolve().parents[1] / "ivr" / "core" / "rotati
 
 
 def test_rotation_module_documents_every_function_and_class() -> None:
-    """Every function and class in ivr.rotation has a docstring."""
+    """Every function and class in ivr.core.rotation has a docstring."""
     tree = ast.parse(ROTATION_SOURCE.read_text(encoding="utf-8"))
     nodes = [
         node

@@ -1,4 +1,4 @@
-"""Table-driven tests for ivr.schedule (business hours, holidays, next_change across DST)."""
+"""Table-driven tests for ivr.core.schedule (business hours, holidays, next_change across DST)."""
 
 from __future__ import annotations
 

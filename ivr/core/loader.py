@@ -48,6 +48,7 @@ class MenuError(ValueError):
     """A menu file (or several) that must not be served; lists every problem found."""
 
     def __init__(self, problems: list[Problem]) -> None:
+        """Keep the problems; the message lists them one per line."""
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
 
@@ -70,8 +71,10 @@ def load_directory(
 def load_files(
     paths: list[Path], prompt_dir: Path
 ) -> tuple[dict[str, Line], dict[str, Line], list[Problem]]:
-    """Load each file; return the good lines by id and by number, and every problem found
-    (including two files claiming one id or number)."""
+    """Load each file; return the good lines by id and by number, and every problem found.
+
+    Two files claiming one id or one number is a problem too.
+    """
     problems: list[Problem] = []
     lines: dict[str, Line] = {}
     by_number: dict[str, Line] = {}
@@ -180,6 +183,7 @@ class _Checker:
     """The checks that need the whole file: links, prompts, schedules, reachability, loops."""
 
     def __init__(self, source: Source, spec: LineFile, prompt_dir: Path) -> None:
+        """Check `spec`, read from `source`, against the prompts in `prompt_dir`."""
         self.source, self.spec, self.prompt_dir = source, spec, prompt_dir
         self.problems: list[Problem] = []
 

@@ -1,7 +1,8 @@
 """The menu file format: a typed model of one line's YAML, checked field by field.
 
-Cross-references (links between nodes, prompts, schedules) are checked by `menu_loader`, which
-knows the whole file; this module checks each value in its place.
+Cross-references (links between nodes, prompts, schedules) are checked by `ivr.core.loader`,
+which knows the whole file; this module checks each value in its place, and the rules that tie
+the values of one part together (an override's `until` after its `from`, say).
 """
 
 from __future__ import annotations

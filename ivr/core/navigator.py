@@ -121,7 +121,7 @@ class AskCase:
 
 @dataclass(frozen=True)
 class FindCase:
-    """Look up case `number` (the web layer does, then calls `cases.case_found`)."""
+    """Look up case `number` (the web layer does, then calls `case_flow.found`)."""
 
     node: str
     number: str

@@ -59,7 +59,10 @@ class Handoff:
 
 @dataclass(frozen=True)
 class OnCall:
-    """Who is on call at an instant, what decided it, and the period this answer holds for."""
+    """Who is on call at an instant, what decided it, and the period this answer holds for.
+
+    `source` is 'fixed' (no hand-offs), 'rotation' (the turn) or 'override'.
+    """
 
     contact: Contact
     source: str

@@ -244,7 +244,10 @@ def _pick_language(country: str, language: str) -> str | None:
 
 @dataclass(frozen=True)
 class Status:
-    """Whether the line is open at some instant, and why."""
+    """Whether the line is open at some instant, and why.
+
+    `reason` names the rule that decided: 'special', 'closed_date', 'holiday' or 'schedule'.
+    """
 
     open: bool
     reason: str
