@@ -1,4 +1,4 @@
-"""Table-driven tests for ivr.hours_speech (the weekly hours said aloud in Spanish)."""
+"""Table-driven tests for ivr.core.hours_speech (the weekly hours said aloud in Spanish)."""
 
 from __future__ import annotations
 

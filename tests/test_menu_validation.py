@@ -317,6 +317,64 @@ def test_back_key_is_also_an_option(tmp_path: Path) -> None:
     assert "'0' is the line's back_key" in problem.message
 
 
+# --- on-call rotations -------------------------------------------------------------------
+
+
+ROTATION = """\
+on_call:
+  guardia:
+    contacts:
+      - {role: primero, number: "+57 318 717 4937"}
+      - {role: segundo, number: "+57 318 717 4938"}
+"""
+
+
+def with_rotation(extra: str) -> str:
+    """BASE with a two-contact rotation `guardia`, plus `extra` lines inside it."""
+    return edit("nodes:\n", ROTATION + extra + "nodes:\n")
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle", "fragments"),
+    [
+        pytest.param('    handoff: {every: week, weekday: mon, time: "08:00"}\n', "guardia:",
+                     ("handoff", "start"), id="handoff-without-start"),
+        pytest.param("    start: 2026-01-05\n", "start: 2026", ("start", "handoff"),
+                     id="start-without-handoff"),
+        pytest.param('    handoff: {every: week, weekday: mon, time: "08:00"}\n'
+                     "    start: 2026-01-06\n", "start: 2026", ("2026-01-06 is a tue", "mon"),
+                     id="weekly-start-on-another-weekday"),
+        pytest.param('    overrides:\n      - {from: "2026-01-08 00:00", until: "2026-01-07 00:00",'
+                     " contact: primero}\n", "until:", ("until", "not after from"),
+                     id="override-until-before-from"),
+        pytest.param('    overrides:\n      - {from: "2026-01-08 00:00", until: "2026-01-08 00:00",'
+                     " contact: primero}\n", "until:", ("until", "not after from"),
+                     id="override-until-equals-from"),
+    ],
+)
+def test_bad_rotation(tmp_path: Path, extra: str, needle: str, fragments: tuple[str, ...]) -> None:
+    problem = only_problem(tmp_path, with_rotation(extra), needle)
+    for fragment in fragments:
+        assert fragment in problem.message
+
+
+def test_override_reversed_only_in_the_lines_zone(tmp_path: Path) -> None:
+    # 02:30 does not exist in New York on 2026-03-08: read as 02:30 EST, it is after 03:10 EDT
+    extra = ('    overrides:\n      - {from: "2026-03-08 02:30", until: "2026-03-08 03:10",'
+             " contact: primero}\n")
+    text = edit("timezone: America/Bogota", "timezone: America/New_York", with_rotation(extra))
+    problem = only_problem(tmp_path, text, "until:")
+    assert "until 2026-03-08 03:10 is not after from 2026-03-08 02:30" in problem.message
+
+
+def test_good_rotations(tmp_path: Path) -> None:
+    daily = '    handoff: {every: day, time: "08:00"}\n    start: 2026-01-06\n'
+    weekly = '    handoff: {every: week, weekday: tue, time: "08:00"}\n    start: 2026-01-06\n'
+    for extra in (daily, weekly):
+        line = load_line(write(tmp_path, with_rotation(extra)), PROMPTS)
+        assert line.rotations["guardia"].anchor.isoformat() == "2026-01-06"
+
+
 # --- phone numbers and targets ------------------------------------------------------------
 
 
@@ -455,7 +513,7 @@ def test_each_shipped_menu_loads(path: Path) -> None:
     assert load_line(path, PROMPTS).file == str(path)
 
 
-# --- ivr.phone.to_e164 --------------------------------------------------------------------
+# --- ivr.core.phone.to_e164 ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

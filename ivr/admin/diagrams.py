@@ -8,7 +8,6 @@ edges labelled with the digit, links taken without a key press are dashed and sa
 from __future__ import annotations
 
 import textwrap
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,7 +16,6 @@ from ivr.core.menu_file import (
     AnnouncementNode,
     CaseLookupNode,
     DialNode,
-    MenuNode,
     NewCaseNode,
     NodeBase,
     QueueNode,
@@ -25,6 +23,7 @@ from ivr.core.menu_file import (
     Target,
     VoicemailNode,
 )
+from ivr.core.menu_tree import node_links, walk
 from ivr.core.phone import format_international
 
 INBOUND_ID = "inbound"  # the incoming call; node ids are prefixed (`n_`), so it never clashes
@@ -178,20 +177,8 @@ def _one_line(text: str) -> str:
 
 def option_keys(line: Line) -> dict[str, str]:
     """The key that leads to each node from its parent menu (the first met from `start`)."""
-    nodes = line.spec.nodes
-    keys: dict[str, str] = {}
-    seen = {line.spec.start}
-    todo = deque([line.spec.start])
-    while todo:
-        node = nodes[todo.popleft()]
-        if not isinstance(node, MenuNode):
-            continue
-        for key, target in node.options.items():
-            if target not in seen:
-                seen.add(target)
-                keys[target] = key
-                todo.append(target)
-    return keys
+    reached = walk(line.spec, [line.spec.start], lambda link: link.path[0] == "options")
+    return {r.node_id: r.link.path[1] for r in reached if r.link is not None}
 
 
 def diagram_boxes(line: Line) -> Iterator[Box]:
@@ -284,12 +271,9 @@ def diagram_edges(line: Line) -> Iterator[Edge]:
     spec = line.spec
     yield Edge(INBOUND_ID, graph_id(spec.start), "", False)
     for node_id, node in spec.nodes.items():
-        for link in node.links():
+        for link in node_links(spec, node):
             yield Edge(graph_id(node_id), graph_id(link.target), link_label(line, node, link.path),
                        dashed=link.path[0] != "options")
-        if isinstance(node, MenuNode) and not node.fallback and spec.fallback:
-            yield Edge(graph_id(node_id), graph_id(spec.fallback),
-                       link_label(line, node, ("fallback",)), dashed=True)
     lookups = [graph_id(i) for i, n in spec.nodes.items() if isinstance(n, CaseLookupNode)]
     for level, target in sorted(spec.escalation.items()):
         for source in lookups or [INBOUND_ID]:

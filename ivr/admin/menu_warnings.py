@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import deque
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from ivr.core.lines import Line
 from ivr.core.loader import Problem
 from ivr.core.menu_file import MenuNode
+from ivr.core.menu_tree import prompt_refs
 from ivr.core.schedule import Schedule
 
 MAX_OPTIONS = 9
@@ -25,7 +26,6 @@ def warnings(line: Line, today: date) -> list[Problem]:
         *_long_prompts(line),
         *_deep_destinations(line),
         *_long_closures(line, today),
-        *_rotation_gaps(line, today),
     ]
 
 
@@ -47,16 +47,8 @@ def _many_options(line: Line) -> list[Problem]:
 
 def _long_prompts(line: Line) -> list[Problem]:
     """A prompt that takes longer than ~25 seconds to say."""
-    places: list[tuple[tuple[str | int, ...], str]] = []
-    if line.spec.welcome:
-        places.append((("welcome",), line.spec.welcome))
-    for node_id, node in line.spec.nodes.items():
-        for key in ("prompt", "wait_prompt", "record_prompt", "closed_prompt", "screen"):
-            prompt_id = getattr(node, key, None)
-            if prompt_id:
-                places.append((("nodes", node_id, key), prompt_id))
     out = []
-    for path, prompt_id in places:
+    for path, prompt_id in prompt_refs(line.spec):
         seconds = spoken_seconds(line.prompt(prompt_id).text)
         if seconds > MAX_PROMPT_SECONDS:
             out.append(_warn(line, path, f"prompt {prompt_id!r} takes about {seconds:.0f} s to "
@@ -127,23 +119,4 @@ def longest_closure(schedule: Schedule, start: date, days: int) -> tuple[date, d
 
 def _opens_on(schedule: Schedule, day: date) -> bool:
     """Whether the schedule opens at all on `day` (its local date)."""
-    noon = datetime.combine(day, time(12), schedule.tz)
-    if day in schedule.special:
-        return bool(schedule.special[day])
-    if day in schedule.closed_dates or (schedule.holidays is not None and
-                                        noon.date() in schedule.holidays):
-        return False
-    return bool(schedule.weekly[day.weekday()])
-
-
-def _rotation_gaps(line: Line, today: date) -> list[Problem]:
-    """An on-call rotation that leaves nobody on call for a while in the coming year."""
-    out = []
-    for rotation_id, rotation in line.rotations.items():
-        start = datetime.combine(today, time(), rotation.tz)
-        gaps = rotation.gaps(start, start + timedelta(days=LOOK_AHEAD_DAYS))
-        if gaps:
-            first = gaps[0]
-            out.append(_warn(line, ("on_call", rotation_id), f"nobody is on call from "
-                             f"{first[0]:%Y-%m-%d %H:%M} to {first[1]:%Y-%m-%d %H:%M}"))
-    return out
+    return bool(schedule.hours_on(day))

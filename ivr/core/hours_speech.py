@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from ivr.core.schedule import MINUTES_PER_DAY, WEEKDAYS, Interval, parse_clock
+from ivr.core.schedule import Interval, parse_clock
+from ivr.core.wall_clock import MINUTES_PER_DAY, WEEKDAYS
 
 _WORDS_FILE_HINT = "voice_prompts/es/hours.yaml"
 

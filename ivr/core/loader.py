@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -17,9 +16,11 @@ import yaml
 from ivr.core.hours_speech import describe_week, load_words
 from ivr.core.lines import CASE_PROMPTS, SYSTEM_PROMPTS, Directory, GatherTiming, Line
 from ivr.core.menu_file import DialNode, LineFile, Link, MenuNode, Model, NodeBase
+from ivr.core.menu_tree import node_links, prompt_refs, walk
 from ivr.core.prompts import Prompt, load_catalog
 from ivr.core.rotation import Contact, Handoff, Override, Rotation
-from ivr.core.schedule import WEEKDAYS, Schedule, build_calendar, build_weekly, parse_intervals
+from ivr.core.schedule import Schedule, build_calendar, build_weekly, parse_intervals
+from ivr.core.wall_clock import WEEKDAYS
 from ivr.core.yaml_source import Path_, Source, SourceError, load_source
 
 # How a menu listens (see docs/menus.md, "Time on the phone"): a menu whose keys all lead to
@@ -47,6 +48,7 @@ class MenuError(ValueError):
     """A menu file (or several) that must not be served; lists every problem found."""
 
     def __init__(self, problems: list[Problem]) -> None:
+        """Keep the problems; the message lists them one per line."""
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
 
@@ -69,8 +71,10 @@ def load_directory(
 def load_files(
     paths: list[Path], prompt_dir: Path
 ) -> tuple[dict[str, Line], dict[str, Line], list[Problem]]:
-    """Load each file; return the good lines by id and by number, and every problem found
-    (including two files claiming one id or number)."""
+    """Load each file; return the good lines by id and by number, and every problem found.
+
+    Two files claiming one id or one number is a problem too.
+    """
     problems: list[Problem] = []
     lines: dict[str, Line] = {}
     by_number: dict[str, Line] = {}
@@ -126,7 +130,8 @@ def _validate_model(source: Source) -> LineFile:
         raise MenuError([Problem(source.file, 1, "a menu file must be a mapping (id:, nodes:...)")])
     country = data.get("country") if isinstance(data.get("country"), str) else "ZZ"
     try:
-        return LineFile.model_validate(data, context={"country": country})
+        context = {"country": country, "timezone": data.get("timezone")}
+        return LineFile.model_validate(data, context=context)
     except pydantic.ValidationError as e:
         raise MenuError([_problem_from(source, err) for err in e.errors()]) from e
 
@@ -178,6 +183,7 @@ class _Checker:
     """The checks that need the whole file: links, prompts, schedules, reachability, loops."""
 
     def __init__(self, source: Source, spec: LineFile, prompt_dir: Path) -> None:
+        """Check `spec`, read from `source`, against the prompts in `prompt_dir`."""
         self.source, self.spec, self.prompt_dir = source, spec, prompt_dir
         self.problems: list[Problem] = []
 
@@ -226,7 +232,7 @@ class _Checker:
                 self.error(("language",), f"voice_prompts/{self.spec.language} lacks the "
                                           f"service prompt {prompt_id!r}")
         catalog = self._overridden(catalog)
-        for path, prompt_id in self._prompt_refs():
+        for path, prompt_id in prompt_refs(self.spec):
             if prompt_id not in catalog:
                 hint = _did_you_mean(prompt_id, list(catalog))
                 self.error(path, f"no prompt {prompt_id!r} in voice_prompts/"
@@ -247,16 +253,6 @@ class _Checker:
             else:
                 own[service_id] = catalog[prompt_id]
         return own
-
-    def _prompt_refs(self) -> Iterator[tuple[Path_, str]]:
-        """Every prompt id the file names, with where it is named."""
-        if self.spec.welcome:
-            yield ("welcome",), self.spec.welcome
-        for node_id, node in self.spec.nodes.items():
-            for key in ("prompt", "wait_prompt", "closed_prompt", "record_prompt", "screen"):
-                value = getattr(node, key, None)
-                if value:
-                    yield ("nodes", node_id, key), value
 
     def _schedules(self, line_tz: ZoneInfo | None) -> tuple[dict[str, Schedule], dict[str, str]]:
         """Build each schedule (time zone, holidays) and the sentence that says its hours."""
@@ -321,13 +317,10 @@ class _Checker:
                 hours, minutes = (int(x) for x in spec.handoff.time.split(":"))
                 weekday = WEEKDAYS.index(spec.handoff.weekday) if spec.handoff.weekday else 0
                 handoff = Handoff(spec.handoff.every, weekday, hours * 60 + minutes)
-            try:
-                rotations[rotation_id] = Rotation(
-                    contacts=tuple(Contact(c.role, c.number) for c in spec.contacts),
-                    tz=tz, handoff=handoff, anchor=spec.start, overrides=tuple(overrides),
-                )
-            except ValueError as e:  # the engine calls the file's `start` its anchor
-                self.error(path, str(e).replace("anchor", "start"))
+            rotations[rotation_id] = Rotation(
+                contacts=tuple(Contact(c.role, c.number) for c in spec.contacts),
+                tz=tz, handoff=handoff, anchor=spec.start, overrides=tuple(overrides),
+            )
         for node_id, node in self.spec.nodes.items():
             for i, step in enumerate(node.steps or [] if isinstance(node, DialNode) else []):
                 if step.on_call and step.on_call not in self.spec.on_call:
@@ -369,7 +362,8 @@ class _Checker:
         """Every node must be reachable from `start` (an unreachable node is a forgotten one)."""
         if self.spec.start not in self.spec.nodes:
             return  # the missing start is the error; everything "unreachable" follows from it
-        seen = _reach(self.spec, self.spec.start)
+        starts = [self.spec.start, *self.spec.escalation.values()]
+        seen = {reached.node_id for reached in walk(self.spec, starts)}
         for node_id in self.spec.nodes:
             if node_id not in seen:
                 self.error(("nodes", node_id), f"node {node_id!r} cannot be reached from "
@@ -392,14 +386,6 @@ def _fill_calendar(calendar: Any) -> None:
             _ = date(year, 1, 1) in calendar
 
 
-def _node_links(spec: LineFile, node: Any) -> list[Link]:
-    """A node's links, with the line's fallback for a menu that names none."""
-    links: list[Link] = node.links()
-    if isinstance(node, MenuNode) and not node.fallback and spec.fallback:
-        links.append(Link(("fallback",), spec.fallback, True))
-    return links
-
-
 def _links(spec: LineFile) -> Iterator[tuple[Path_, str]]:
     """Every link written in the file, with where it is written."""
     yield ("start",), spec.start
@@ -412,23 +398,10 @@ def _links(spec: LineFile) -> Iterator[tuple[Path_, str]]:
             yield ("nodes", node_id, *link.path), link.target
 
 
-def _reach(spec: LineFile, start: str) -> set[str]:
-    """The nodes a call can reach from `start` (and the escalation levels cases are sent to)."""
-    seen = {start, *spec.escalation.values()}
-    todo = deque(seen)
-    while todo:
-        node = spec.nodes.get(todo.popleft())
-        for link in _node_links(spec, node) if node is not None else []:
-            if link.target not in seen:
-                seen.add(link.target)
-                todo.append(link.target)
-    return seen
-
-
 def _automatic_graph(spec: LineFile) -> dict[str, list[str]]:
     """The links a call follows without a key press."""
     return {
-        node_id: [link.target for link in _node_links(spec, node)
+        node_id: [link.target for link in node_links(spec, node)
                   if link.automatic and link.target in spec.nodes]
         for node_id, node in spec.nodes.items()
     }
@@ -460,25 +433,13 @@ def _find_cycle(graph: Mapping[str, list[str]]) -> list[str]:
 
 
 def _menu_parents(spec: LineFile) -> dict[str, str]:
-    """Each menu's parent: the menu that first leads to it, breadth-first from `start`."""
-    parents: dict[str, str] = {}
-    seen = {spec.start}
-    todo = deque([spec.start])
-    while todo:
-        node = spec.nodes[todo.popleft()]
-        if not isinstance(node, MenuNode):
-            continue
-        for target in node.options.values():
-            if target not in seen and isinstance(spec.nodes.get(target), MenuNode):
-                seen.add(target)
-                parents[target] = _node_id(spec, node)
-                todo.append(target)
-    return parents
+    """Each menu's parent: the menu whose option first leads to it, breadth-first from `start`."""
+    def menu_option(link: Link) -> bool:
+        """Whether `link` is a menu option that leads to another menu."""
+        return link.path[0] == "options" and isinstance(spec.nodes.get(link.target), MenuNode)
 
-
-def _node_id(spec: LineFile, node: Any) -> str:
-    """Return the id of `node` in `spec`."""
-    return next(k for k, v in spec.nodes.items() if v is node)
+    return {reached.node_id: reached.parent for reached in walk(spec, [spec.start], menu_option)
+            if reached.parent is not None}
 
 
 def _gather_timing(spec: LineFile) -> dict[str, GatherTiming]:

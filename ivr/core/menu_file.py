@@ -1,15 +1,17 @@
 """The menu file format: a typed model of one line's YAML, checked field by field.
 
-Cross-references (links between nodes, prompts, schedules) are checked by `menu_loader`, which
-knows the whole file; this module checks each value in its place.
+Cross-references (links between nodes, prompts, schedules) are checked by `ivr.core.loader`,
+which knows the whole file; this module checks each value in its place, and the rules that tie
+the values of one part together (an override's `until` after its `from`, say).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +25,7 @@ from pydantic import (
 
 from ivr.core import phone
 from ivr.core.schedule import build_weekly, parse_days, parse_intervals
+from ivr.core.wall_clock import WEEKDAYS
 
 NodeId = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")]
 PromptId = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,60}$")]
@@ -352,14 +355,53 @@ class OverrideSpec(Model):
     until: LocalTime
     contact: str
 
+    @field_validator("until")
+    @classmethod
+    def _until_after_from(cls, value: datetime, info: ValidationInfo) -> datetime:
+        """Require `until` later than `from`, as instants in the line's zone."""
+        start = info.data.get("start")
+        if isinstance(start, datetime) and not _instant(start, info) < _instant(value, info):
+            raise ValueError(f"until {value:%Y-%m-%d %H:%M} is not after from "
+                             f"{start:%Y-%m-%d %H:%M}; an override covers [from, until)")
+        return value
+
+
+def _instant(local: datetime, info: ValidationInfo) -> datetime:
+    """A local time as an instant in the line's zone (as written when the zone is unknown)."""
+    try:
+        zone = ZoneInfo(str((info.context or {}).get("timezone")))
+    except (ZoneInfoNotFoundError, ValueError):
+        return local
+    return local.replace(tzinfo=zone).astimezone(UTC)
+
 
 class RotationSpec(Model):
     """Who is on call: contacts in turn (or a fixed order), with dated overrides."""
 
     contacts: list[ContactSpec] = Field(min_length=1, max_length=20)
     handoff: HandoffSpec | None = None
-    start: date | None = None
+    start: date | None = Field(default=None, validate_default=True)
     overrides: list[OverrideSpec] = []
+
+    @field_validator("start")
+    @classmethod
+    def _start_is_a_handoff(cls, value: date | None, info: ValidationInfo) -> date | None:
+        """Require `start` with a hand-off (and only then), on the weekday of a weekly one."""
+        if "handoff" not in info.data:
+            return value  # the hand-off itself is wrong: that is the error
+        handoff: HandoffSpec | None = info.data["handoff"]
+        if handoff is None and value is not None:
+            raise ValueError("'start' is the date of a hand-off, but there is no 'handoff': "
+                             "remove 'start' for a fixed order, or add a 'handoff'")
+        if handoff is not None and value is None:
+            raise ValueError("'handoff' needs 'start': the date of a hand-off on which the "
+                             "first contact took over")
+        if handoff is not None and value is not None and handoff.weekday is not None:
+            weekday = WEEKDAYS[value.weekday()]
+            if weekday != handoff.weekday:
+                raise ValueError(f"start {value} is a {weekday}, but the weekly hand-off is on "
+                                 f"{handoff.weekday}; move start to a hand-off day")
+        return value
 
 
 class LineFile(Model):

@@ -16,19 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-EVERY = ("day", "week")
-SOURCES = ("fixed", "rotation", "override")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MINUTES_PER_DAY = 24 * 60
+from ivr.core.wall_clock import first_instant, require_aware, to_utc
 
 _DAYS_PER_WEEK = 7
 _LOOKAHEAD_DAYS = 2
-_RESOLUTION = timedelta(microseconds=1)
-_AWARE_EXAMPLE = "datetime(2026, 3, 9, 8, 0, tzinfo=ZoneInfo('America/Bogota'))"
 
 
 # ---------------------------------------------------------------------------
@@ -42,11 +37,6 @@ class Contact:
 
     role: str
     number: str
-
-    def __post_init__(self) -> None:
-        """Refuse empty or non-string roles and numbers."""
-        _require_text("role", self.role, "'guardia principal'")
-        _require_text("number", self.number, "an E.164 number, '+' and digits")
 
 
 @dataclass(frozen=True)
@@ -66,24 +56,13 @@ class Handoff:
     weekday: int
     minute: int
 
-    def __post_init__(self) -> None:
-        """Refuse unknown periods, weekdays outside 0..6 and minutes outside the day."""
-        if self.every not in EVERY:
-            raise ValueError(f"hand-off every {self.every!r} is not supported; use 'day' or 'week'")
-        if self.every == "week" and (not _is_int(self.weekday) or not 0 <= self.weekday <= 6):
-            raise ValueError(
-                f"hand-off weekday {self.weekday!r} is out of range; use 0 (Monday) to 6 (Sunday)"
-            )
-        if not _is_int(self.minute) or not 0 <= self.minute < MINUTES_PER_DAY:
-            raise ValueError(
-                f"hand-off minute {self.minute!r} is out of range; give minutes from local "
-                f"midnight, 0 to {MINUTES_PER_DAY - 1} (08:00 is 480)"
-            )
-
 
 @dataclass(frozen=True)
 class OnCall:
-    """Who is on call at an instant, what decided it, and the period this answer holds for."""
+    """Who is on call at an instant, what decided it, and the period this answer holds for.
+
+    `source` is 'fixed' (no hand-offs), 'rotation' (the turn) or 'override'.
+    """
 
     contact: Contact
     source: str
@@ -117,8 +96,7 @@ class _Grid:
 
     def instant(self, day: date) -> datetime:
         """Return the UTC instant of the hand-off on local date `day`."""
-        wall = datetime.combine(day, time(self.minute // 60, self.minute % 60))
-        return _wall_instant(wall, self.tz)
+        return first_instant(day, self.minute, self.tz)
 
     def turn_day(self, moment: datetime) -> date:
         """Return the hand-off date of the turn running at the UTC instant `moment`."""
@@ -148,17 +126,13 @@ class Rotation:
     overrides: tuple[Override, ...] = ()
 
     def __post_init__(self) -> None:
-        """Validate and freeze the configuration so mistakes surface at startup."""
-        object.__setattr__(self, "contacts", _validated_contacts(self.contacts))
-        _check_zone(self.tz)
-        _check_handoff(self.handoff, self.anchor)
-        object.__setattr__(
-            self, "overrides", _validated_overrides(self.overrides, len(self.contacts))
-        )
+        """Keep the contacts and overrides as tuples, so a rotation is a hashable value."""
+        object.__setattr__(self, "contacts", tuple(self.contacts))
+        object.__setattr__(self, "overrides", tuple(self.overrides))
 
     def on_call(self, at: datetime) -> OnCall:
         """Return who is on call at the aware instant `at`, why, and until when."""
-        moment = _utc(_require_aware("at", at))
+        moment = to_utc(require_aware(at, "at"))
         turn = self._turn(moment)
         decider = self._deciding_override(moment)
         upcoming = self._next_override_start(moment)
@@ -167,8 +141,8 @@ class Rotation:
                 contact=self.contacts[decider.contact],
                 source="override",
                 override=decider,
-                since=self._local(_utc(decider.start)),
-                until=self._local(_earliest(_utc(decider.until), upcoming)),
+                since=self._local(to_utc(decider.start)),
+                until=self._local(_earliest(to_utc(decider.until), upcoming)),
             )
         return OnCall(
             contact=self.contacts[turn.index],
@@ -180,7 +154,7 @@ class Rotation:
 
     def order(self, at: datetime) -> tuple[Contact, ...]:
         """Return everyone, in the order a priority-1 chain rings them at the instant `at`."""
-        moment = _utc(_require_aware("at", at))
+        moment = to_utc(require_aware(at, "at"))
         current = self._turn(moment).index
         decider = self._deciding_override(moment)
         count = len(self.contacts)
@@ -204,11 +178,6 @@ class Rotation:
             day = grid.next_day(day)
         return [instant.astimezone(self.tz) for instant in instants]
 
-    def gaps(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-        """Return the periods in ``[start, end)`` with nobody on call: none, given any contact."""
-        _span(start, end)
-        return [] if self.contacts or start == end else [(start, end)]
-
     def _grid(self) -> _Grid | None:
         """Return the hand-off grid, or None for a fixed order."""
         if self.handoff is None or self.anchor is None:
@@ -231,9 +200,9 @@ class Rotation:
     def _deciding_override(self, moment: datetime) -> Override | None:
         """Return the active override that started latest (the later listed on a tie), if any."""
         active = [
-            (_utc(override.start), position, override)
+            (to_utc(override.start), position, override)
             for position, override in enumerate(self.overrides)
-            if _utc(override.start) <= moment < _utc(override.until)
+            if to_utc(override.start) <= moment < to_utc(override.until)
         ]
         if not active:
             return None
@@ -241,134 +210,12 @@ class Rotation:
 
     def _next_override_start(self, moment: datetime) -> datetime | None:
         """Return the earliest UTC override start after `moment`: it takes over when it comes."""
-        starts = [_utc(override.start) for override in self.overrides]
+        starts = [to_utc(override.start) for override in self.overrides]
         return min((start for start in starts if start > moment), default=None)
 
     def _local(self, instant: datetime | None) -> datetime | None:
         """Express an instant in the rotation's zone (None stays None)."""
         return None if instant is None else instant.astimezone(self.tz)
-
-
-# ---------------------------------------------------------------------------
-# Validation helpers
-# ---------------------------------------------------------------------------
-
-
-def _validated_contacts(contacts: Sequence[Contact]) -> tuple[Contact, ...]:
-    """Return the contacts as a tuple, refusing a non-sequence, a non-Contact or none at all."""
-    if not isinstance(contacts, list | tuple):
-        raise TypeError(
-            f"contacts must be a tuple of Contact, got {contacts!r}; "
-            "write e.g. (Contact('guardia principal', NUMBER),) with NUMBER in E.164"
-        )
-    for position, contact in enumerate(contacts):
-        if not isinstance(contact, Contact):
-            raise TypeError(
-                f"contacts[{position}] is {contact!r}, not a Contact; "
-                "build it as Contact(role, number)"
-            )
-    if not contacts:
-        raise ValueError(
-            f"a rotation needs at least one contact, got {contacts!r}; "
-            "list who takes priority-1 calls, e.g. (Contact('guardia principal', '+57...'),)"
-        )
-    return tuple(contacts)
-
-
-def _check_zone(tz: object) -> None:
-    """Refuse a time zone that is not a ZoneInfo."""
-    if not isinstance(tz, ZoneInfo):
-        raise TypeError(f"tz must be a ZoneInfo, got {tz!r}; use e.g. ZoneInfo('America/Bogota')")
-
-
-def _check_handoff(handoff: object, anchor: object) -> None:
-    """Refuse a hand-off without a usable anchor date, or an anchor without a hand-off."""
-    if handoff is None:
-        if anchor is not None:
-            raise ValueError(
-                f"anchor {anchor!r} is given without a handoff; remove the anchor for a fixed "
-                "order, or add a Handoff saying when the turn passes on"
-            )
-        return
-    if not isinstance(handoff, Handoff):
-        raise TypeError(
-            f"handoff must be a Handoff or None, got {handoff!r}; "
-            "write e.g. Handoff(every='week', weekday=0, minute=480)"
-        )
-    if anchor is None:
-        raise ValueError(
-            f"handoff {handoff!r} needs an anchor; give the date of a hand-off on which "
-            "contacts[0] took over, e.g. anchor=date(2026, 1, 5)"
-        )
-    if isinstance(anchor, datetime) or not isinstance(anchor, date):
-        raise TypeError(
-            f"anchor must be a date, got {anchor!r}; the hand-off time comes from the "
-            "Handoff, so pass only the day, e.g. date(2026, 1, 5)"
-        )
-    if handoff.every == "week" and anchor.weekday() != handoff.weekday:
-        raise ValueError(
-            f"anchor {anchor!r} is a {WEEKDAYS[anchor.weekday()]}, but the weekly hand-off is "
-            f"on {WEEKDAYS[handoff.weekday]} (weekday {handoff.weekday}); move the anchor to "
-            "a hand-off day"
-        )
-
-
-def _validated_overrides(overrides: Sequence[Override], count: int) -> tuple[Override, ...]:
-    """Return the overrides as a tuple, refusing bad periods and unknown contact indexes."""
-    if not isinstance(overrides, list | tuple):
-        raise TypeError(f"overrides must be a tuple of Override, got {overrides!r}")
-    for position, override in enumerate(overrides):
-        _check_override(override, f"overrides[{position}]", count)
-    return tuple(overrides)
-
-
-def _check_override(override: object, name: str, count: int) -> None:
-    """Refuse a non-Override, naive or reversed times, or a contact index outside the rotation."""
-    if not isinstance(override, Override):
-        raise TypeError(
-            f"{name} is {override!r}, not an Override; build it as Override(start, until, contact)"
-        )
-    start = _require_aware(f"{name} start", override.start)
-    until = _require_aware(f"{name} until", override.until)
-    if _utc(until) <= _utc(start):
-        raise ValueError(
-            f"{name} until {until!r} is not after its start {start!r}; an override covers "
-            "[start, until), so give an until later than the start"
-        )
-    if not _is_int(override.contact):
-        raise TypeError(
-            f"{name} contact {override.contact!r} is not an int; give the position "
-            "(0, 1, 2, ...) of the contact in the rotation's contacts"
-        )
-    if not 0 <= override.contact < count:
-        raise ValueError(
-            f"{name} names contact {override.contact!r}, but the rotation has {count} "
-            f"contact(s); use an index from 0 to {count - 1}"
-        )
-
-
-def _require_text(name: str, value: object, example: str) -> None:
-    """Refuse a value that is not a non-empty string."""
-    if not isinstance(value, str):
-        raise TypeError(f"contact {name} must be a string, got {value!r}; e.g. {example}")
-    if not value.strip():
-        raise ValueError(f"contact {name} {value!r} must be a non-empty string, e.g. {example}")
-
-
-def _require_aware(name: str, value: object) -> datetime:
-    """Return `value` if it is an aware datetime; refuse anything else."""
-    if not isinstance(value, datetime):
-        raise TypeError(f"{name} must be a datetime, got {value!r}; use e.g. {_AWARE_EXAMPLE}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(
-            f"{name} {value!r} is naive; pass a timezone-aware datetime, e.g. {_AWARE_EXAMPLE}"
-        )
-    return value
-
-
-def _is_int(value: object) -> bool:
-    """Return True for a real int (bool excluded)."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # ---------------------------------------------------------------------------
@@ -378,8 +225,8 @@ def _is_int(value: object) -> bool:
 
 def _span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """Return `start` and `end` in UTC, refusing naive times and a reversed range."""
-    low = _utc(_require_aware("start", start))
-    high = _utc(_require_aware("end", end))
+    low = to_utc(require_aware(start, "start"))
+    high = to_utc(require_aware(end, "end"))
     if high < low:
         raise ValueError(
             f"end {end!r} is before start {start!r}; pass the earlier instant as start"
@@ -387,37 +234,11 @@ def _span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return low, high
 
 
-def _utc(at: datetime) -> datetime:
-    """Return an aware datetime in UTC."""
-    return at.astimezone(UTC)
-
-
 def _earliest(first: datetime | None, second: datetime | None) -> datetime | None:
     """Return the earlier of two optional UTC instants (None means never)."""
     if first is None or second is None:
         return second if first is None else first
     return min(first, second)
-
-
-def _wall_instant(wall: datetime, tz: ZoneInfo) -> datetime:
-    """Return the UTC instant of naive `wall` in `tz`: first if repeated, next valid if skipped."""
-    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if first.astimezone(tz).replace(tzinfo=None) == wall:
-        return first
-    other = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    return _offset_change(min(first, other), max(first, other), tz)
-
-
-def _offset_change(before: datetime, after: datetime, tz: ZoneInfo) -> datetime:
-    """Binary-search the first UTC instant in (before, after] where `tz` changes its offset."""
-    original = before.astimezone(tz).utcoffset()
-    while after - before > _RESOLUTION:
-        middle = before + (after - before) // 2
-        if middle.astimezone(tz).utcoffset() == original:
-            before = middle
-        else:
-            after = middle
-    return after
 
 
 def _unique(contacts: Sequence[Contact]) -> tuple[Contact, ...]:

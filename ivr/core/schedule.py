@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import reduce
 from itertools import pairwise
 from types import MappingProxyType
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from holidays import (
@@ -25,19 +24,23 @@ from holidays import (
     list_supported_countries,
 )
 
+from ivr.core.wall_clock import (
+    WEEKDAYS,
+    offset_change,
+    require_aware,
+    utc_offset,
+    wall_instant,
+)
+
 Interval = tuple[int, int]
 """Minutes from local midnight, half-open ``[start, end)``; ``0 <= start < end <= 1440``."""
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MINUTES_PER_DAY = 24 * 60
-REASONS = ("schedule", "special", "closed_date", "holiday")
 
 _INTERVAL_RE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 _CLOCK_RE = re.compile(r"(\d{1,2}):(\d{2})")
 _CLOSED_WORD = "closed"
 _ALL_DAYS_WORD = "daily"
 _WINDOW_DAYS = 7
-_RESOLUTION = timedelta(microseconds=1)
 _DAY_SPEC_HELP = (
     f"use day names {', '.join(WEEKDAYS)}, ranges like 'mon-fri', "
     f"lists like 'sat,sun' or 'mon-wed,fri', or {_ALL_DAYS_WORD!r}"
@@ -241,7 +244,10 @@ def _pick_language(country: str, language: str) -> str | None:
 
 @dataclass(frozen=True)
 class Status:
-    """Whether the line is open at some instant, and why."""
+    """Whether the line is open at some instant, and why.
+
+    `reason` names the rule that decided: 'special', 'closed_date', 'holiday' or 'schedule'.
+    """
 
     open: bool
     reason: str
@@ -264,19 +270,9 @@ class Schedule:
     special: Mapping[date, tuple[Interval, ...]] = field(default_factory=_empty_special, hash=False)
 
     def __post_init__(self) -> None:
-        """Validate and freeze the configuration so mistakes surface at startup."""
-        if not isinstance(self.tz, ZoneInfo):
-            raise TypeError(
-                f"tz must be a ZoneInfo, got {self.tz!r}; use e.g. ZoneInfo('America/Bogota')"
-            )
-        if self.holidays is not None and not isinstance(self.holidays, HolidayBase):
-            raise TypeError(
-                f"holidays must be a holidays.HolidayBase or None, got {self.holidays!r}; "
-                "build one with build_calendar(['CO'])"
-            )
-        object.__setattr__(self, "weekly", _validated_week(self.weekly))
-        object.__setattr__(self, "closed_dates", _validated_dates(self.closed_dates))
-        object.__setattr__(self, "special", _validated_special(self.special))
+        """Keep read-only copies of the dates, so the caller's collections can change freely."""
+        object.__setattr__(self, "closed_dates", frozenset(self.closed_dates))
+        object.__setattr__(self, "special", MappingProxyType(dict(self.special)))
 
     def status(self, at: datetime) -> Status:
         """Return the open/closed status at the aware instant `at`."""
@@ -288,8 +284,6 @@ class Schedule:
 
     def next_change(self, at: datetime, horizon_days: int = 400) -> datetime | None:
         """Return the next instant (in `tz`) where open/closed flips, or None within the horizon."""
-        if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or horizon_days < 0:
-            raise ValueError(f"horizon_days must be a non-negative int, got {horizon_days!r}")
         local = self._to_local(at)
         start = local.astimezone(UTC)
         limit = start + timedelta(days=horizon_days)
@@ -301,16 +295,13 @@ class Schedule:
                 return instant.astimezone(self.tz)
         return None
 
+    def hours_on(self, day: date) -> tuple[Interval, ...]:
+        """Return the opening intervals of local `day`: special, closed date, holiday or weekly."""
+        return self._plan(day)[0]
+
     def _to_local(self, at: datetime) -> datetime:
         """Convert an aware datetime to this schedule's zone, refusing naive ones."""
-        if not isinstance(at, datetime):
-            raise TypeError(f"expected a datetime, got {at!r}")
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise ValueError(
-                f"datetime {at!r} is naive; pass a timezone-aware datetime, e.g. "
-                "datetime.now(tz=ZoneInfo('America/Bogota')) or at.replace(tzinfo=...)"
-            )
-        return at.astimezone(self.tz)
+        return require_aware(at).astimezone(self.tz)
 
     def _status_local(self, local: datetime) -> Status:
         """Return the status for a datetime already expressed in `tz`."""
@@ -344,7 +335,7 @@ class Schedule:
         """Return the sorted candidate instants in [midnight(low), midnight(high))."""
         begin, end = self._midnight(low), self._midnight(high)
         walls = {
-            self._wall_instant(day, minute, fold)
+            wall_instant(day, minute, self.tz, fold)
             for day in _date_range(low - timedelta(days=1), high + timedelta(days=1))
             for minute in self._boundaries(day)
             for fold in (0, 1)
@@ -352,9 +343,9 @@ class Schedule:
         inside = sorted(instant for instant in walls if begin <= instant < end)
         samples = [begin, *inside, end]
         shifts = {
-            self._offset_change(before, after)
+            offset_change(before, after, self.tz)
             for before, after in pairwise(samples)
-            if self._offset(before) != self._offset(after)
+            if utc_offset(before, self.tz) != utc_offset(after, self.tz)
         }
         return sorted(set(inside) | {instant for instant in shifts if instant < end})
 
@@ -365,27 +356,7 @@ class Schedule:
 
     def _midnight(self, day: date) -> datetime:
         """Return the UTC instant of the first local midnight of `day`."""
-        return self._wall_instant(day, 0, 0)
-
-    def _wall_instant(self, day: date, minute: int, fold: int) -> datetime:
-        """Return the UTC instant of wall time `minute` on `day` (fold picks DST repeats)."""
-        wall = datetime.combine(day, time(), tzinfo=self.tz) + timedelta(minutes=minute)
-        return wall.replace(fold=fold).astimezone(UTC)
-
-    def _offset(self, instant: datetime) -> timedelta | None:
-        """Return the UTC offset of `tz` at a UTC instant."""
-        return instant.astimezone(self.tz).utcoffset()
-
-    def _offset_change(self, before: datetime, after: datetime) -> datetime:
-        """Binary-search the first instant in (before, after] with a different UTC offset."""
-        original = self._offset(before)
-        while after - before > _RESOLUTION:
-            middle = before + (after - before) // 2
-            if self._offset(middle) == original:
-                before = middle
-            else:
-                after = middle
-        return after
+        return wall_instant(day, 0, self.tz)
 
 
 def _contains(intervals: Sequence[Interval], moment: time) -> bool:
@@ -405,74 +376,3 @@ def _date_range(first: date, stop: date) -> Iterator[date]:
     """Yield the dates from `first` up to but excluding `stop`."""
     for offset in range((stop - first).days):
         yield first + timedelta(days=offset)
-
-
-def _validated_week(weekly: Any) -> tuple[tuple[Interval, ...], ...]:
-    """Check the weekly table has 7 valid days and return it as nested tuples."""
-    if not isinstance(weekly, Sequence) or len(weekly) != len(WEEKDAYS):
-        raise ValueError(
-            f"weekly must have exactly 7 entries (Monday first), got {weekly!r}; "
-            "use () for closed days or build it with build_weekly({'mon-fri': '07:00-19:00'})"
-        )
-    return tuple(
-        _validated_intervals(day, f"weekly[{index}] ({WEEKDAYS[index]})")
-        for index, day in enumerate(weekly)
-    )
-
-
-def _validated_intervals(intervals: Any, where: str) -> tuple[Interval, ...]:
-    """Check intervals are in-range, sorted and non-overlapping; return them as a tuple."""
-    if isinstance(intervals, str) or not isinstance(intervals, Sequence):
-        raise TypeError(
-            f"{where} must be a tuple of (start, end) minute pairs, got {intervals!r}; "
-            "parse text with parse_intervals('07:00-19:00')"
-        )
-    result = tuple(_validated_interval(interval, where) for interval in intervals)
-    if list(result) != sorted(result):
-        raise ValueError(f"{where} intervals {result!r} are not sorted; sort them by start time")
-    _check_no_overlap(result, where)
-    return result
-
-
-def _validated_interval(interval: Any, where: str) -> Interval:
-    """Check one (start, end) pair satisfies 0 <= start < end <= 1440."""
-    valid = (
-        isinstance(interval, Sequence)
-        and len(interval) == 2
-        and all(isinstance(value, int) and not isinstance(value, bool) for value in interval)
-        and 0 <= interval[0] < interval[1] <= MINUTES_PER_DAY
-    )
-    if not valid:
-        raise ValueError(
-            f"{where} has invalid interval {interval!r}; use (start, end) minutes from midnight "
-            f"with 0 <= start < end <= {MINUTES_PER_DAY}, e.g. (420, 1140) for 07:00-19:00"
-        )
-    return (interval[0], interval[1])
-
-
-def _validated_dates(dates: Any) -> frozenset[date]:
-    """Check closed dates are plain dates (not datetimes) and return them as a frozenset."""
-    result = frozenset(dates)
-    for day in result:
-        _check_plain_date(day, "closed_dates")
-    return result
-
-
-def _validated_special(special: Any) -> Mapping[date, tuple[Interval, ...]]:
-    """Check special dates and their intervals; return a read-only copy."""
-    if not isinstance(special, Mapping):
-        raise TypeError(f"special must be a mapping of date -> intervals, got {special!r}")
-    checked: dict[date, tuple[Interval, ...]] = {}
-    for day, intervals in special.items():
-        _check_plain_date(day, "special")
-        checked[day] = _validated_intervals(intervals, f"special[{day.isoformat()}]")
-    return MappingProxyType(checked)
-
-
-def _check_plain_date(value: Any, where: str) -> None:
-    """Raise TypeError unless `value` is a date that is not a datetime."""
-    if not isinstance(value, date) or isinstance(value, datetime):
-        raise TypeError(
-            f"{where} entry {value!r} must be a datetime.date; use date(2026, 12, 24) "
-            "or datetime.date() to drop the time"
-        )
