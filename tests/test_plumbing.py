@@ -39,3 +39,28 @@ def test_simulator_hears_node_and_outcome_with_the_call_log_silenced(app: Flask)
         logging.disable(logging.NOTSET)
     assert transcript.ok
     assert any("⇒ subasta (queue)" in line for line in transcript.lines), transcript.text
+
+
+def test_every_module_class_and_function_says_what_it_is_in_one_line() -> None:
+    """Docstrings in one style: each has one; its summary is one line ending in a full stop."""
+    import ast
+    from pathlib import Path
+
+    wrong = []
+    for path in sorted(Path(__file__).resolve().parents[1].joinpath("ivr").rglob("*.py")):
+        if "versions" in path.parts:
+            continue  # Alembic's generated migrations keep Alembic's header
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef
+                              | ast.AsyncFunctionDef):
+                continue
+            name = f"{path.name}:{getattr(node, 'name', '<module>')}"
+            text = ast.get_docstring(node, clean=True)
+            if text is None:
+                wrong.append(f"{name}: no docstring")
+                continue
+            lines = text.splitlines()
+            if not lines[0].rstrip().endswith((".", "?")) or (len(lines) > 1 and lines[1]):
+                wrong.append(f"{name}: summary is not one line ending in a full stop")
+    assert wrong == []

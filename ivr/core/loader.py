@@ -307,8 +307,8 @@ class _Checker:
                     self.error((*path, "overrides", i, "contact"), f"no contact {item.contact!r}"
                                f" in this rotation{_did_you_mean(item.contact, roles)}")
                 elif tz is not None:
-                    overrides.append(Override(item.start.replace(tzinfo=tz),  # type: ignore[union-attr]
-                                              item.until.replace(tzinfo=tz),  # type: ignore[union-attr]
+                    overrides.append(Override(item.start.replace(tzinfo=tz),
+                                              item.until.replace(tzinfo=tz),
                                               roles.index(item.contact)))
             if tz is None or len(overrides) != len(spec.overrides):
                 continue

@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -62,7 +64,7 @@ OptionKey = Annotated[str, AfterValidator(_option_key)]
 LineNumber = Annotated[str, AfterValidator(_line_number)]
 
 
-def _local_time(value: str | datetime) -> datetime:
+def _local_time(value: object) -> datetime:
     """A local date and time ('2026-12-24 18:00'), without a zone: the line's zone applies."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     if moment.tzinfo is not None:
@@ -70,7 +72,10 @@ def _local_time(value: str | datetime) -> datetime:
     return moment
 
 
-LocalTime = Annotated[str | datetime, AfterValidator(_local_time)]
+# Parsed before pydantic sees it, so that the model holds a datetime (typed as one) while the
+# file says '2026-12-24 18:00' as a string (YAML reads a time without seconds as text).
+LocalTime = Annotated[datetime, BeforeValidator(_local_time),
+                      WithJsonSchema({"type": "string", "examples": ["2026-12-24 18:00"]})]
 
 
 class Model(BaseModel):

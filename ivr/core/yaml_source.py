@@ -34,6 +34,7 @@ class SourceError(ValueError):
     """A YAML file that cannot be read: bad syntax or a key written twice."""
 
     def __init__(self, file: str, line: int, message: str) -> None:
+        """Keep where the problem is, and say it as `file:line: message`."""
         super().__init__(f"{file}:{line}: {message}")
         self.file, self.line, self.message = file, line, message
 
@@ -62,8 +63,10 @@ def parse_source(text: str, file: str) -> Source:
 
 
 def _parse(text: str, loader_class: type) -> tuple[yaml.Node | None, Any]:
-    """One parse: the node tree (for each key's line) and the data built from that same tree,
-    exactly as yaml.safe_load would build it."""
+    """One parse: the node tree (for each key's line) and the data built from it.
+
+    The data is built from that same tree exactly as yaml.safe_load would build it.
+    """
     loader = loader_class(text)
     try:
         root = loader.get_single_node()
