@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -35,18 +35,22 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class Clock:
-    """A clock the test sets; the app reads it for every decision."""
+    """A clock the test sets; the app reads it for every decision.
+
+    Like production's clock (`ivr.config.system_clock`) it answers in UTC, so a command that
+    prints the clock's time without converting it to the line's zone shows the wrong hour.
+    """
 
     def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("America/Bogota"))
+        self.now = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # 10:00 in Bogotá
 
     def __call__(self) -> datetime:
-        """The time the test set."""
+        """The time the test set, in UTC."""
         return self.now
 
     def set(self, text: str, zone: str) -> None:
         """Set local time `text` ('2026-12-01 10:00') in time zone `zone`."""
-        self.now = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone))
+        self.now = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 class Twiml:
