@@ -3,13 +3,22 @@ errors, and a broken menu named where it is broken."""
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from ivr import db
 from ivr.store import cases, missed_calls
+from ivr.web import signature
 from tests.conftest import Clock
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(runner: Any, *args: str) -> str:
@@ -63,3 +72,55 @@ def test_listings_use_local_time_with_the_zone(app: Flask, runner: Any, clock: C
     assert "opened: 2026-11-29 04:20 (America/Caracas)" in shown
     for output in (listed, missed, case_list, shown):
         assert "Z " not in output and "08:20" not in output and "+00:00" not in output
+
+
+def test_admin_commands_log_no_error_without_an_auth_token(
+    make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """validate, hours and --help need no token: no ERROR (and no 403 warning) about it."""
+    with caplog.at_level(logging.INFO, logger="ivr"):
+        runner = make_app(TWILIO_AUTH_TOKEN="").test_cli_runner()
+        for args in (["ivr", "--help"], ["ivr", "validate"], ["ivr", "hours", "cco"]):
+            result = runner.invoke(args=args)
+            assert result.exit_code == 0, result.output
+            assert "TWILIO_AUTH_TOKEN" not in result.output
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+def test_call_without_a_token_says_so_once_as_its_own_error(
+    make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`call` signs requests, so it needs the token: one error, the command's own, exit 1."""
+    runner = make_app(TWILIO_AUTH_TOKEN="").test_cli_runner()
+    result = runner.invoke(args=["ivr", "call", "+57 601 744 2727", "--keys", "1"])
+    assert result.exit_code == 1
+    assert result.output.count("TWILIO_AUTH_TOKEN is not set") == 1, result.output
+    assert result.output.startswith("Error: TWILIO_AUTH_TOKEN is not set")
+    assert "TWILIO_AUTH_TOKEN" not in caplog.text
+
+
+def test_serving_without_a_token_logs_the_error(make_app: Any,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """The WSGI entry point (what gunicorn loads) says every webhook will answer 403."""
+    app = make_app(TWILIO_AUTH_TOKEN="")
+    assert "TWILIO_AUTH_TOKEN" not in caplog.text
+    signature.warn_when_serving(app)
+    [record] = [r for r in caplog.records if "TWILIO_AUTH_TOKEN" in r.getMessage()]
+    assert record.levelno == logging.ERROR and "403" in record.getMessage()
+
+
+def test_wsgi_entry_point_warns_and_a_command_does_not(tmp_path: Path) -> None:
+    """As a fresh clone runs them: `.venv/bin/flask ... ivr validate` prints no ERROR line,
+    and loading `wsgi:app` (as gunicorn does) does."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("IVR_", "TWILIO_", "FLASK_")) and k != "DATABASE_URL"}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'ivr.sqlite3'}"
+    flask = Path(sys.executable).with_name("flask")
+    command = subprocess.run([str(flask), "--app", "ivr", "ivr", "validate"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert command.returncode == 0, command.stderr
+    assert "ERROR" not in command.stderr + command.stdout
+    served = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert served.returncode == 0, served.stderr
+    assert "ERROR ivr.signature TWILIO_AUTH_TOKEN is not set" in served.stderr

@@ -193,11 +193,14 @@ def test_without_a_token_every_webhook_is_refused(make_app: object) -> None:
 def test_checks_turned_off_for_development_warn_loudly(
     make_app: object, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """IVR_SIGNATURE_CHECK=off serves unsigned requests, and says so in the log."""
+    """IVR_SIGNATURE_CHECK=off serves unsigned requests, and says so when serving starts."""
+    from ivr.web import signature
+
     with caplog.at_level(logging.WARNING):
         app: Flask = make_app(  # type: ignore[operator]
             TWILIO_AUTH_TOKEN="", IVR_SIGNATURE_CHECK=False
         )
+        signature.warn_when_serving(app)  # what wsgi.py does when gunicorn loads it
     assert any("UNSIGNED" in r.getMessage() for r in caplog.records)
     response = app.test_client().post("/voice", data={"To": CERTICAMARA})
     assert response.status_code == 200
