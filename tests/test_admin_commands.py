@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 from flask import Flask
+from flask.cli import FlaskGroup
 
 from ivr import db
 from ivr.store import cases, missed_calls
@@ -124,3 +128,57 @@ def test_wsgi_entry_point_warns_and_a_command_does_not(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60, check=False)
     assert served.returncode == 0, served.stderr
     assert "ERROR ivr.signature TWILIO_AUTH_TOKEN is not set" in served.stderr
+
+
+def _flask(make_app: Any, **config: Any) -> Callable[..., Result]:
+    """`flask ARGS...` as the shell runs it: the app is made once the command has started
+    (where a broken menu does not stop it), with the test's settings."""
+    group = FlaskGroup(create_app=lambda: make_app(**config), load_dotenv=False,
+                       set_debug_flag=False)
+
+    def run(*args: str) -> Result:
+        """Invoke the command line."""
+        return CliRunner().invoke(group, list(args))
+
+    return run
+
+
+@pytest.fixture
+def broken_menus(tmp_path: Path) -> Path:
+    """A copy of the shipped menus where certicamara.yaml names a node that does not exist."""
+    menus = tmp_path / "menus"
+    shutil.copytree(ROOT / "ivr" / "menus", menus)
+    path = menus / "certicamara.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("      5: subasta",
+                                                             "      5: subastaa"),
+                    encoding="utf-8")
+    return menus
+
+
+@pytest.mark.parametrize("args", [
+    ["hours", "cco"], ["oncall", "cco"], ["graph", "cco"],
+    ["override", "close", "cco", "--until", "2026-12-01 18:00"],
+    ["call", "+58 212 471 3239", "--keys", "1"],
+])
+def test_a_broken_menu_is_named_by_the_commands_that_need_the_menus(
+    make_app: Any, broken_menus: Path, args: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not `no line 'cco'; lines: ` but the file, the line in it, and what is wrong."""
+    result = _flask(make_app, IVR_MENU_DIR=str(broken_menus))("ivr", *args)
+    assert result.exit_code == 1, result.output
+    assert "no line '" not in result.output
+    assert "the menus did not load" in result.output
+    assert f"{broken_menus / 'certicamara.yaml'}:" in result.output
+    assert "subastaa" in result.output
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_commands_that_need_no_menus_work_with_a_broken_one(
+    make_app: Any, broken_menus: Path
+) -> None:
+    """Cases and overrides already stored can still be listed while a menu is being fixed."""
+    flask = _flask(make_app, IVR_MENU_DIR=str(broken_menus))
+    assert "no overrides" in flask("ivr", "override", "list").output
+    assert "no cases" in flask("ivr", "cases", "list").output
+    validate = flask("ivr", "validate")
+    assert validate.exit_code == 1 and "subastaa" in validate.output

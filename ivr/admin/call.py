@@ -23,6 +23,7 @@ from ivr.admin.simulator import (
 )
 from ivr.core.lines import Directory
 from ivr.core.phone import normalize_called
+from ivr.web import live_menus
 
 
 @click.command("call")
@@ -51,6 +52,7 @@ def call_command(number: str, at_text: str | None, keys: str | None, dial_text: 
         raise click.BadParameter(f"{number!r} is not a phone number; write it as +57 601 ...",
                                  param_hint="NUMBER")
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    live_menus.require_menus(app)
     try:
         simulator = Simulator(app, _driver(keys, dial_text), click.echo, caller=caller)
     except SimulatorError as e:

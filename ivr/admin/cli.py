@@ -19,6 +19,7 @@ from ivr.core.lines import Directory, Line
 from ivr.core.phone import format_international
 from ivr.store import cases, missed_calls, overrides
 from ivr.store.tables import CASE_STATUSES
+from ivr.web import live_menus
 
 log = logging.getLogger("ivr.admin")
 
@@ -143,6 +144,7 @@ ivr_cli.add_command(override_cli)
 
 def _line_or_fail(line_id: str) -> Line:
     """The loaded line `line_id`, or a usage error that lists the lines."""
+    live_menus.require_menus(current_app)
     lines: Directory = current_app.extensions["ivr.lines"]
     line = lines.get(line_id)
     if line is None:

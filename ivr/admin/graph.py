@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 
 from ivr.admin.diagrams import to_dot, to_mermaid
 from ivr.core.lines import Directory, Line
+from ivr.web import live_menus
 
 DOT_SECONDS = 60  # the longest dot may take to lay out one line's diagram
 
@@ -34,6 +35,7 @@ def graph_command(line_id: str, output_format: str, svg_path: Path | None) -> No
 
 def _line(line_id: str) -> Line:
     """The loaded line `line_id`, or a usage error naming the lines there are."""
+    live_menus.require_menus(current_app)
     lines: Directory = current_app.extensions["ivr.lines"]
     line = lines.get(line_id)
     if line is None:

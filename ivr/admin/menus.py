@@ -18,6 +18,7 @@ from ivr.core.lines import Directory, Line
 from ivr.core.loader import load_files
 from ivr.core.menu_file import LineFile
 from ivr.store import overrides
+from ivr.web import live_menus
 
 SCHEMA_FILE = "menu.schema.json"
 
@@ -47,6 +48,7 @@ def validate_command(files: tuple[Path, ...]) -> None:
 @click.option("--at", "at_text", help="Local date and time (default: now).")
 def hours_command(line_id: str, at_text: str | None) -> None:
     """Open or closed now (or then), why, and when that changes next."""
+    live_menus.require_menus(current_app)
     lines: Directory = current_app.extensions["ivr.lines"]
     line = lines.get(line_id)
     if line is None:

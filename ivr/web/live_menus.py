@@ -42,17 +42,28 @@ def init_app(app: Flask) -> None:
                         app.config["IVR_DEFAULT_LINE"], float(app.config["IVR_RELOAD_SECONDS"]))
     source.seen = fingerprint(source)
     source.next_look = time.monotonic() + source.every
+    app.extensions["ivr.menu_error"] = None
     try:
         app.extensions["ivr.lines"] = load(source)
     except MenuError as e:
         if click.get_current_context(silent=True) is None:
             raise  # serving: refuse to start rather than serve half a menu
-        log.error("menus not loaded (admin commands still work):\n%s", e)
+        # An admin command: those that need the menus say what is wrong (require_menus);
+        # the others (cases, overrides list, db) still work.
+        app.extensions["ivr.menu_error"] = e
         app.extensions["ivr.lines"] = Directory({}, {}, None)
     app.extensions["ivr.menu_source"] = source
     app.extensions["ivr.render_cache"] = {}
     if source.every > 0:
         app.before_request(_maybe_reload)
+
+
+def require_menus(app: Flask) -> None:
+    """Stop an admin command that needs the menus when they did not load, saying where."""
+    error: MenuError | None = app.extensions.get("ivr.menu_error")
+    if error is not None:
+        raise click.ClickException(f"the menus did not load, so the lines are unknown until "
+                                   f"this is fixed (`flask ivr validate` checks it):\n{error}")
 
 
 def load(source: MenuSource) -> Directory:
