@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -182,3 +183,23 @@ def test_commands_that_need_no_menus_work_with_a_broken_one(
     assert "no cases" in flask("ivr", "cases", "list").output
     validate = flask("ivr", "validate")
     assert validate.exit_code == 1 and "subastaa" in validate.output
+
+
+def _user_docs() -> dict[str, str]:
+    """The README and docs/, as a user's clone has them."""
+    paths = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in paths}
+
+
+def test_docs_write_commands_that_run_from_the_clone_as_written() -> None:
+    """`flask` alone may be a system one without the project's packages: always the venv's."""
+    for name, text in _user_docs().items():
+        bare = [m.start() for m in re.finditer(r"flask --app", text)
+                if text[max(0, m.start() - 10):m.start()] != ".venv/bin/"]
+        assert not bare, f"{name}: `flask --app` without .venv/bin/ at {bare}"
+
+
+def test_docs_point_at_nothing_outside_the_clone() -> None:
+    """No `../shared/...`: the customer's documents are named by what they are."""
+    for name, text in _user_docs().items():
+        assert "../" not in text, f"{name} points outside the repository"
