@@ -90,6 +90,23 @@ class Twiml:
         return etree.tostring(self.root, encoding="unicode")
 
 
+class CheckedClient(FlaskClient):
+    """The test client of every test app: each TwiML document it receives is checked against
+    the schema whatever its status, so the simulator (`flask ivr call`) and the fault harness
+    see only valid documents, as the `Caller` does; and a webhook (under /voice) answers
+    TwiML unless it refuses the request (403)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        """Make the request; check what came back."""
+        response = super().open(*args, **kwargs)
+        if response.mimetype in ("text/xml", "application/xml"):
+            SCHEMA.assertValid(etree.fromstring(response.get_data()))
+        elif response.request.path.startswith("/voice") and response.status_code != 403:
+            raise AssertionError(f"{response.request.path} answered {response.status_code} "
+                                 f"{response.mimetype!r}, not TwiML")
+        return response
+
+
 class Caller:
     """Places calls and presses keys the way Twilio does: signed, following the TwiML."""
 
@@ -197,6 +214,7 @@ def make_app(clock: Clock, database_url: str) -> Iterator[Any]:
     def make(**config: Any) -> Flask:
         """One app; its database connections are closed when the test ends."""
         made.append(create_app({**base, **config}))
+        made[-1].test_client_class = CheckedClient
         return made[-1]
 
     yield make
