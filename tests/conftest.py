@@ -53,6 +53,22 @@ class Clock:
         self.now = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
+class Monotonic:
+    """The monotonic clock the app measures intervals with (override cache, menu reloads):
+    it stands still until a test moves it, so no test ever sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        """Seconds, as time.monotonic() counts them."""
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Let `seconds` pass."""
+        self.now += seconds
+
+
 class Twiml:
     """A parsed TwiML response, valid against the schema (checked when it is made)."""
 
@@ -197,18 +213,24 @@ def clock() -> Clock:
 
 
 @pytest.fixture
+def monotonic() -> Monotonic:
+    """The injected monotonic clock (still until the test advances it)."""
+    return Monotonic()
+
+
+@pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """A fresh SQLite database for this test."""
     return f"sqlite:///{tmp_path / 'ivr.sqlite3'}"
 
 
 @pytest.fixture
-def make_app(clock: Clock, database_url: str) -> Iterator[Any]:
+def make_app(clock: Clock, monotonic: Monotonic, database_url: str) -> Iterator[Any]:
     """Create apps with extra settings (the clock, token and database are the test's)."""
     from ivr import create_app
 
     made: list[Flask] = []
-    base = {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "CLOCK": clock,
+    base = {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "CLOCK": clock, "MONOTONIC": monotonic,
             "DATABASE_URL": database_url, "IVR_OVERRIDE_TTL": 0, "IVR_DB_RETRY_SECONDS": 0}
 
     def make(**config: Any) -> Flask:

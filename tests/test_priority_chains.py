@@ -10,7 +10,7 @@ from flask import Flask
 
 from ivr import db
 from ivr.store import missed_calls
-from tests.conftest import CCO, CERTICAMARA, Caller, Clock
+from tests.conftest import CCO, CERTICAMARA, Caller, Clock, Monotonic
 
 BOGOTA, CARACAS = "America/Bogota", "America/Caracas"
 P1_MOBILE = "+573187174937"
@@ -339,3 +339,30 @@ def test_caller_who_gives_up_in_a_queue_is_kept_as_missed(
     with app.app_context():
         [missed] = missed_calls.listing(db.session())
     assert (missed.node, missed.caller) == ("subasta", "+573009998877")
+
+
+def test_override_cache_of_production_is_read_again_after_its_ttl(
+    make_app: Any, clock: Clock, monotonic: Monotonic
+) -> None:
+    """With production's IVR_OVERRIDE_TTL (2 s), a worker reuses the overrides it read for 2 s:
+    a closure set meanwhile reaches callers once the 2 s have passed, and its cancellation too.
+    """
+    from ivr import config
+
+    ttl = config.from_environment({})["IVR_OVERRIDE_TTL"]
+    assert ttl == 2
+    app = make_app(IVR_OVERRIDE_TTL=ttl)
+    caller, runner = Caller(app.test_client()), app.test_cli_runner()
+    clock.set("2026-12-01 10:00", BOGOTA)
+    assert "no estamos atendiendo" not in caller.call(CERTICAMARA).text  # read: none in force
+    result = runner.invoke(args=["ivr", "override", "close", "certicamara", "--until",
+                                 "2026-12-01 12:00"])
+    assert result.exit_code == 0, result.output
+    monotonic.advance(1.9)
+    assert "no estamos atendiendo" not in caller.call(CERTICAMARA).text  # still cached
+    monotonic.advance(0.1)
+    assert "no estamos atendiendo" in caller.call(CERTICAMARA).text  # read again
+    assert runner.invoke(args=["ivr", "override", "cancel", "1"]).exit_code == 0
+    assert "no estamos atendiendo" in caller.call(CERTICAMARA).text
+    monotonic.advance(2)
+    assert "no estamos atendiendo" not in caller.call(CERTICAMARA).text

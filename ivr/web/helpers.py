@@ -123,7 +123,8 @@ def _overrides(line_id: str, at: datetime) -> tuple[HoursOverride, ...]:
     cache: dict[str, tuple[float, tuple[HoursOverride, ...]]] = current_app.extensions.setdefault(
         "ivr.override_cache", {})
     ttl = current_app.config["IVR_OVERRIDE_TTL"]
-    clock = time.monotonic()
+    monotonic: Callable[[], float] = current_app.config.get("MONOTONIC", time.monotonic)
+    clock = monotonic()
     cached = cache.get(line_id)
     if cached is not None and cached[0] > clock:
         return cached[1]
@@ -135,7 +136,7 @@ def _overrides(line_id: str, at: datetime) -> tuple[HoursOverride, ...]:
                         exc_info=True)
             db.reset()
         found = cached[1] if cached is not None else ()
-    cache[line_id] = (time.monotonic() + ttl, found)
+    cache[line_id] = (monotonic() + ttl, found)
     return found
 
 
