@@ -71,6 +71,7 @@ class Tally:
     sent: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     invalid_twiml: int = 0
+    answered: int = 0  # 200 with a TwiML document the schema accepts
     examples: list[str] = field(default_factory=list)
 
     def bad(self, what: str) -> None:
@@ -106,13 +107,38 @@ def fuzz(post: Callable[[str, dict[str, str], str], tuple[int, bytes]], examples
         status, body = post(path, params, signature)
         tally.sent += 1
         tally.statuses[status] += 1
-        if status >= 500:
+        if status != 200:  # signed: every answer is TwiML, a wrong key an apology
             tally.bad(f"{status} {path} {params!r}")
-        elif status == 200 and not _valid(body):
+        if not _valid(body):  # whatever the status: Twilio reads the body of any answer
             tally.invalid_twiml += 1
-            tally.bad(f"invalid TwiML for {path} {params!r}: {body[:200]!r}")
+            tally.bad(f"invalid TwiML ({status}) for {path} {params!r}: {body[:200]!r}")
+        elif status == 200:
+            tally.answered += 1
 
     one()
+    return tally
+
+
+FORGED_PARAMS = {"To": "+576017442727", "CallSid": "CAforged", "Digits": "25"}
+FORGED_PATHS = ["/voice", "/voice/certicamara/menu/principal?f=0",
+                "/voice/certicamara/menu/principal?f=1",
+                "/voice/certicamara/case/nuevo_caso/recorded?n=12345674"]
+
+
+def genuine(post: Callable[[str, dict[str, str], str], tuple[int, bytes]],
+            validator: RequestValidator, base: str) -> Tally:
+    """The requests `forged` sends, signed as Twilio signs them: every one must get its TwiML
+    (so that the 403s there are the signatures' doing, not a service that refuses all)."""
+    tally = Tally()
+    for path in FORGED_PATHS * 5:
+        status, body = post(path, FORGED_PARAMS,
+                            validator.compute_signature(base + path, FORGED_PARAMS))
+        tally.sent += 1
+        tally.statuses[status] += 1
+        if status == 200 and _valid(body):
+            tally.answered += 1
+        else:
+            tally.bad(f"{status} for a genuine {path}: {body[:200]!r}")
     return tally
 
 
@@ -121,7 +147,7 @@ def forged(post: Callable[[str, dict[str, str], str], tuple[int, bytes]],
     """Forged, missing and replayed-elsewhere signatures: every one must get 403."""
     tally = Tally()
     other = RequestValidator("some-other-token")
-    params = {"To": "+576017442727", "CallSid": "CAforged", "Digits": "25"}
+    params = FORGED_PARAMS
     good_for_voice = validator.compute_signature(base + "/voice", params)
     cases = [
         ("/voice", ""),
@@ -498,21 +524,23 @@ def main(argv: list[str] | None = None) -> int:
         fuzzed = fuzz(post, options.fuzz, validator, "http://localhost")
         fuzz_seconds = time.monotonic() - started
         forgeries = forged(post, validator, "http://localhost")
+        genuines = genuine(post, validator, "http://localhost")
         app.extensions["ivr.engine"].dispose()
         killed = kill_worker(options.calls, tmp)
         away = database_away(options.calls, tmp)
         drills = [killed, away]
         if options.postgres:
             drills.append(postgres_away(options.calls, tmp, options.postgres))
-    print(report(fuzzed, fuzz_seconds, forgeries, drills))
-    lost = (fuzzed.statuses.get(500, 0) + fuzzed.invalid_twiml
+    print(report(fuzzed, fuzz_seconds, forgeries, drills, genuines))
+    lost = (fuzzed.sent - fuzzed.answered + genuines.sent - genuines.answered
+            + fuzzed.statuses.get(500, 0) + fuzzed.invalid_twiml
             + sum(v for k, v in forgeries.statuses.items() if k != 403)
             + killed["told but not stored"] + killed["numbers given twice"])
     return 1 if lost else 0
 
 
 def report(fuzzed: Tally, seconds: float, forgeries: Tally,
-           drills: list[dict[str, Any]]) -> str:
+           drills: list[dict[str, Any]], genuines: Tally | None = None) -> str:
     """The drills as Markdown tables."""
     five = sum(v for k, v in fuzzed.statuses.items() if k >= 500)
     out = ["| drill | how many | lost |", "| --- | ---: | --- |",
@@ -521,14 +549,18 @@ def report(fuzzed: Tally, seconds: float, forgeries: Tally,
            f"(statuses: {dict(sorted(fuzzed.statuses.items()))}) |",
            f"| forged, missing, other-token and replayed-elsewhere signatures | "
            f"{forgeries.sent} | {forgeries.sent - forgeries.statuses.get(403, 0)} not refused |"]
+    if genuines is not None:
+        out.append(f"| the same requests, genuinely signed | {genuines.sent} | "
+                   f"{genuines.sent - genuines.answered} without their TwiML |")
     out.append("")
     for drill in drills:
         out.append(f"**{drill.pop('drill')}**: " + ", ".join(f"{k}: {v}"
                                                              for k, v in drill.items()))
         out.append("")
-    if fuzzed.examples or forgeries.examples:
+    others = genuines.examples if genuines is not None else []
+    if fuzzed.examples or forgeries.examples or others:
         out += ["Examples of failures:", *[f"- {e}" for e in fuzzed.examples +
-                                           forgeries.examples]]
+                                           forgeries.examples + others]]
     return "\n".join(out)
 
 

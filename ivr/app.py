@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import Flask
@@ -22,6 +23,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=1024 * 1024,
         CLOCK=config.system_clock,
+        MONOTONIC=time.monotonic,  # intervals (caches, reloads); tests move it by hand
         **config.from_environment(),
     )
     if test_config is not None:

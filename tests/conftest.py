@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -35,18 +35,38 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class Clock:
-    """A clock the test sets; the app reads it for every decision."""
+    """A clock the test sets; the app reads it for every decision.
+
+    Like production's clock (`ivr.config.system_clock`) it answers in UTC, so a command that
+    prints the clock's time without converting it to the line's zone shows the wrong hour.
+    """
 
     def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("America/Bogota"))
+        self.now = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # 10:00 in Bogotá
 
     def __call__(self) -> datetime:
-        """The time the test set."""
+        """The time the test set, in UTC."""
         return self.now
 
     def set(self, text: str, zone: str) -> None:
         """Set local time `text` ('2026-12-01 10:00') in time zone `zone`."""
-        self.now = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone))
+        self.now = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+class Monotonic:
+    """The monotonic clock the app measures intervals with (override cache, menu reloads):
+    it stands still until a test moves it, so no test ever sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        """Seconds, as time.monotonic() counts them."""
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Let `seconds` pass."""
+        self.now += seconds
 
 
 class Twiml:
@@ -84,6 +104,23 @@ class Twiml:
     def __str__(self) -> str:
         """The document, for assertion messages."""
         return etree.tostring(self.root, encoding="unicode")
+
+
+class CheckedClient(FlaskClient):
+    """The test client of every test app: each TwiML document it receives is checked against
+    the schema whatever its status, so the simulator (`flask ivr call`) and the fault harness
+    see only valid documents, as the `Caller` does; and a webhook (under /voice) answers
+    TwiML unless it refuses the request (403)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        """Make the request; check what came back."""
+        response = super().open(*args, **kwargs)
+        if response.mimetype in ("text/xml", "application/xml"):
+            SCHEMA.assertValid(etree.fromstring(response.get_data()))
+        elif response.request.path.startswith("/voice") and response.status_code != 403:
+            raise AssertionError(f"{response.request.path} answered {response.status_code} "
+                                 f"{response.mimetype!r}, not TwiML")
+        return response
 
 
 class Caller:
@@ -176,23 +213,30 @@ def clock() -> Clock:
 
 
 @pytest.fixture
+def monotonic() -> Monotonic:
+    """The injected monotonic clock (still until the test advances it)."""
+    return Monotonic()
+
+
+@pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """A fresh SQLite database for this test."""
     return f"sqlite:///{tmp_path / 'ivr.sqlite3'}"
 
 
 @pytest.fixture
-def make_app(clock: Clock, database_url: str) -> Iterator[Any]:
+def make_app(clock: Clock, monotonic: Monotonic, database_url: str) -> Iterator[Any]:
     """Create apps with extra settings (the clock, token and database are the test's)."""
     from ivr import create_app
 
     made: list[Flask] = []
-    base = {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "CLOCK": clock,
+    base = {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "CLOCK": clock, "MONOTONIC": monotonic,
             "DATABASE_URL": database_url, "IVR_OVERRIDE_TTL": 0, "IVR_DB_RETRY_SECONDS": 0}
 
     def make(**config: Any) -> Flask:
         """One app; its database connections are closed when the test ends."""
         made.append(create_app({**base, **config}))
+        made[-1].test_client_class = CheckedClient
         return made[-1]
 
     yield make

@@ -26,15 +26,35 @@ def test_hostile_signed_requests_get_valid_twiml_never_5xx(app: Flask) -> None:
     tally = faults.fuzz(faults.in_process_post(app), EXAMPLES, RequestValidator(TOKEN),
                         "http://localhost")
     assert tally.sent == EXAMPLES
-    assert not [s for s in tally.statuses if s >= 500], tally.examples
+    # Signed, so never refused: every one answered 200 with TwiML the schema accepts (a 403
+    # or 404 for all of them would be a service that serves nobody, not a robust one).
+    assert tally.statuses == {200: EXAMPLES}, tally.examples
     assert tally.invalid_twiml == 0, tally.examples
+    assert tally.answered == EXAMPLES
 
 
-def test_forged_signatures_are_all_refused(app: Flask) -> None:
-    """Forged, missing, other-token and replayed-to-another-URL signatures: all 403."""
-    tally = faults.forged(faults.in_process_post(app), RequestValidator(TOKEN),
-                          "http://localhost")
+def test_forged_signatures_are_all_refused_and_genuine_ones_answered(app: Flask) -> None:
+    """Forged, missing, other-token and replayed-to-another-URL signatures: all 403; the
+    same requests signed as Twilio signs them: all 200 with their TwiML."""
+    post, validator = faults.in_process_post(app), RequestValidator(TOKEN)
+    tally = faults.forged(post, validator, "http://localhost")
     assert tally.statuses == {403: tally.sent}, tally.examples
+    genuine = faults.genuine(post, validator, "http://localhost")
+    assert genuine.statuses == {200: genuine.sent} and genuine.answered == genuine.sent, (
+        genuine.examples)
+
+
+def test_the_drills_count_a_service_that_refuses_everything_as_a_failure() -> None:
+    """The harness itself: a `post` that answers 403 (or 404) to all is caught by both."""
+    for status in (403, 404):
+        def refuse(path: str, params: dict[str, str], signature: str,
+                   status: int = status) -> tuple[int, bytes]:
+            """A service that serves nobody."""
+            return status, b"<html>no</html>"
+
+        tally = faults.fuzz(refuse, 20, RequestValidator(TOKEN), "http://localhost")
+        assert tally.answered == 0 and tally.invalid_twiml == 20
+        assert faults.genuine(refuse, RequestValidator(TOKEN), "http://localhost").answered == 0
 
 
 @pytest.mark.skipif(shutil.which("gunicorn") is None and not Path(

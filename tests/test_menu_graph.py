@@ -282,5 +282,5 @@ def test_readme_diagrams_are_the_commands_output(app: Flask) -> None:
     for line_id, line in lines.items():
         assert to_mermaid(line) in blocks, (
             f"README's diagram of {line_id} is stale: paste the output of "
-            f"`flask --app ivr ivr graph {line_id}` between its ```mermaid fences")
-    assert "flask --app ivr ivr graph $line" in section
+            f"`.venv/bin/flask --app ivr ivr graph {line_id}` between its ```mermaid fences")
+    assert ".venv/bin/flask --app ivr ivr graph $line" in section

@@ -19,7 +19,7 @@ from ivr.admin.menu_warnings import warnings
 from ivr.admin.menus import menu_schema
 from ivr.core.loader import load_line
 from ivr.web import live_menus
-from tests.conftest import CERTICAMARA, Caller, Clock
+from tests.conftest import CERTICAMARA, Caller, Clock, Monotonic
 
 ROOT = Path(__file__).resolve().parents[1]
 MENUS, PROMPTS = ROOT / "ivr" / "menus", ROOT / "voice_prompts"
@@ -263,16 +263,39 @@ def test_live_reload_refuses_a_bad_change_and_keeps_serving(
     assert caller.press("25").one("Enqueue").text == "soporte-subasta"
 
 
-def test_live_reload_is_checked_as_requests_arrive(make_app: Any, tmp_path: Path) -> None:
-    """With IVR_RELOAD_SECONDS, a webhook itself notices the change (no signal needed)."""
+def test_live_reload_is_checked_as_requests_arrive(
+    make_app: Any, tmp_path: Path, monotonic: Monotonic
+) -> None:
+    """With IVR_RELOAD_SECONDS, a webhook itself notices the change (no signal needed), once
+    the interval has passed and not before."""
     menus = tmp_path / "menus"
     shutil.copytree(MENUS, menus)
-    app = make_app(IVR_MENU_DIR=str(menus), IVR_RELOAD_SECONDS=0.001)
+    app = make_app(IVR_MENU_DIR=str(menus), IVR_RELOAD_SECONDS=2)
     text = (menus / "cco.yaml").read_text(encoding="utf-8")
     _touch(menus / "cco.yaml", text.replace("welcome: cco_bienvenida",
                                             "welcome: certicamara_bienvenida"))
-    time.sleep(0.01)  # the reload interval, not a wait for a result
+    monotonic.advance(1.9)
+    assert "Certicámara" not in Caller(app.test_client()).call("+582124713239").text
+    monotonic.advance(0.1)
     assert "Certicámara" in Caller(app.test_client()).call("+582124713239").text
+
+
+def test_reload_seconds_0_turns_live_reload_off(
+    make_app: Any, tmp_path: Path, monotonic: Monotonic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IVR_RELOAD_SECONDS=0 (from the environment): a changed file is never looked at."""
+    from ivr import config
+
+    monkeypatch.setenv("IVR_RELOAD_SECONDS", "0")
+    assert config.from_environment()["IVR_RELOAD_SECONDS"] == 0
+    menus = tmp_path / "menus"
+    shutil.copytree(MENUS, menus)
+    app = make_app(IVR_MENU_DIR=str(menus))
+    text = (menus / "cco.yaml").read_text(encoding="utf-8")
+    _touch(menus / "cco.yaml", text.replace("welcome: cco_bienvenida",
+                                            "welcome: certicamara_bienvenida"))
+    monotonic.advance(3600)
+    assert "Certicámara" not in Caller(app.test_client()).call("+582124713239").text
 
 
 def test_invalid_menu_stops_the_service_from_starting(make_app: Any, tmp_path: Path) -> None:

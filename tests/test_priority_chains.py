@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from flask import Flask
 
 from ivr import db
 from ivr.store import missed_calls
-from tests.conftest import CCO, CERTICAMARA, Caller, Clock
+from tests.conftest import CCO, CERTICAMARA, Caller, Clock, Monotonic
 
 BOGOTA, CARACAS = "America/Bogota", "America/Caracas"
 P1_MOBILE = "+573187174937"
@@ -339,3 +340,66 @@ def test_caller_who_gives_up_in_a_queue_is_kept_as_missed(
     with app.app_context():
         [missed] = missed_calls.listing(db.session())
     assert (missed.node, missed.caller) == ("subasta", "+573009998877")
+
+
+def test_override_cache_of_production_is_read_again_after_its_ttl(
+    make_app: Any, clock: Clock, monotonic: Monotonic
+) -> None:
+    """With production's IVR_OVERRIDE_TTL (2 s), a worker reuses the overrides it read for 2 s:
+    a closure set meanwhile reaches callers once the 2 s have passed, and its cancellation too.
+    """
+    from ivr import config
+
+    ttl = config.from_environment({})["IVR_OVERRIDE_TTL"]
+    assert ttl == 2
+    app = make_app(IVR_OVERRIDE_TTL=ttl)
+    caller, runner = Caller(app.test_client()), app.test_cli_runner()
+    clock.set("2026-12-01 10:00", BOGOTA)
+    assert "no estamos atendiendo" not in caller.call(CERTICAMARA).text  # read: none in force
+    result = runner.invoke(args=["ivr", "override", "close", "certicamara", "--until",
+                                 "2026-12-01 12:00"])
+    assert result.exit_code == 0, result.output
+    monotonic.advance(1.9)
+    assert "no estamos atendiendo" not in caller.call(CERTICAMARA).text  # still cached
+    monotonic.advance(0.1)
+    assert "no estamos atendiendo" in caller.call(CERTICAMARA).text  # read again
+    assert runner.invoke(args=["ivr", "override", "cancel", "1"]).exit_code == 0
+    assert "no estamos atendiendo" in caller.call(CERTICAMARA).text
+    monotonic.advance(2)
+    assert "no estamos atendiendo" not in caller.call(CERTICAMARA).text
+
+
+def test_caller_id_line_and_screen_seconds_reach_the_twiml(
+    make_app: Any, clock: Clock, tmp_path: Path
+) -> None:
+    """`caller_id: line` shows the line's number to the person called (the default shows the
+    caller's); `screen_seconds` sets how long the whisper is repeated."""
+    menus = tmp_path / "menus"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "ivr" / "menus", menus)
+    path = menus / "certicamara.yaml"
+    text = path.read_text(encoding="utf-8")
+    coordinator = "    label: Tercer escalamiento, coordinador de soporte\n"
+    assert coordinator in text
+    text = text.replace(coordinator, coordinator + "    caller_id: line\n")
+    before, after = text.split(coordinator)
+    after = after.replace("    screen_seconds: 30\n", "    screen_seconds: 60\n", 1)
+    path.write_text(before + coordinator + after, encoding="utf-8")
+    app = make_app(IVR_MENU_DIR=str(menus))
+    clock.set("2026-12-01 10:00", BOGOTA)
+
+    def escalate(key: str) -> tuple[Any, Any]:
+        """Support, escalation, then `key`: the <Dial> and the first callee's whisper."""
+        caller = Caller(app.test_client())
+        caller.call(CERTICAMARA)
+        caller.press("2")
+        caller.press("9")
+        dial = caller.press(key).one("Dial")
+        whisper, _ = caller.screened(None)
+        return dial, whisper
+
+    supervisor_dial, supervisor_whisper = escalate("1")  # screen_seconds: 30, caller's id
+    coordinator_dial, coordinator_whisper = escalate("2")  # screen_seconds: 60, line's id
+    assert supervisor_dial.get("callerId") is None
+    assert coordinator_dial.get("callerId") == CERTICAMARA
+    said = [len(w.all("Say")) for w in (supervisor_whisper, coordinator_whisper)]
+    assert said[1] > said[0] >= 2, said

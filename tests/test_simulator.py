@@ -258,3 +258,18 @@ def test_a_gather_takes_what_twilio_would(
 def test_keys_entries() -> None:
     """Spaces or commas split entries; _ is silence."""
     assert parse_keys("2 5,_ 25") == ["2", "5", None, "25"]
+
+
+def test_every_document_the_simulator_gets_is_checked_against_the_schema(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The simulator itself only checks the root tag; in the tests every document it receives
+    is validated too: a <Response> with a verb that does not exist fails the test."""
+    from lxml import etree
+
+    from ivr.web import helpers
+
+    monkeypatch.setattr(helpers, "render_message",
+                        lambda *args: "<Response><Shout>hola</Shout></Response>")
+    with pytest.raises(etree.DocumentInvalid, match="Shout"):
+        Simulator(app, Script()).run(UNKNOWN)

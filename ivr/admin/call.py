@@ -23,6 +23,7 @@ from ivr.admin.simulator import (
     parse_keys,
 )
 from ivr.core.phone import normalize_called
+from ivr.web import live_menus
 from ivr.web.live_menus import get_lines
 
 
@@ -57,6 +58,7 @@ def call_command(number: str, at_text: str | None, keys: str | None, dial_text: 
         raise click.BadParameter(f"{number!r} is not a phone number; write it as +57 601 ...",
                                  param_hint="NUMBER")
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    live_menus.require_menus(app)
     try:
         simulator = Simulator(app, _driver(keys, dial_text), click.echo, caller=caller)
     except SimulatorError as e:

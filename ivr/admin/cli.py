@@ -21,6 +21,7 @@ from ivr.core.lines import Line
 from ivr.core.phone import format_international
 from ivr.store import cases, missed_calls, overrides
 from ivr.store.tables import CASE_STATUSES
+from ivr.web import live_menus
 from ivr.web.live_menus import get_lines
 
 log = logging.getLogger("ivr.admin")
@@ -48,6 +49,7 @@ def ivr_group(app: Flask) -> click.Group:
 
 def line_or_fail(line_id: str) -> Line:
     """The loaded line `line_id`, or a usage error that names the lines there are."""
+    live_menus.require_menus(current_app)
     lines = get_lines()
     line = lines.get(line_id)
     if line is None:
@@ -71,6 +73,17 @@ def _now() -> datetime:
     return moment
 
 
+def _zone(line_id: str) -> ZoneInfo:
+    """The time zone of line `line_id` (UTC for a line no menu file defines any more)."""
+    line = get_lines().get(line_id)
+    return ZoneInfo(line.spec.timezone if line is not None else "UTC")
+
+
+def _clock_time(moment: datetime, zone: ZoneInfo) -> str:
+    """A time as every command prints it: local to the line, to the minute."""
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M}"
+
+
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the schema to the newest migration."""
@@ -87,7 +100,9 @@ def cases_list(line: str | None, status: str | None, limit: int) -> None:
     """List cases, newest first."""
     rows = cases.list_cases(db.session(), line=line, status=status, limit=limit)
     for case in rows:
-        click.echo(f"{case.number}  {case.created_at:%Y-%m-%d %H:%M}Z  {case.line:<12} "
+        zone = _zone(case.line)
+        click.echo(f"{case.number}  {_clock_time(case.created_at, zone)} ({zone.key})  "
+                   f"{case.line:<12} "
                    f"{case.team:<16} level {case.level}  {case.status:<16} {case.caller or ''}")
     if not rows:
         click.echo("no cases")
@@ -100,17 +115,19 @@ def cases_show(number: str) -> None:
     case = cases.case_with_calls(db.session(), number)
     if case is None:
         raise click.ClickException(f"no case {number!r}")
+    zone = _zone(case.line)
     for label, value in [
         ("number", case.number), ("line", case.line), ("team", case.team),
         ("level", case.level), ("status", case.status), ("caller", case.caller),
-        ("opened", case.created_at.isoformat()), ("updated", case.updated_at.isoformat()),
+        ("opened", f"{_clock_time(case.created_at, zone)} ({zone.key})"),
+        ("updated", f"{_clock_time(case.updated_at, zone)} ({zone.key})"),
         ("recording", case.recording_url), ("transcription", case.transcription),
     ]:
         click.echo(f"{label:>13}: {'' if value is None else value}")
     click.echo("        calls:")
     for call in case.calls:
-        click.echo(f"  {call.at.isoformat()}  {call.call_sid or '-':<34} {call.caller or '-':<14}"
-                   f" {call.node:<16} {call.outcome}")
+        click.echo(f"  {_clock_time(call.at, zone)}  {call.call_sid or '-':<34} "
+                   f"{call.caller or '-':<14} {call.node:<16} {call.outcome}")
 
 
 @cases_cli.command("status")
@@ -160,8 +177,9 @@ def _set_override(line_id: str, node: str | None, opened: bool, start: str | Non
     if node is not None and node not in line.spec.nodes:
         raise click.BadParameter(f"line {line_id!r} has no node {node!r}")
     now = _now()
-    starts_at = _local(line, start, now)
-    ends = _local(line, until, now)
+    zone = ZoneInfo(line.spec.timezone)
+    starts_at = _local(line, start, now).astimezone(zone)
+    ends = _local(line, until, now).astimezone(zone)
     try:
         row = overrides.add(db.session(), line=line.id, node=node, open_=opened,
                                  starts_at=starts_at, until=ends, reason=reason, now=now)
@@ -211,9 +229,10 @@ def override_list(everything: bool) -> None:
     rows = overrides.listing(db.session(), _now(), everything)
     for row in rows:
         state = "cancelled" if row.cancelled_at else row.state
+        zone = _zone(row.line)
         click.echo(f"{row.id:>4}  {row.line:<12} {row.node or '(line)':<18} {state:<9} "
-                   f"{row.starts_at:%Y-%m-%d %H:%M}Z → {row.until:%Y-%m-%d %H:%M}Z  "
-                   f"{row.reason or ''}")
+                   f"{_clock_time(row.starts_at, zone)} → {_clock_time(row.until, zone)} "
+                   f"({zone.key})  {row.reason or ''}")
     if not rows:
         click.echo("no overrides")
 
@@ -241,7 +260,8 @@ def oncall(line_id: str, rotation: str | None, at_text: str | None) -> None:
     names = [rotation] if rotation else list(line.rotations)
     if not names:
         raise click.ClickException(f"line {line_id!r} has no on_call rotations")
-    at = _local(line, at_text, _now())
+    zone = ZoneInfo(line.spec.timezone)
+    at = _local(line, at_text, _now()).astimezone(zone)
     for name in names:
         if name not in line.rotations:
             raise click.BadParameter(f"no rotation {name!r}; rotations: "
@@ -252,9 +272,9 @@ def oncall(line_id: str, rotation: str | None, at_text: str | None) -> None:
                    f"{turn.contact.role} {format_international(turn.contact.number)} "
                    f"[{turn.source}]")
         if turn.since or turn.until:
-            since = f"{turn.since:%Y-%m-%d %H:%M}" if turn.since else "always"
-            until = f"{turn.until:%Y-%m-%d %H:%M}" if turn.until else "no end"
-            click.echo(f"  turn: {since} → {until}")
+            since = _clock_time(turn.since, zone) if turn.since else "always"
+            until = _clock_time(turn.until, zone) if turn.until else "no end"
+            click.echo(f"  turn: {since} → {until} ({zone.key})")
         click.echo("  order: " + ", then ".join(c.role for c in order))
 
 
@@ -266,7 +286,8 @@ def missed(line_id: str | None, limit: int) -> None:
     """Calls nobody took (a whole chain failed), with their voice messages."""
     rows = missed_calls.listing(db.session(), line_id, limit)
     for row in rows:
-        click.echo(f"{row.at:%Y-%m-%d %H:%M}Z  {row.line:<12} {row.node:<20} "
+        zone = _zone(row.line)
+        click.echo(f"{_clock_time(row.at, zone)} ({zone.key})  {row.line:<12} {row.node:<20} "
                    f"{row.caller or '-':<14} {row.recording_url or '(no message)'}")
         if row.transcription:
             click.echo(f"    «{row.transcription}»")

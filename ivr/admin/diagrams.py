@@ -113,7 +113,8 @@ def graph_id(node_id: str) -> str:
 def to_mermaid(line: Line) -> str:
     """The line's menu tree as a Mermaid flowchart."""
     out = ["flowchart TD",
-           f"%% {_one_line(line.spec.name)} ({line.id}): flask --app ivr ivr graph {line.id}"]
+           f"%% {_one_line(line.spec.name)} ({line.id}): .venv/bin/flask --app ivr ivr graph "
+           f"{line.id}"]
     boxes = list(diagram_boxes(line))
     for box in boxes:
         opening, closing = MERMAID_SHAPES[box.kind]

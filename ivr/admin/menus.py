@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask, current_app
@@ -54,9 +55,9 @@ def validate_command(files: tuple[Path, ...]) -> None:
 def hours_command(line_id: str, at_text: str | None) -> None:
     """Open or closed now (or then), why, and when that changes next."""
     line = line_or_fail(line_id)
-    zone = line.schedules[next(iter(line.schedules))].tz if line.schedules else None
+    zone = ZoneInfo(line.spec.timezone)
     now: datetime = current_app.config["CLOCK"]()
-    at = now if not at_text else local_time(at_text, zone)
+    at = (now if not at_text else local_time(at_text, zone)).astimezone(zone)
     click.echo(f"{line.spec.name} at {at.astimezone(zone):%A %Y-%m-%d %H:%M} "
                f"({line.spec.timezone})")
     overrides = _overrides(line, at)
@@ -72,7 +73,8 @@ def hours_command(line_id: str, at_text: str | None) -> None:
         why = {"schedule": "weekly hours", "special": "special hours for the date",
                "closed_date": "a closed date", "holiday": f"holiday: {status.holiday}"}
         change = schedule.next_change(at)
-        until = f"until {change:%a %Y-%m-%d %H:%M}" if change else "with no change ahead"
+        until = (f"until {change.astimezone(zone):%a %Y-%m-%d %H:%M}" if change
+                 else "with no change ahead")
         click.echo(f"  {schedule_id}: {'OPEN' if status.open else 'closed'} "
                    f"({why[status.reason]}), {until}")
         click.echo(f"    hours: {line.hours_text[schedule_id]}")

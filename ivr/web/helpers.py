@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -83,14 +82,15 @@ def get_override_cache() -> OverrideCache:
 def _overrides(line_id: str, at: datetime) -> tuple[HoursOverride, ...]:
     """The line's overrides, from a cache that lives IVR_OVERRIDE_TTL seconds per worker."""
     cache = get_override_cache()
+    monotonic: Callable[[], float] = current_app.config["MONOTONIC"]
     cached = cache.get(line_id)
-    if cached is not None and cached[0] > time.monotonic():
+    if cached is not None and cached[0] > monotonic():
         return cached[1]
     found = db.attempt(lambda: overrides.active(db.session(), line_id, at),
                        "hours overrides unreadable: schedules alone decide")
     if found is None:
         found = cached[1] if cached is not None else ()
-    cache[line_id] = (time.monotonic() + current_app.config["IVR_OVERRIDE_TTL"], found)
+    cache[line_id] = (monotonic() + current_app.config["IVR_OVERRIDE_TTL"], found)
     return found
 
 

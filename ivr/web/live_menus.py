@@ -41,13 +41,16 @@ def init_app(app: Flask) -> None:
     source = MenuSource(Path(app.config["IVR_MENU_DIR"]), Path(app.config["IVR_PROMPT_DIR"]),
                         app.config["IVR_DEFAULT_LINE"], float(app.config["IVR_RELOAD_SECONDS"]))
     source.seen = fingerprint(source)
-    source.next_look = time.monotonic() + source.every
+    source.next_look = app.config.get("MONOTONIC", time.monotonic)() + source.every
+    app.extensions["ivr.menu_error"] = None
     try:
         app.extensions["ivr.lines"] = load(source)
     except MenuError as e:
         if click.get_current_context(silent=True) is None:
             raise  # serving: refuse to start rather than serve half a menu
-        log.error("menus not loaded (admin commands still work):\n%s", e)
+        # An admin command: those that need the menus say what is wrong (require_menus);
+        # the others (cases, overrides list, db) still work.
+        app.extensions["ivr.menu_error"] = e
         app.extensions["ivr.lines"] = Directory({}, {}, None)
     app.extensions["ivr.menu_source"] = source
     app.extensions["ivr.render_cache"] = {}
@@ -65,6 +68,14 @@ def get_render_cache() -> dict[object, str]:
     """TwiML documents already rendered by this worker, emptied when the menus change."""
     cache: dict[object, str] = current_app.extensions["ivr.render_cache"]
     return cache
+
+
+def require_menus(app: Flask) -> None:
+    """Stop an admin command that needs the menus when they did not load, saying where."""
+    error: MenuError | None = app.extensions.get("ivr.menu_error")
+    if error is not None:
+        raise click.ClickException(f"the menus did not load, so the lines are unknown until "
+                                   f"this is fixed (`flask ivr validate` checks it):\n{error}")
 
 
 def load(source: MenuSource) -> Directory:
@@ -88,7 +99,7 @@ def fingerprint(source: MenuSource) -> Fingerprint:
 def _maybe_reload() -> None:
     """Every few seconds, reload the menus if their files changed."""
     source: MenuSource = current_app.extensions["ivr.menu_source"]
-    now = time.monotonic()
+    now = current_app.config.get("MONOTONIC", time.monotonic)()
     if now < source.next_look:
         return
     source.next_look = now + source.every

@@ -16,9 +16,18 @@ _SAFE = "/:@!$&'()*+,;=-._~"
 
 
 def init_app(app: Flask) -> None:
-    """Build the validator once; warn loudly when checks are off or impossible."""
+    """Build the validator once.
+
+    What is missing is said when serving starts (`warn_when_serving`), not here: an admin
+    command needs no token.
+    """
     token = app.config["TWILIO_AUTH_TOKEN"]
     app.extensions["ivr.validator"] = RequestValidator(token) if token else None
+
+
+def warn_when_serving(app: Flask) -> None:
+    """Warn loudly, as the server starts, when checks are off or impossible."""
+    token = app.config["TWILIO_AUTH_TOKEN"]
     if not app.config["IVR_SIGNATURE_CHECK"]:
         log.warning("IVR_SIGNATURE_CHECK=off: webhooks accept UNSIGNED requests. Anyone who "
                     "finds this URL can drive calls. Use this for local development only.")
