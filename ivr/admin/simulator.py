@@ -35,7 +35,9 @@ MAX_SCREEN_STEPS = 5  # webhooks of one screened callee's leg
 # Twilio's From for a caller whose number is withheld: no real number is needed to simulate.
 DEFAULT_CALLER = "anonymous"
 LOCAL_ORIGIN = "http://localhost"  # how the test client's requests look to the app
-RECORDING_BASE = "https://simulator.invalid/recordings/"  # .invalid: never a real host
+# Twilio's shape of a recording URL (the webhooks store no other), under an account of zeros
+# that does not exist: a simulated message never points at a real recording.
+RECORDING_BASE = "https://api.twilio.com/2010-04-01/Accounts/AC" + "0" * 32 + "/Recordings/"
 RECORDING_SECONDS = "12"
 BRIDGED_SECONDS = "60"
 QUIT = "q"  # typed at a prompt: the caller hangs up
