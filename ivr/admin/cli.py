@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from ivr import db
+from ivr.admin.privacy import forget
 from ivr.core.lines import Line
 from ivr.core.phone import format_international
 from ivr.store import cases, missed_calls, overrides
@@ -28,9 +29,9 @@ override_cli = AppGroup("override", help="Force a line or a node open or closed 
 
 
 def init_app(app: Flask) -> None:
-    """Register the commands over the stores: db, cases, override, oncall, missed."""
+    """Register the commands over the stores: db, cases, override, oncall, missed, forget."""
     group = ivr_group(app)
-    for command in (db_cli, cases_cli, override_cli, oncall, missed):
+    for command in (db_cli, cases_cli, override_cli, oncall, missed, forget):
         group.add_command(command)
 
 
