@@ -123,12 +123,20 @@ def init_app(app: Flask) -> None:
         try:
             upgrade(engine)
             health.schema_ready = True
-        except SQLAlchemyError:
-            log.exception("database %s unreachable at start: calls are served and cases "
-                          "wait; the schema is brought up as soon as it answers",
-                          engine.url.render_as_string(hide_password=True))
+        except SQLAlchemyError as e:
+            log.error("database %s unreachable at start (%s: %s): calls are served and cases "
+                      "wait; the schema is brought up as soon as it answers",
+                      engine.url.render_as_string(hide_password=True), type(e).__name__,
+                      first_line(e))
     engine.dispose()  # no connection crosses gunicorn's fork
     app.teardown_appcontext(_close_session)
+
+
+def first_line(error: SQLAlchemyError) -> str:
+    """The driver's own first line about `error` (the statement and values are not in it)."""
+    original = getattr(error, "orig", None)
+    lines = str(original if original is not None else error).strip().splitlines()
+    return lines[0] if lines else "no detail"
 
 
 def get_engine() -> Engine:

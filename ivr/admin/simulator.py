@@ -26,6 +26,7 @@ from flask import Flask
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
+from ivr.core.moment import within_years
 from ivr.core.phone import format_international
 from ivr.web.helpers import webhook_answered
 from ivr.web.live_menus import get_lines
@@ -182,6 +183,7 @@ def local_time(text: str, zone: str) -> datetime:
         moment = datetime.fromisoformat(text.strip())
     except ValueError as e:
         raise ValueError(f"{text!r} is not a date and time like '2026-12-08 10:00'") from e
+    within_years(moment)
     tz = ZoneInfo(zone)
     return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment.astimezone(tz)
 
