@@ -14,7 +14,14 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app, g
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("ivr.db")
@@ -22,6 +29,12 @@ MIGRATIONS = Path(__file__).resolve().parent / "store" / "migrations"
 _PG_MIGRATION_LOCK = 7_442_727  # any constant: serialises upgrades from several machines
 T = TypeVar("T")
 AWAY_SECONDS = 5.0  # after a failure, webhooks skip the database this long (no 3 s waits)
+# SQLite's primary result codes that mean "the database cannot be reached now" (busy or
+# locked past the timeout, the file cannot be opened, an I/O error), not "this value is bad".
+_SQLITE_AWAY = frozenset({5, 6, 10, 14})  # SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, CANTOPEN
+# PostgreSQL's SQLSTATE classes of the same kind: connection exceptions, operator
+# intervention (admin shutdown, statement timeout = query canceled), too many connections.
+_POSTGRES_AWAY = ("08", "57", "53300")
 
 
 def database_url(configured: str | None, instance_path: str) -> str:
@@ -36,14 +49,19 @@ def database_url(configured: str | None, instance_path: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine that fails fast when the server is away (a caller is waiting)."""
+    """An engine that fails fast when the server is away (a caller is waiting).
+
+    `hide_parameters`: an error's message never quotes the statement's values (phone
+    numbers, case numbers, transcriptions), wherever it ends up (logs, tracebacks).
+    """
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 5})
+        engine = sa.create_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(
         url,
         pool_pre_ping=True,
+        hide_parameters=True,
         pool_size=5,
         max_overflow=5,
         pool_timeout=3,
@@ -105,12 +123,20 @@ def init_app(app: Flask) -> None:
         try:
             upgrade(engine)
             health.schema_ready = True
-        except SQLAlchemyError:
-            log.exception("database %s unreachable at start: calls are served and cases "
-                          "wait; the schema is brought up as soon as it answers",
-                          engine.url.render_as_string(hide_password=True))
+        except SQLAlchemyError as e:
+            log.error("database %s unreachable at start (%s: %s): calls are served and cases "
+                      "wait; the schema is brought up as soon as it answers",
+                      engine.url.render_as_string(hide_password=True), type(e).__name__,
+                      first_line(e))
     engine.dispose()  # no connection crosses gunicorn's fork
     app.teardown_appcontext(_close_session)
+
+
+def first_line(error: SQLAlchemyError) -> str:
+    """The driver's own first line about `error` (the statement and values are not in it)."""
+    original = getattr(error, "orig", None)
+    lines = str(original if original is not None else error).strip().splitlines()
+    return lines[0] if lines else "no detail"
 
 
 def get_engine() -> Engine:
@@ -129,17 +155,46 @@ def attempt(work: Callable[[], T], failure: str) -> T | None:
     """Run `work` against the database; on a database error log `failure` and give None.
 
     One place for what a webhook does when the database fails: the caller is never kept
-    waiting for it, the worker stops asking it for a few seconds, and the log says what was
-    not done (without SQLAlchemy's message, which quotes the statement's parameters).
+    waiting for it, and the log says what was not done (without SQLAlchemy's message, which
+    may quote the statement). Only a lost connection or a timeout makes the worker stop
+    asking the database for a few seconds; a value it refused (too long, a constraint, a
+    read-only or full database) fails this one step and the next caller is served as usual.
     """
     try:
         return work()
     except DatabaseAway:
         log.warning("%s (the database failed a moment ago)", failure)
     except SQLAlchemyError as e:
-        log.error("%s: %s", failure, type(e).__name__)
-        reset()
+        away = unreachable(e)
+        log.error("%s: %s%s", failure, type(e).__name__,
+                  " (database unreachable: skipped for a few seconds)" if away else "")
+        if away:
+            reset()
+        else:
+            discard()
     return None
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether `error` means the database cannot be reached now.
+
+    A connection lost or a timeout, as opposed to a statement it refused (bad value,
+    constraint, read-only, disk full)."""
+    if isinstance(error, DatabaseAway | DisconnectionError | PoolTimeout):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError | InterfaceError):
+        return False
+    original = error.orig
+    code = getattr(original, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _SQLITE_AWAY
+    # psycopg gives no SQLSTATE when it failed on the client side (connect, socket)
+    sqlstate = getattr(original, "sqlstate", None)
+    return not sqlstate or str(sqlstate).startswith(_POSTGRES_AWAY)
 
 
 def session() -> Session:
@@ -181,11 +236,16 @@ def _late_upgrade(health: Health) -> None:
 
 
 def reset() -> None:
-    """After a database error: drop the session, and spare callers the next few seconds' waits."""
+    """After a lost connection: drop the session, and spare callers the next seconds' waits."""
     health = get_health()
     now = time.monotonic()
     if now >= health.away_until:  # a failure while already away does not stretch the wait
         health.away_until = now + health.retry_seconds
+    discard()
+
+
+def discard() -> None:
+    """Drop this request's session and connection after an error (a later step opens anew)."""
     for key in ("db_session", "db_connection"):
         opened = g.pop(key, None)
         if opened is not None:

@@ -22,6 +22,13 @@ SCHEMA = etree.XMLSchema(etree.parse(str(Path(__file__).parent / "data" / "twiml
 CERTICAMARA = "+576017442727"
 CCO = "+582124713239"
 CCO_SECOND = "+582127143934"
+# Where Twilio keeps a recording (the only kind of RecordingUrl the webhooks store).
+RECORDINGS = "https://api.twilio.com/2010-04-01/Accounts/AC" + "1" * 32 + "/Recordings/"
+
+
+def recording(tail: str) -> str:
+    """A Twilio recording URL whose SID ends in `tail` (hex digits)."""
+    return RECORDINGS + "RE" + tail.rjust(32, "0")
 
 
 @pytest.fixture(autouse=True)
@@ -192,7 +199,7 @@ class Caller:
         assert self.queued is not None
         return self.request(self.queued.one("Enqueue").get("action"), QueueResult=result)
 
-    def records(self, url: str = "https://api.twilio.com/rec/RE1", seconds: int = 12) -> Twiml:
+    def records(self, url: str = recording("1"), seconds: int = 12) -> Twiml:
         """The caller spoke after the beep; Twilio posts the <Record> action."""
         assert self.last is not None
         action = self.last.one("Record").get("action")

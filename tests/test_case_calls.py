@@ -13,7 +13,7 @@ from ivr import db
 from ivr.core import check_digit
 from ivr.store import cases
 from ivr.store.tables import Case
-from tests.conftest import CCO, Caller, Clock
+from tests.conftest import CCO, Caller, Clock, recording
 
 CARACAS = "America/Caracas"
 OPEN_HOURS = "2026-11-30 09:00"
@@ -87,14 +87,14 @@ def test_recording_and_transcription_are_kept_with_the_case(app: Flask, caller: 
     number = _number(caller.press("1").text)
     record = caller.silence()
     transcribe_url = record.one("Record").get("transcribeCallback")
-    caller.records(url="https://api.twilio.com/rec/RE9", seconds=31)
+    caller.records(url=recording("9"), seconds=31)
     response = caller.post(transcribe_url, {"TranscriptionText": "La impresora no imprime",
                                             "TranscriptionStatus": "completed",
                                             "CallSid": caller.sid})
     assert response.status_code == 200
     [case] = _cases(app)
     assert (case.number, case.recording_url, case.recording_seconds) == (
-        number, "https://api.twilio.com/rec/RE9", 31)
+        number, recording("9"), 31)
     assert case.transcription == "La impresora no imprime"
 
 

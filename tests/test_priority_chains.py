@@ -11,7 +11,7 @@ from flask import Flask
 
 from ivr import db
 from ivr.store import missed_calls
-from tests.conftest import CCO, CERTICAMARA, Caller, Clock, Monotonic
+from tests.conftest import CCO, CERTICAMARA, Caller, Clock, Monotonic, recording
 
 BOGOTA, CARACAS = "America/Bogota", "America/Caracas"
 P1_MOBILE = "+573187174937"
@@ -83,7 +83,7 @@ def test_whole_chain_fails_message_is_recorded_and_kept(
     record = message.one("Record")
     assert record.get("transcribe") == "true" and record.get("playBeep") == "true"
     transcribe_url = record.get("transcribeCallback")
-    thanks = caller.records(url="https://api.twilio.com/rec/RE77", seconds=20)
+    thanks = caller.records(url=recording("77"), seconds=20)
     assert "Recibimos su mensaje" in thanks.text and thanks.verbs[-1] == "Hangup"
     response = caller.post(transcribe_url, {"CallSid": caller.sid, "TranscriptionStatus":
                                             "completed", "TranscriptionText": "Se cayó el ERP"})
@@ -91,10 +91,10 @@ def test_whole_chain_fails_message_is_recorded_and_kept(
     with app.app_context():
         [missed] = missed_calls.listing(db.session())
     assert (missed.line, missed.node, missed.caller) == ("cco", "mensaje_guardia", "+584141112233")
-    assert (missed.recording_url, missed.transcription) == ("https://api.twilio.com/rec/RE77",
+    assert (missed.recording_url, missed.transcription) == (recording("77"),
                                                             "Se cayó el ERP")
     listing = runner.invoke(args=["ivr", "missed"])
-    assert "RE77" in listing.output and "Se cayó el ERP" in listing.output
+    assert recording("77") in listing.output and "Se cayó el ERP" in listing.output
 
 
 def test_supervisor_extensions_are_screened_for_a_person(caller: Caller) -> None:
@@ -307,10 +307,10 @@ def test_message_kept_even_if_the_database_blinked_when_the_chain_failed(
     with monkeypatch.context() as patch:
         patch.setattr(missed_calls, "note_missed", away)
         caller.dial_ends("busy")
-    caller.records(url="https://api.twilio.com/rec/RE99", seconds=9)
+    caller.records(url=recording("99"), seconds=9)
     with app.app_context():
         [missed] = missed_calls.listing(db.session())
-    assert (missed.recording_url, missed.caller) == ("https://api.twilio.com/rec/RE99",
+    assert (missed.recording_url, missed.caller) == (recording("99"),
                                                      "+584141112233")
 
 

@@ -123,7 +123,7 @@ def test_cco_in_hours_1_reads_the_case_number_records_and_queues(runner: Any) ->
     assert after(lines, "● grabando mensaje (hasta 120 s)", "⏳ en cola 'centro-soporte'")
     assert lines[-1] == "■ fin: en cola 'centro-soporte' (5 webhooks)"
     shown = runner.invoke(args=["ivr", "cases", "show", number])
-    assert shown.exit_code == 0 and "simulator.invalid/recordings/RE" in shown.output
+    assert shown.exit_code == 0 and "/Accounts/AC" + "0" * 32 + "/Recordings/RE" in shown.output
 
 
 def test_cco_saturday_night_nobody_answers_a_message_is_recorded(runner: Any) -> None:
@@ -137,7 +137,7 @@ def test_cco_saturday_night_nobody_answers_a_message_is_recorded(runner: Any) ->
                  "  Gracias. Recibimos su mensaje y lo atenderemos lo antes posible.")
     assert lines[-2:] == ["✆ cuelga", "■ fin: cuelga (5 webhooks)"]
     missed = runner.invoke(args=["ivr", "missed"])
-    assert "mensaje_guardia" in missed.output and "simulator.invalid" in missed.output
+    assert "mensaje_guardia" in missed.output and "/Accounts/AC" + "0" * 32 in missed.output
 
 
 # Other numbers, mistakes and failures

@@ -15,9 +15,12 @@ from zoneinfo import ZoneInfo
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import db
+from ivr.admin.privacy import forget
 from ivr.core.lines import Line
+from ivr.core.moment import within_years
 from ivr.core.phone import format_international
 from ivr.store import cases, missed_calls, overrides
 from ivr.store.tables import CASE_STATUSES
@@ -29,12 +32,15 @@ log = logging.getLogger("ivr.admin")
 db_cli = AppGroup("db", help="The database schema.")
 cases_cli = AppGroup("cases", help="Support cases issued on the phone.")
 override_cli = AppGroup("override", help="Force a line or a node open or closed for a while.")
+MAX_LIMIT = 100_000  # rows a listing prints at most
+MAX_ID = 2**31 - 1  # an id the database's INTEGER holds (PostgreSQL's is 32 bits)
+MAX_REASON = 200  # hours_overrides.reason
 
 
 def init_app(app: Flask) -> None:
-    """Register the commands over the stores: db, cases, override, oncall, missed."""
+    """Register the commands over the stores: db, cases, override, oncall, missed, forget."""
     group = ivr_group(app)
-    for command in (db_cli, cases_cli, override_cli, oncall, missed):
+    for command in (db_cli, cases_cli, override_cli, oncall, missed, forget):
         group.add_command(command)
 
 
@@ -42,9 +48,25 @@ def ivr_group(app: Flask) -> click.Group:
     """The app's `flask ivr` group, made on first use; each admin module adds its commands."""
     group = app.cli.commands.get("ivr")
     if not isinstance(group, click.Group):
-        group = AppGroup("ivr", help="Run the IVR's admin commands.")
+        group = IvrGroup("ivr", help="Run the IVR's admin commands.")
         app.cli.add_command(group)
     return group
+
+
+class IvrGroup(AppGroup):
+    """The `flask ivr` group: a database error in any of its commands is one line, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; turn a database error into a command error (no traceback)."""
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as e:
+            raise click.ClickException(database_error(e)) from e
+
+
+def database_error(error: SQLAlchemyError) -> str:
+    """One line saying what the database refused (the driver's first line, no values)."""
+    return f"database error ({type(error).__name__}): {db.first_line(error)}"
 
 
 def line_or_fail(line_id: str) -> Line:
@@ -64,6 +86,10 @@ def local_time(text: str, zone: tzinfo | None) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError as e:
         raise click.BadParameter(f"{text!r} is not a date and time like '2026-12-08 18:00'") from e
+    try:
+        within_years(moment)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
     return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
 
 
@@ -95,7 +121,8 @@ def db_upgrade() -> None:
 @cases_cli.command("list")
 @click.option("--line", help="Only this line's cases.")
 @click.option("--status", type=click.Choice(CASE_STATUSES), help="Only cases in this status.")
-@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, MAX_LIMIT),
+              help="How many, newest first.")
 def cases_list(line: str | None, status: str | None, limit: int) -> None:
     """List cases, newest first."""
     rows = cases.list_cases(db.session(), line=line, status=status, limit=limit)
@@ -193,6 +220,13 @@ def _set_override(line_id: str, node: str | None, opened: bool, start: str | Non
                f"{starts_at:%Y-%m-%d %H:%M} until {ends:%Y-%m-%d %H:%M} ({line.spec.timezone})")
 
 
+def _reason(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--reason, refused when longer than the database keeps (not cut, not stored whole)."""
+    if value is not None and len(value) > MAX_REASON:
+        raise click.BadParameter(f"{len(value)} characters; at most {MAX_REASON}")
+    return value
+
+
 def _override_options(command: Callable[..., None]) -> Callable[..., None]:
     """The arguments `override close` and `override open` share."""
     for option in reversed([
@@ -200,7 +234,8 @@ def _override_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--node", help="Only this node (default: every node with hours)."),
         click.option("--from", "start", help="Local start, '2026-12-08 08:00' (default: now)."),
         click.option("--until", required=True, help="Local end, '2026-12-08 18:00'."),
-        click.option("--reason", help="Why, for the log and the list."),
+        click.option("--reason", callback=_reason, help=f"Why, for the log and the list "
+                                                         f"(up to {MAX_REASON} characters)."),
     ]):
         command = option(command)
     return command
@@ -238,7 +273,7 @@ def override_list(everything: bool) -> None:
 
 
 @override_cli.command("cancel")
-@click.argument("override_id", type=int)
+@click.argument("override_id", type=click.IntRange(1, MAX_ID))
 def override_cancel(override_id: int) -> None:
     """End an override now."""
     try:
@@ -281,7 +316,8 @@ def oncall(line_id: str, rotation: str | None, at_text: str | None) -> None:
 @click.command("missed")
 @with_appcontext
 @click.option("--line", "line_id", help="Only this line.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, MAX_LIMIT),
+              help="How many, newest first.")
 def missed(line_id: str | None, limit: int) -> None:
     """Calls nobody took (a whole chain failed), with their voice messages."""
     rows = missed_calls.listing(db.session(), line_id, limit)

@@ -26,6 +26,7 @@ from flask import Flask
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
+from ivr.core.moment import within_years
 from ivr.core.phone import format_international
 from ivr.web.helpers import webhook_answered
 from ivr.web.live_menus import get_lines
@@ -35,7 +36,9 @@ MAX_SCREEN_STEPS = 5  # webhooks of one screened callee's leg
 # Twilio's From for a caller whose number is withheld: no real number is needed to simulate.
 DEFAULT_CALLER = "anonymous"
 LOCAL_ORIGIN = "http://localhost"  # how the test client's requests look to the app
-RECORDING_BASE = "https://simulator.invalid/recordings/"  # .invalid: never a real host
+# Twilio's shape of a recording URL (the webhooks store no other), under an account of zeros
+# that does not exist: a simulated message never points at a real recording.
+RECORDING_BASE = "https://api.twilio.com/2010-04-01/Accounts/AC" + "0" * 32 + "/Recordings/"
 RECORDING_SECONDS = "12"
 BRIDGED_SECONDS = "60"
 QUIT = "q"  # typed at a prompt: the caller hangs up
@@ -182,6 +185,7 @@ def local_time(text: str, zone: str) -> datetime:
         moment = datetime.fromisoformat(text.strip())
     except ValueError as e:
         raise ValueError(f"{text!r} is not a date and time like '2026-12-08 10:00'") from e
+    within_years(moment)
     tz = ZoneInfo(zone)
     return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment.astimezone(tz)
 

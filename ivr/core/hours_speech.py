@@ -14,6 +14,7 @@ import yaml
 
 from ivr.core.schedule import Interval, parse_clock
 from ivr.core.wall_clock import MINUTES_PER_DAY, WEEKDAYS
+from ivr.core.yaml_source import read_utf8
 
 _WORDS_FILE_HINT = "voice_prompts/es/hours.yaml"
 
@@ -23,8 +24,7 @@ DayGroup = tuple[list[int], tuple[Interval, ...]]
 
 def load_words(path: Path) -> dict[str, Any]:
     """Load the spoken-hours vocabulary from a YAML file."""
-    with Path(path).open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+    data = yaml.safe_load(read_utf8(Path(path)))
     if not isinstance(data, dict):
         raise ValueError(
             f"{str(path)!r} must contain a YAML mapping of words, got {data!r}; "

@@ -27,6 +27,7 @@ SYSTEM_PROMPTS = (
     "filtro",
     "filtro_caso",
     "mensaje_guardado",
+    "mensaje_no_guardado",
 )
 
 # Prompts of the case nodes; required of a language only where a line uses those nodes.

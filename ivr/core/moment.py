@@ -9,6 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+# The years a time given by an admin may fall in: room on both sides for a week's hand-offs
+# and the conversion to UTC, which fail past year 9999.
+FIRST_YEAR, LAST_YEAR = 1900, 9998
+
+
+def within_years(moment: datetime) -> datetime:
+    """`moment` itself, or a ValueError when it is too far from now to reckon with."""
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise ValueError(f"{moment:%Y-%m-%d %H:%M} is out of range: give a date between "
+                         f"{FIRST_YEAR} and {LAST_YEAR}")
+    return moment
+
 
 @dataclass(frozen=True)
 class HoursOverride:

@@ -264,16 +264,22 @@ def dial_ended(
     return Plan(plan.prompts, plan.action, plan.node, f"chain-failed:{why}:{plan.outcome}")
 
 
-def message_taken(line: Line, node_id: str, got_audio: bool, now: Moment) -> Plan:
-    """After the voice message: thanks (if there was one), then the next node or goodbye."""
+def message_taken(
+    line: Line, node_id: str, got_audio: bool, now: Moment, kept: bool = True
+) -> Plan:
+    """After the voice message: thanks if it was kept, then the next node or goodbye.
+
+    The thanks only if it was kept; the truth if it could not be."""
     node = line.spec.nodes.get(node_id)
     if not isinstance(node, VoicemailNode):
         return enter(line, line.spec.start, now)
-    said = (line.prompt("mensaje_guardado"),) if got_audio else ()
+    said = (line.prompt("mensaje_guardado" if kept else "mensaje_no_guardado"),) \
+        if got_audio else ()
+    taken = "message-taken" if kept else "message-lost"
     if node.next is None:
-        return _goodbye(line, said, node_id, "message-taken" if got_audio else "no-message")
+        return _goodbye(line, said, node_id, taken if got_audio else "no-message")
     plan = enter(line, node.next, now, said)
-    return Plan(plan.prompts, plan.action, plan.node, f"message-taken:{plan.outcome}")
+    return Plan(plan.prompts, plan.action, plan.node, f"{taken}:{plan.outcome}")
 
 
 def screen_prompt(line: Line, node_id: str, case: str | None) -> Prompt:

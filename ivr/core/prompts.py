@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from ivr.core.yaml_source import read_utf8
+
 AUDIO_SUFFIXES = (".mp3", ".wav")
 # What the service fills in: a misspelt name would fail on the phone, so it fails at load.
 PLACEHOLDERS = frozenset({"hours", "holiday", "line", "number", "key"})
@@ -36,7 +38,7 @@ def load_catalog(root: Path, language: str) -> dict[str, Prompt]:
     for path in sorted(folder.glob("*.yaml")):
         if path.name == "hours.yaml":
             continue
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = _yaml(path)
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of prompt id to text")
         for key, text in data.items():
@@ -48,6 +50,19 @@ def load_catalog(root: Path, language: str) -> dict[str, Prompt]:
             texts[str(key)] = (" ".join(text.split()), path)
     audio = _recordings(folder / "audio")
     return {key: Prompt(key, text, audio.get(key)) for key, (text, _) in texts.items()}
+
+
+def _yaml(path: Path) -> object:
+    """A prompt file's data; not UTF-8 or not YAML is a ValueError naming the file and line."""
+    text = read_utf8(path)
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise ValueError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: "
+                         f"{e.problem or e}") from e
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML: {e}") from e
 
 
 def _check_placeholders(path: Path, key: str, text: str) -> None:

@@ -41,21 +41,37 @@ class SourceError(ValueError):
 
 def load_source(path: Path) -> Source:
     """Read `path` with `yaml.safe_load` semantics, refusing duplicate keys."""
-    text = path.read_text(encoding="utf-8")
-    return parse_source(text, str(path))
+    return parse_source(read_utf8(path), str(path))
+
+
+def read_utf8(path: Path) -> str:
+    """The text of `path`; a file that is not UTF-8 is a SourceError at its first bad byte."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise SourceError(str(path), line, f"not UTF-8: byte 0x{data[e.start]:02x} at column "
+                          f"{column} (saved as Latin-1 or Windows-1252? or not text at all); save "
+                          "it as UTF-8") from None
 
 
 def parse_source(text: str, file: str) -> Source:
     """Parse YAML `text`; `file` names it in errors."""
     try:
         root, data = _parse(text, _FastLoader)
-    except yaml.MarkedYAMLError:
+    except yaml.YAMLError:
         try:  # the pure-Python parser words its errors better: ask it what is wrong
             root, data = _parse(text, yaml.SafeLoader)
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line = mark.line + 1 if mark else 1
             raise SourceError(file, line, f"not valid YAML: {e.problem or e}") from e
+        except yaml.reader.ReaderError as e:  # a control character: a binary file, say
+            line = text.count("\n", 0, max(e.position, 0)) + 1
+            raise SourceError(file, line, f"not a text file: character {e.character!r} "
+                              "cannot be in YAML") from e
     lines: dict[Path_, int] = {}
     if root is not None:
         _index(root, (), lines, file)

@@ -9,12 +9,13 @@ from datetime import datetime
 from typing import IO
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ivr.core.check_digit import new_number
-from ivr.store.tables import CASE_STATUSES, Case, CaseCall
+from ivr.store.tables import CASE_STATUSES, Case, CaseCall, fit
 
 NUMBER_TRIES = 20  # a random clash is rare; twenty in a row means the number space is full
 
@@ -22,6 +23,14 @@ NUMBER_TRIES = 20  # a random clash is rare; twenty in a row means the number sp
 _CASES, _CALLS = Case.__table__, CaseCall.__table__
 _INSERT_CASE = sa.insert(_CASES).returning(_CASES.c.id)
 _INSERT_CALL = sa.insert(_CALLS)
+# A note of a call that is already there (a replayed or retried webhook) is not added again:
+# the partial unique index uq_case_calls_once decides, on either engine.
+_ONCE = {"index_elements": ["case_id", "call_sid", "outcome"],
+         "index_where": _CALLS.c.call_sid.isnot(None)}
+_NOTE_ONCE = {
+    "postgresql": postgresql.insert(_CALLS).on_conflict_do_nothing(**_ONCE),
+    "sqlite": sqlite.insert(_CALLS).on_conflict_do_nothing(**_ONCE),
+}
 _ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
 _NUMBER_OF_CALL = sa.select(_CASES.c.number).where(_CASES.c.call_sid == sa.bindparam("sid"))
 _SUMMARY = sa.select(_CASES.c.id, _CASES.c.number, _CASES.c.status, _CASES.c.team,
@@ -49,13 +58,13 @@ def issue_number(
     for _ in range(NUMBER_TRIES):
         number = new_number(digits)
         try:
-            case_id = db.execute(_INSERT_CASE, {
+            case_id = db.execute(_INSERT_CASE, fit(_CASES, {
                 "number": number, "line": line, "team": team, "level": 1, "status": "open",
                 "call_sid": call_sid, "caller": caller, "created_at": now, "updated_at": now,
-            }).scalar_one()
-            db.execute(_INSERT_CALL, {"case_id": case_id, "call_sid": call_sid,
-                                      "caller": caller, "at": now, "node": node,
-                                      "outcome": "opened"})
+            })).scalar_one()
+            db.execute(_INSERT_CALL, fit(_CALLS, {"case_id": case_id, "call_sid": call_sid,
+                                                  "caller": caller, "at": now, "node": node,
+                                                  "outcome": "opened"}))
             db.commit()
             return number
         except IntegrityError:
@@ -94,15 +103,16 @@ def record_call(
     db: Session | Connection, case: Case | int, *, call_sid: str | None, caller: str | None,
     node: str, outcome: str, now: datetime,
 ) -> None:
-    """Note that a call touched the case (which node, what came of it)."""
+    """Note that a call touched the case (which node, what came of it), once per event."""
     case_id = case if isinstance(case, int) else case.id
     dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
     if dialect.name == "postgresql":
         # A note of a call, not a case: PostgreSQL may flush it with the next commits rather
         # than wait for the disk (a server crash could lose the last fraction of a second).
         db.execute(_ASYNC_COMMIT)
-    db.execute(_INSERT_CALL, {"case_id": case_id, "call_sid": call_sid, "caller": caller,
-                              "at": now, "node": node, "outcome": outcome})
+    db.execute(_NOTE_ONCE.get(dialect.name, _INSERT_CALL), fit(_CALLS, {
+        "case_id": case_id, "call_sid": call_sid, "caller": caller, "at": now, "node": node,
+        "outcome": outcome}))
     db.commit()
 
 
@@ -112,7 +122,8 @@ def attach_recording(
     """Keep the recording of the caller's description with the case."""
     case = find_case(db, number)
     if case is not None and url:
-        case.recording_url, case.recording_seconds, case.updated_at = url, seconds, now
+        case.recording_url = fit(_CASES, {"recording_url": url})["recording_url"]
+        case.recording_seconds, case.updated_at = seconds, now
         db.commit()
     return case
 
@@ -208,5 +219,6 @@ def all_cases(db: Session, batch: int = 1000) -> Iterable[Case]:
 
 def _number_of_call(db: Session | Connection, call_sid: str) -> str | None:
     """The number of the case a call opened, if any."""
-    number: str | None = db.execute(_NUMBER_OF_CALL, {"sid": call_sid}).scalar()
+    sid = fit(_CASES, {"call_sid": call_sid})["call_sid"]
+    number: str | None = db.execute(_NUMBER_OF_CALL, {"sid": sid}).scalar()
     return number

@@ -9,7 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ivr.store.tables import MissedCall
+from ivr.store.tables import MissedCall, fit
+
+_MISSED = MissedCall.__table__
 
 
 def note_missed(
@@ -20,7 +22,8 @@ def note_missed(
     existing = _by_call(db, call_sid) if call_sid else None
     if existing is not None:
         return existing
-    row = MissedCall(line=line, node=node, call_sid=call_sid, caller=caller, at=now)
+    row = MissedCall(**fit(_MISSED, {"line": line, "node": node, "call_sid": call_sid,
+                                     "caller": caller, "at": now}))
     db.add(row)
     try:
         db.commit()
@@ -39,7 +42,8 @@ def attach_recording(
 ) -> MissedCall:
     """Keep the message's recording with the missed call (noting the call if it was not yet)."""
     row = note_missed(db, line=line, node=node, call_sid=call_sid, caller=caller, now=now)
-    row.recording_url, row.recording_seconds = url, seconds
+    row.recording_url = fit(_MISSED, {"recording_url": url})["recording_url"]
+    row.recording_seconds = seconds
     db.commit()
     return row
 
@@ -65,4 +69,5 @@ def listing(db: Session, line: str | None = None, limit: int = 50) -> Sequence[M
 
 def _by_call(db: Session, call_sid: str) -> MissedCall | None:
     """The missed call of this CallSid, if any."""
-    return db.scalars(sa.select(MissedCall).where(MissedCall.call_sid == call_sid)).one_or_none()
+    sid = fit(_MISSED, {"call_sid": call_sid})["call_sid"]
+    return db.scalars(sa.select(MissedCall).where(MissedCall.call_sid == sid)).one_or_none()

@@ -13,6 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 CASE_STATUSES = ("open", "in_progress", "waiting_customer", "closed")
+# A caller as Twilio sends `From`: E.164, `anonymous`, a SIP URI or a Twilio Client identity
+# (`client:` and up to 121 characters). 256 is also the most the webhooks read of a parameter.
+CALLER_LENGTH = 256
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -60,7 +63,7 @@ class Case(Base):
     level: Mapped[int] = mapped_column(default=1)
     status: Mapped[str] = mapped_column(sa.String(20), default="open")
     call_sid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
-    caller: Mapped[str | None] = mapped_column(sa.String(64))
+    caller: Mapped[str | None] = mapped_column(sa.String(CALLER_LENGTH))
     recording_url: Mapped[str | None] = mapped_column(sa.String(500))
     recording_seconds: Mapped[int | None]
     transcription: Mapped[str | None] = mapped_column(sa.Text)
@@ -76,12 +79,18 @@ class CaseCall(Base):
     """One call's contact with a case: who, when, through which node, and what came of it."""
 
     __tablename__ = "case_calls"
+    # Each (call, event) is noted once, however often Twilio (or a replay) repeats the request.
+    __table_args__ = (
+        sa.Index("uq_case_calls_once", "case_id", "call_sid", "outcome", unique=True,
+                 sqlite_where=sa.text("call_sid IS NOT NULL"),
+                 postgresql_where=sa.text("call_sid IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"),
                                          index=True)
     call_sid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
-    caller: Mapped[str | None] = mapped_column(sa.String(64))
+    caller: Mapped[str | None] = mapped_column(sa.String(CALLER_LENGTH))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     node: Mapped[str] = mapped_column(sa.String(40))
     outcome: Mapped[str] = mapped_column(sa.String(40))
@@ -114,9 +123,21 @@ class MissedCall(Base):
     line: Mapped[str] = mapped_column(sa.String(40), index=True)
     node: Mapped[str] = mapped_column(sa.String(40))
     call_sid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
-    caller: Mapped[str | None] = mapped_column(sa.String(64))
+    caller: Mapped[str | None] = mapped_column(sa.String(CALLER_LENGTH))
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     recording_url: Mapped[str | None] = mapped_column(sa.String(500))
     recording_seconds: Mapped[int | None]
     transcription: Mapped[str | None] = mapped_column(sa.Text)
     handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+def fit(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` cut to their columns' lengths, so what Twilio sends is stored, never refused.
+
+    PostgreSQL refuses a value longer than its column; SQLite would keep it whole."""
+    out = dict(values)
+    for name, value in values.items():
+        length = getattr(table.c[name].type, "length", None)
+        if isinstance(value, str) and length is not None and len(value) > length:
+            out[name] = value[:length]
+    return out

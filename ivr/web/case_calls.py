@@ -9,7 +9,17 @@ from ivr.core import case_flow, navigator
 from ivr.core.lines import Line
 from ivr.core.twiml import render_empty
 from ivr.store import cases
-from ivr.web.helpers import answer, case_param, for_line, log_call, moment, now, param, twiml
+from ivr.web.helpers import (
+    answer,
+    case_param,
+    for_line,
+    log_call,
+    moment,
+    now,
+    param,
+    twilio_recording,
+    twiml,
+)
 from ivr.web.live_menus import get_lines
 from ivr.web.signature import twilio_only
 
@@ -35,8 +45,8 @@ def read(line: Line, node_id: str) -> Response:
 def recorded(line: Line, node_id: str) -> Response:
     """The caller's description was recorded (or not): keep it with the case, go on."""
     url, number = param("RecordingUrl"), case_param(line.spec.case_digits)
-    kept = bool(url and number and _keep_recording(number, url, param("RecordingDuration"),
-                                                   node_id))
+    kept = bool(url and number and twilio_recording(url, param("CallSid"))
+                and _keep_recording(number, url, param("RecordingDuration"), node_id))
     at = moment(line)
     return answer(line, case_flow.recorded(line, node_id, number or "", kept, at), at)
 

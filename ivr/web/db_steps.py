@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
+
 from ivr import db
 from ivr.core import case_flow
 from ivr.core.lines import Line
@@ -49,22 +51,26 @@ def _open(
 def _find(
     line: Line, action: FindCase, call_sid: str | None, caller: str | None, now: Moment
 ) -> Plan:
-    """Look the case up, note the call on it, and route it (the fallback if the store is away)."""
+    """Look the case up and route it (the fallback if it cannot be read), then note the call.
 
-    def look_up() -> tuple[case_flow.CaseInfo | None]:
-        """The case (None: no such case), in a tuple so that None is not a failure."""
-        connection = db.connection()
-        row = cases.summary(connection, action.number)
-        if row is None:
-            return (None,)
-        cases.record_call(connection, row.id, call_sid=call_sid, caller=caller,
-                          node=action.node, outcome="looked-up", now=now.at)
-        return (case_flow.CaseInfo(row.number, row.status, row.team, row.level),)
+    The note is best effort: a database that can be read but not written still gives the
+    caller the case."""
+
+    def look_up() -> tuple[sa.Row[tuple[int, str, str, str, int]] | None]:
+        """The case's summary (None: no such case), in a tuple so that None is not a failure."""
+        return (cases.summary(db.connection(), action.number),)
 
     found = db.attempt(look_up, f"case store unavailable: no look-up for call {call_sid}")
     if found is None:
         return case_flow.lookup_unavailable(line, action.node, now)
-    return case_flow.found(line, action.node, action.number, found[0], action.failures, now)
+    row = found[0]
+    if row is None:
+        return case_flow.found(line, action.node, action.number, None, action.failures, now)
+    db.attempt(lambda: cases.record_call(
+        db.connection(), row.id, call_sid=call_sid, caller=caller, node=action.node,
+        outcome="looked-up", now=now.at), f"NOT STORED: look-up note of call {call_sid}")
+    info = case_flow.CaseInfo(row.number, row.status, row.team, row.level)
+    return case_flow.found(line, action.node, action.number, info, action.failures, now)
 
 
 def _note_missed(

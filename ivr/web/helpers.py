@@ -17,6 +17,7 @@ from ivr.core import check_digit
 from ivr.core.lines import Line
 from ivr.core.moment import HoursOverride, Moment
 from ivr.core.navigator import Plan
+from ivr.core.recordings import is_twilio_recording
 from ivr.core.twiml import Hook, render, render_empty, render_message
 from ivr.store import overrides
 from ivr.web import db_steps
@@ -169,6 +170,15 @@ def case_param(digits: int | None = None) -> str | None:
     if not number or not check_digit.is_valid(number, digits or len(number)):
         return None
     return number
+
+
+def twilio_recording(url: str, call_sid: str | None) -> bool:
+    """Whether a RecordingUrl is Twilio's own; any other is refused (not stored, logged)."""
+    if is_twilio_recording(url):
+        return True
+    log.warning("RecordingUrl refused for call %s: not a Twilio recording (%r)", call_sid,
+                url[:120])
+    return False
 
 
 def now() -> datetime:

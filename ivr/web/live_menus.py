@@ -118,6 +118,10 @@ def reload_if_changed(app: Flask) -> bool:
     except MenuError as e:
         log.error("menu change refused, the previous menus keep serving:\n%s", e)
         return False
+    except (OSError, ValueError) as e:  # a file the loader could not even read: same rule
+        log.error("menu change refused (%s: %s), the previous menus keep serving",
+                  type(e).__name__, e)
+        return False
     app.extensions["ivr.lines"] = lines
     app.extensions["ivr.render_cache"] = {}
     log.warning("menus reloaded: %s", ", ".join(sorted(lines.lines)))

@@ -22,6 +22,7 @@ from ivr.web.helpers import (
     moment,
     now,
     param,
+    twilio_recording,
     twiml,
     unknown_line,
 )
@@ -113,13 +114,15 @@ def wait(line: Line, node_id: str) -> Response:
 def message(line: Line, node_id: str) -> Response:
     """The voice message was recorded (or not): keep it, then goodbye or the next node."""
     url, call_sid, at = param("RecordingUrl"), param("CallSid"), moment(line)
-    if url and call_sid:
+    kept = False
+    if url and call_sid and twilio_recording(url, call_sid):
         seconds = navigator.parse_count(param("RecordingDuration"), limit=86_400, width=6)
-        db.attempt(lambda: missed_calls.attach_recording(
+        # The URL is in the failure's log line (ERROR): someone can still fetch the message.
+        kept = db.attempt(lambda: missed_calls.attach_recording(
             db.session(), line=line.id, node=node_id, call_sid=call_sid, caller=param("From"),
             url=url, seconds=seconds, now=at.at),
-            f"NOT STORED: voice message {url} of call {call_sid}")
-    return answer(line, navigator.message_taken(line, node_id, bool(url), at), at)
+            f"NOT STORED: voice message {url} of call {call_sid}") is not None
+    return answer(line, navigator.message_taken(line, node_id, bool(url), at, kept), at)
 
 
 @bp.route("/<line_id>/message/<node_id>/transcribed", methods=METHODS)

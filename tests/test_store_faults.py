@@ -1,0 +1,384 @@
+"""What the database refuses is not an outage, and callers are told only what was stored:
+long caller IDs, read-only and full databases, replays, and recording URLs from elsewhere."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from flask import Flask
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+from ivr import db
+from ivr.core.recordings import is_twilio_recording
+from ivr.store import cases, missed_calls
+from ivr.store.tables import Case, CaseCall, MissedCall
+from tests.conftest import CCO, CERTICAMARA, Caller, Clock, recording
+
+CARACAS = "America/Caracas"
+CLIENT = "client:" + ("agente-de-soporte-" * 7)[:121]  # a Twilio Client: `client:` + 121
+NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _in_hours(clock: Clock) -> None:
+    """CCO's support center is open (Monday 09:00 in Caracas) unless a test says otherwise."""
+    clock.set("2026-11-30 09:00", CARACAS)
+
+
+def _said_number(text: str) -> str | None:
+    """The case number said in a prompt, or None when none was given."""
+    if "Su número de caso es:" not in text:
+        return None
+    said = text.split("Su número de caso es:")[1].split(".")[0]
+    return "".join(ch for ch in said if ch.isdigit())
+
+
+def _rows(app: Flask, table: type[Any]) -> list[Any]:
+    """Every row of a table."""
+    with app.app_context():
+        return list(db.session().scalars(sa.select(table)).all())
+
+
+def _on_every_connection(app: Flask, pragma: str) -> None:
+    """Run `pragma` on each new SQLite connection of the app (the pool starts afresh)."""
+    engine = app.extensions["ivr.engine"]
+
+    def run(connection: Any, record: Any) -> None:
+        """Apply the pragma."""
+        cursor = connection.cursor()
+        cursor.execute(pragma)
+        cursor.close()
+
+    sa.event.listen(engine, "connect", run)
+    engine.dispose()
+
+
+def _read_only(app: Flask) -> None:
+    """From now on the app's SQLite database can be read but not written."""
+    _on_every_connection(app, "PRAGMA query_only=ON")
+
+
+def _disk_full(app: Flask) -> None:
+    """From now on the database cannot grow by a page: a full disk, as SQLite sees it."""
+    with app.app_context():  # a page filled by one row, so the next row needs a new page
+        missed_calls.attach_transcription(db.session(), line="cco", node="x", call_sid="CA-fill",
+                                          caller=None, text="x" * 4000, now=NOW)
+    with app.extensions["ivr.engine"].connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+    _on_every_connection(app, f"PRAGMA max_page_count={pages}")
+
+
+# Long caller IDs, and refused values that are not outages
+
+
+def test_long_client_caller_id_then_ordinary_callers_all_get_case_numbers(
+    make_app: Any, store_url: str
+) -> None:
+    """A Twilio Client caller (128 characters) gets a number and is stored whole; the callers
+    after it on the same worker get theirs too (PostgreSQL refused it before: 64 characters)."""
+    app: Flask = make_app(DATABASE_URL=store_url, IVR_DB_RETRY_SECONDS=60)
+    client = Caller(app.test_client())
+    client.sid = "CA" + "a" * 32
+    client.call(CCO, caller=CLIENT)
+    assert len(CLIENT) == 128
+    assert _said_number(client.press("1").text) is not None
+    told = []
+    for i in range(3):
+        ordinary = Caller(app.test_client())
+        ordinary.sid = f"CA{i:032d}"
+        ordinary.call(CCO, caller=f"+58414000000{i}")
+        told.append(_said_number(ordinary.press("1").text))
+    assert None not in told
+    stored = {c.call_sid: c.caller for c in _rows(app, Case)}
+    assert stored["CA" + "a" * 32] == CLIENT and len(stored) == 4
+
+
+def test_caller_longer_than_any_column_is_cut_not_refused(make_app: Any, store_url: str) -> None:
+    """Whatever arrives (256 characters is all a webhook reads) fits: cut to the column."""
+    app: Flask = make_app(DATABASE_URL=store_url)
+    caller = Caller(app.test_client())
+    caller.call(CCO, caller="sip:" + "x" * 400 + "@example.com")
+    assert _said_number(caller.press("1").text) is not None
+    [case] = _rows(app, Case)
+    assert case.caller == ("sip:" + "x" * 400)[:256]
+
+
+@pytest.mark.parametrize("error", [
+    DataError("INSERT", {}, Exception("value too long for type character varying(64)")),
+    IntegrityError("INSERT", {}, Exception("duplicate key")),
+])
+def test_a_refused_value_fails_that_step_only(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    """A value the database refuses: that caller hears no number can be given; the next caller
+    on the worker gets one (the store is not taken away for IVR_DB_RETRY_SECONDS)."""
+    app: Flask = make_app(IVR_DB_RETRY_SECONDS=60)
+    real = cases.issue_number
+    calls = iter([error])
+
+    def refuse_once(*args: Any, **kwargs: Any) -> str:
+        """Raise the first time, then store as usual."""
+        failure = next(calls, None)
+        if failure is not None:
+            raise failure
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cases, "issue_number", refuse_once)
+    first = Caller(app.test_client())
+    first.call(CCO)
+    assert "no podemos darle un número de caso" in first.press("1").text
+    second = Caller(app.test_client())
+    second.sid = "CA" + "2" * 32
+    second.call(CCO)
+    assert _said_number(second.press("1").text) is not None
+
+
+def test_a_lost_connection_still_spares_the_next_callers_the_wait(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dropped connection does open the circuit: the next caller does not wait on it."""
+    app: Flask = make_app(IVR_DB_RETRY_SECONDS=60)
+    tries = []
+
+    def dropped(*args: Any, **kwargs: Any) -> str:
+        """The server closed the connection."""
+        tries.append(1)
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"),
+                               connection_invalidated=True)
+
+    monkeypatch.setattr(cases, "issue_number", dropped)
+    for sid in ("CA" + "1" * 32, "CA" + "2" * 32):
+        caller = Caller(app.test_client())
+        caller.sid = sid
+        caller.call(CCO)
+        assert "no podemos darle un número de caso" in caller.press("1").text
+    assert len(tries) == 1
+
+
+def test_what_counts_as_unreachable(tmp_path: Any, store_url: str) -> None:
+    """Real errors of each engine: a lost or refused connection is; a bad value is not."""
+    engine = db.make_engine(store_url)
+    with engine.connect() as connection, pytest.raises(sa.exc.DBAPIError) as refused:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA query_only=ON")
+            connection.exec_driver_sql("DELETE FROM cases")
+        else:
+            connection.exec_driver_sql("SELECT 1/0")
+    engine.dispose()
+    assert not db.unreachable(refused.value)
+    away = db.make_engine(db.database_url("postgresql://nobody@127.0.0.1:1/none", "")
+                          if engine.dialect.name == "postgresql"
+                          else f"sqlite:///{tmp_path}/missing/x.db")
+    with pytest.raises(sa.exc.DBAPIError) as lost, away.connect():
+        pass
+    assert db.unreachable(lost.value)
+
+
+def test_database_errors_never_show_the_values(store_url: str) -> None:
+    """hide_parameters: an error's text names no phone number or transcription."""
+    engine = db.make_engine(store_url)
+    with engine.connect() as connection, pytest.raises(sa.exc.DBAPIError) as failed:
+        connection.execute(sa.text("INSERT INTO nowhere VALUES (:phone)"),
+                           {"phone": "+584141112233"})
+    engine.dispose()
+    assert "+584141112233" not in str(failed.value)
+
+
+# Read-only and full databases: the truth for the caller, the URL kept in the log
+
+
+def _to_voicemail(app: Flask, clock: Clock, break_it: Any = None) -> Caller:
+    """A Saturday-night CCO call whose on-call chain fails: the caller is asked for a message
+    (`break_it` breaks the database before the chain fails)."""
+    clock.set("2026-11-28 03:00", CARACAS)
+    caller = Caller(app.test_client())
+    caller.call(CCO, caller="+584141112233")
+    caller.press("1")
+    caller.dial_ends("no-answer")
+    if break_it is not None:
+        break_it(app)
+    assert caller.dial_ends("busy").one("Record") is not None
+    return caller
+
+
+@pytest.mark.parametrize("break_it", [_read_only, _disk_full], ids=["read-only", "disk-full"])
+def test_voice_message_not_stored_is_not_thanked_and_its_url_is_logged(
+    app: Flask, clock: Clock, caplog: pytest.LogCaptureFixture, break_it: Any
+) -> None:
+    """The database refuses the message: the caller hears that it could not be kept (not
+    'Recibimos su mensaje'), and the log keeps the recording's URL for someone to fetch."""
+    caller = _to_voicemail(app, clock, break_it)
+    url = recording("5")
+    with caplog.at_level(logging.WARNING):
+        answer = caller.records(url=url)
+    assert "Recibimos su mensaje" not in answer.text
+    assert "no pudimos guardar su mensaje" in answer.text and "llame de nuevo" in answer.text
+    assert any(url in r.getMessage() and r.levelno >= logging.WARNING for r in caplog.records)
+    assert [m.call_sid for m in _rows(app, MissedCall)] in ([], ["CA-fill"])
+
+
+def test_priority_1_voice_message_on_a_read_only_database(
+    app: Flask, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Certicámara's priority-1 message, database read-only: no false thanks, URL in the log."""
+    clock.set("2026-12-01 23:00", "America/Bogota")
+    caller = Caller(app.test_client())
+    caller.call(CERTICAMARA)
+    caller.press("1")
+    caller.dial_ends("no-answer")
+    caller.dial_ends("no-answer")
+    _read_only(app)
+    with caplog.at_level(logging.WARNING):
+        answer = caller.records(url=recording("6"))
+    assert "no pudimos guardar su mensaje" in answer.text
+    assert "Recibimos" not in answer.text
+    assert any(recording("6") in r.getMessage() for r in caplog.records)
+
+
+def test_voice_message_stored_is_thanked(app: Flask, clock: Clock) -> None:
+    """The usual case still says thanks: the message is in the list."""
+    caller = _to_voicemail(app, clock)
+    assert "Recibimos su mensaje" in caller.records(url=recording("7")).text
+    assert [m.recording_url for m in _rows(app, MissedCall)] == [recording("7")]
+
+
+def _stored_case(app: Flask, clock: Clock) -> str:
+    """A case opened earlier by another call."""
+    with app.app_context():
+        return cases.issue_number(db.connection(), call_sid="CA-earlier", line="cco",
+                                  team="centro_soporte", caller=None, node="nuevo_caso",
+                                  now=clock())
+
+
+def test_look_up_on_a_read_only_database_still_gives_the_case(app: Flask, clock: Clock) -> None:
+    """Only the note of the call fails: the caller hears the case and is routed to its team."""
+    number = _stored_case(app, clock)
+    _read_only(app)
+    caller = Caller(app.test_client())
+    caller.call(CCO)
+    caller.press("2")
+    found = caller.press(number)
+    assert "Encontramos su caso" in found.text and "no podemos consultar" not in found.text
+    assert found.one("Enqueue").text == "centro-soporte"
+    assert [c.outcome for c in _rows(app, CaseCall)] == ["opened"]
+
+
+# Replays: one note per (call, event)
+
+
+def test_replayed_requests_note_each_event_once(make_app: Any, store_url: str,
+                                                clock: Clock) -> None:
+    """The same signed look-up and recording, each sent three times: one note of each."""
+    app: Flask = make_app(DATABASE_URL=store_url)
+    caller = Caller(app.test_client())
+    caller.call(CCO)
+    number = _said_number(caller.press("1").text)
+    assert number is not None
+    caller.silence()
+    record_action = caller.last.one("Record").get("action")  # type: ignore[union-attr]
+    for _ in range(3):
+        caller.request(record_action, RecordingUrl=recording("8"), RecordingDuration="9")
+    caller.call(CCO)
+    caller.press("2")
+    entry = caller.last.one("Gather").get("action")  # type: ignore[union-attr]
+    for _ in range(3):
+        assert "Encontramos su caso" in caller.request(entry, Digits=number).text
+    outcomes = sorted(c.outcome for c in _rows(app, CaseCall))
+    assert outcomes == ["looked-up", "opened", "recorded"]
+    assert len(_rows(app, Case)) == 1
+
+
+def test_notes_without_a_call_sid_are_all_kept(store_url: str) -> None:
+    """The once-rule is per call: notes with no CallSid (an admin's test) are not merged."""
+    engine = db.make_engine(store_url)
+    with engine.connect() as connection:
+        number = cases.issue_number(connection, call_sid=None, line="cco", team="t",
+                                    caller=None, node="n", now=NOW)
+        row = cases.summary(connection, number)
+        assert row is not None
+        for _ in range(2):
+            cases.record_call(connection, row.id, call_sid=None, caller=None, node="n",
+                              outcome="looked-up", now=NOW)
+        count = connection.execute(sa.select(sa.func.count()).select_from(CaseCall)).scalar()
+    engine.dispose()
+    assert count == 3
+
+
+def test_migration_0003_keeps_the_first_of_repeated_notes(store_url: str) -> None:
+    """Notes repeated before 0003 are reduced to the first, and the index then holds."""
+    engine = db.make_engine(store_url)
+    with engine.begin() as connection:
+        for table in ("case_calls", "cases", "hours_overrides", "missed_calls",
+                      "alembic_version"):
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+        config = Config()
+        config.set_main_option("script_location", str(db.MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+        case_id = connection.execute(sa.insert(Case.__table__).returning(Case.__table__.c.id), {
+            "number": "12345678", "line": "cco", "team": "t", "level": 1, "status": "open",
+            "call_sid": "CA1", "caller": None, "created_at": NOW, "updated_at": NOW}).scalar()
+        for outcome in ("opened", "looked-up", "looked-up", "looked-up"):
+            connection.execute(sa.insert(CaseCall.__table__), {
+                "case_id": case_id, "call_sid": "CA1", "caller": None, "at": NOW, "node": "n",
+                "outcome": outcome})
+        command.upgrade(config, "head")
+        outcomes = connection.execute(sa.select(CaseCall.outcome).order_by(CaseCall.id))
+        assert list(outcomes.scalars()) == ["opened", "looked-up"]
+    engine.dispose()
+
+
+# Recording URLs: only Twilio's own
+
+
+@pytest.mark.parametrize(("url", "ok"), [
+    (recording("1"), True),
+    (recording("1") + ".mp3", True),
+    ("https://api.dublin.ie1.twilio.com/2010-04-01/Accounts/AC" + "1" * 32
+     + "/Recordings/RE" + "2" * 32, True),
+    ("https://evil.example/2010-04-01/Accounts/AC" + "1" * 32 + "/Recordings/RE" + "2" * 32,
+     False),
+    ("http://api.twilio.com/2010-04-01/Accounts/AC" + "1" * 32 + "/Recordings/RE" + "2" * 32,
+     False),
+    ("https://api.twilio.com.evil.example/2010-04-01/Accounts/AC" + "1" * 32
+     + "/Recordings/RE" + "2" * 32, False),
+    ("https://api.twilio.com@evil.example/2010-04-01/Accounts/AC" + "1" * 32
+     + "/Recordings/RE" + "2" * 32, False),
+    ("https://eviltwilio.com/2010-04-01/Accounts/AC" + "1" * 32 + "/Recordings/RE" + "2" * 32,
+     False),
+    ("https://api.twilio.com/rec/RE1", False),
+    ("https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1", False),
+    ("https://[::1/", False),
+    ("", False),
+])
+def test_only_twilio_recording_urls_are_accepted(url: str, ok: bool) -> None:
+    """https, a twilio.com host, the path of a recording under an account; nothing else."""
+    assert is_twilio_recording(url) is ok
+
+
+def test_a_foreign_recording_url_is_neither_stored_nor_thanked(
+    app: Flask, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A signed request carrying someone else's URL: not stored, not shown to admins, logged."""
+    caller = _to_voicemail(app, clock)
+    evil = "https://evil.example/2010-04-01/Accounts/AC" + "1" * 32 + "/Recordings/RE1"
+    with caplog.at_level(logging.WARNING):
+        answer = caller.records(url=evil)
+    assert "Recibimos su mensaje" not in answer.text
+    assert all(m.recording_url is None for m in _rows(app, MissedCall))
+    assert any("not a Twilio recording" in r.getMessage() for r in caplog.records)
+    clock.set("2026-11-30 09:00", CARACAS)
+    case_caller = Caller(app.test_client())
+    case_caller.sid = "CA" + "9" * 32
+    case_caller.call(CCO)
+    case_caller.press("1")
+    case_caller.silence()
+    assert "quedó registrada" not in case_caller.records(url=evil).text
+    assert all(c.recording_url is None for c in _rows(app, Case))
+
