@@ -16,6 +16,7 @@ from ivr.core.twiml import render_empty, render_message, render_screen, render_s
 from ivr.store import missed_calls
 from ivr.web.helpers import (
     answer,
+    answer_from_memory,
     apology,
     case_param,
     for_line,
@@ -44,6 +45,17 @@ def incoming() -> Response:
         return unknown_line()
     at = moment(line)
     return answer(line, navigator.incoming(line, at), at)
+
+
+@bp.route("/fallback", methods=METHODS)
+@twilio_only
+def fallback() -> Response:
+    """Twilio's retry of a webhook of ours that failed or timed out (the number's "Primary
+    handler fails" URL): an apology and the line's `fallback_url` people, from memory alone."""
+    line = get_lines().for_called(param("To"))
+    if line is None:
+        return unknown_line()
+    return answer_from_memory(line, navigator.rescue(line, now()))
 
 
 @bp.route("/<line_id>/menu/<node_id>", methods=METHODS)
