@@ -22,14 +22,17 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 # Each worker answers this many requests at once; a client that stalls mid-request holds one.
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
-# A worker accepts no more connections than it has threads (+ a few kept alive), so a worker
-# whose threads are all held by stalled clients stops accepting and the other one answers,
-# instead of queueing a caller behind them.
-worker_connections = threads + int(os.environ.get("GUNICORN_SPARE_CONNECTIONS", "4"))
+# A worker accepts no more connections than it has threads, so every connection it holds has
+# a thread: a worker whose threads are all held by stalled clients stops accepting and the
+# other one answers, instead of queueing a caller behind them. Hence no keep-alive by default
+# (a kept-alive connection would need a slot beyond the threads); behind nginx, which opens a
+# connection per request to gunicorn anyway, it costs nothing. GUNICORN_KEEPALIVE=5 brings it
+# back (with 4 spare slots per worker) for benchmarks straight at gunicorn.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "0"))
+worker_connections = threads + (4 if keepalive else 0)
 # Webhooks are short; a request that takes longer than this is stuck, and Twilio gave up anyway.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "15"))
 graceful_timeout = 10
-keepalive = 5
 # The service logs one JSON line per webhook (call, line, node, outcome); gunicorn's access
 # log would repeat it and print query strings (our URLs carry case numbers in `n=`): off
 # unless GUNICORN_ACCESS_LOG=on.
