@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -189,6 +190,7 @@ class LoadResult:
     after_hours_options: int = 0
     apologies: int = 0
     degraded: int = 0
+    slowest: float = 0.0  # seconds, the slowest whole call
 
 
 def kill_worker(calls: int, tmp: Path) -> dict[str, Any]:
@@ -355,7 +357,7 @@ def postgres_away(calls: int, tmp: Path, url: str) -> dict[str, Any]:
 
 
 def _load(calls: int, prefix: str, on_progress: Callable[[int], None],
-          threads: int = 8) -> LoadResult:
+          threads: int = 8, base: str | None = None, cafile: Path | None = None) -> LoadResult:
     """`calls` whole calls, `threads` at once: press 1 in CCO's options menu (a new case),
     hear the number, say the description, and be queued for an analyst."""
     result = LoadResult()
@@ -364,11 +366,13 @@ def _load(calls: int, prefix: str, on_progress: Callable[[int], None],
 
     def worker() -> None:
         """Place calls until they run out."""
-        caller = _Caller()
+        caller = _Caller(base, cafile)
         for i in counter:
             sid = f"CA{prefix}{i:028d}"
+            started = time.monotonic()
             ok, body, told = caller.whole_call(sid)
             with lock:
+                result.slowest = max(result.slowest, time.monotonic() - started)
                 result.requests += 1
                 if not ok:
                     result.failed += 1
@@ -397,13 +401,25 @@ def _load(calls: int, prefix: str, on_progress: Callable[[int], None],
 class _Caller:
     """One keep-alive connection, placing calls the way Twilio does."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: str | None = None, cafile: Path | None = None) -> None:
         self.validator = RequestValidator(TOKEN)
-        self.connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+        self.base = base or f"http://127.0.0.1:{PORT}"
+        self.cafile = cafile
+        self.connection = self._connect()
+
+    def _connect(self) -> http.client.HTTPConnection:
+        """A new connection to the service (HTTPS through the proxy, with its test CA)."""
+        url = urllib.parse.urlsplit(self.base)
+        if url.scheme == "https":
+            context = ssl.create_default_context(cafile=str(self.cafile))
+            return http.client.HTTPSConnection(url.hostname or "", url.port, timeout=10,
+                                               context=context)
+        return http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
 
     def post(self, path: str, params: dict[str, str]) -> str:
         """A signed POST; raises OSError or HTTPException on failure or a non-200."""
-        base = f"http://127.0.0.1:{PORT}"
+        base = self.base
+        path = path.removeprefix(base)  # absolute URLs, under PUBLIC_BASE_URL
         headers = {"X-Twilio-Signature": self.validator.compute_signature(base + path, params),
                    "Content-Type": "application/x-www-form-urlencoded"}
         try:
@@ -412,7 +428,7 @@ class _Caller:
             body = response.read().decode()
         except (OSError, http.client.HTTPException):
             self.connection.close()
-            self.connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+            self.connection = self._connect()
             raise
         if response.status != 200 or not _valid(body.encode()):
             raise http.client.HTTPException(f"{response.status} for {path}: {body[:200]}")
@@ -455,21 +471,18 @@ def _stored(url: str) -> dict[str, str]:
 
 
 @contextmanager
-def _service(url: str, tmp: Path) -> Iterator[int]:
-    """gunicorn with the project's config and 2 workers on `url`; yields the master's pid."""
+def _service(url: str, tmp: Path, **settings: str) -> Iterator[int]:
+    """The README's command, `gunicorn wsgi:app` (the repo's gunicorn.conf.py, 2 workers), on
+    loopback with the database `url` and extra `settings`; yields the master's pid."""
     env = {**os.environ, "TWILIO_AUTH_TOKEN": TOKEN, "DATABASE_URL": url,
-           "WEB_CONCURRENCY": "2", "LOG_LEVEL": "WARNING", "IVR_DB_RETRY_SECONDS": "1"}
+           "WEB_CONCURRENCY": "2", "LOG_LEVEL": "WARNING", "IVR_DB_RETRY_SECONDS": "1",
+           "BIND": f"127.0.0.1:{PORT}", **settings}
     log = open(tmp / "service.log", "a")  # noqa: SIM115 - closed below
-    command = [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py",
-               "--bind", f"127.0.0.1:{PORT}", "--access-logfile", "/dev/null", "wsgi:app"]
+    command = [str(Path(sys.executable).with_name("gunicorn")), "wsgi:app"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", PORT)) == 0:
-                    break
-            time.sleep(0.1)
+        _wait_for_port(PORT, deadline)
         while len(_workers(process.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         yield process.pid
@@ -477,6 +490,15 @@ def _service(url: str, tmp: Path) -> Iterator[int]:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
         log.close()
+
+
+def _wait_for_port(port: int, deadline: float) -> None:
+    """Poll until something accepts connections on `port` (or the deadline passes)."""
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
 
 
 def _workers(master: int) -> list[int]:
@@ -490,6 +512,244 @@ def _workers(master: int) -> list[int]:
         if f"\nPPid:\t{master}\n" in text:
             pids.append(int(status.parent.name))
     return sorted(pids)
+
+
+# Hostile traffic at the door: stalled clients, oversized bodies, a request lost with its worker
+
+PROXY_PORT = PORT + 2
+HALF_HEADER = b"POST /voice HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: applica"
+
+
+def slow_clients(held: int, calls: int, tmp: Path, proxy: bool = False) -> dict[str, Any]:
+    """Hold `held` connections that sent half a request header, then place `calls` whole
+    calls: straight at `gunicorn wsgi:app`, or through nginx (deploy/nginx/ivr.conf, TLS)."""
+    url = f"sqlite:///{tmp}/slow-{int(proxy)}.sqlite3"
+    base = f"https://localhost:{PROXY_PORT}" if proxy else f"http://127.0.0.1:{PORT}"
+    settings = {"PUBLIC_BASE_URL": base, "TRUSTED_PROXIES": "1"} if proxy else {}
+    with _service(url, tmp, **settings), (_nginx(tmp, PROXY_PORT, PORT) if proxy
+                                          else _no_proxy()) as cafile:
+        stalled = [_stall(PROXY_PORT if proxy else PORT, cafile) for _ in range(held)]
+        started = time.monotonic()
+        result = _load(calls, f"slow{int(proxy)}", on_progress=lambda done: None, threads=4,
+                       base=base, cafile=cafile)
+        seconds = time.monotonic() - started
+        still = sum(1 for s in stalled if _still_open(s))
+        for s in stalled:
+            s.close()
+    where = "through nginx (TLS, deploy/nginx/ivr.conf)" if proxy else "at `gunicorn wsgi:app`"
+    return {"drill": f"{held} connections that sent half a request header and stopped, held "
+                     f"open {where} while {calls} whole calls were placed (4 at a time)",
+            "stalled connections": held, "still held at the end": still,
+            "calls": result.requests, "failed": result.failed,
+            "numbers told": len(result.numbers_told),
+            "slowest call (s)": round(result.slowest, 2), "seconds": round(seconds, 1)}
+
+
+@contextmanager
+def _no_proxy() -> Iterator[None]:
+    """No proxy: calls go straight to gunicorn."""
+    yield None
+
+
+def _stall(port: int, cafile: Path | None) -> socket.socket:
+    """A connection that sends half a request header (after TLS, through the proxy), then
+    nothing."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock: socket.socket = raw
+    if cafile is not None:
+        sock = ssl.create_default_context(cafile=str(cafile)).wrap_socket(
+            raw, server_hostname="localhost")
+    sock.sendall(HALF_HEADER)
+    return sock
+
+
+def _still_open(sock: socket.socket) -> bool:
+    """Whether the server still holds a connection open (nothing to read, not closed)."""
+    sock.setblocking(False)
+    try:
+        return bool(sock.recv(1))  # an answer would be data; b"" is a close
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def _nginx(tmp: Path, port: int, upstream: int) -> Iterator[Path]:
+    """nginx with the shipped server configuration on loopback `port`, a self-signed
+    certificate for `localhost` made now; yields the certificate (the callers' CA)."""
+    cert, key = tmp / "tls.pem", tmp / "tls.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    conf = tmp / "nginx.conf"
+    conf.write_text(nginx_config(tmp, port, upstream, cert, key))
+    process = subprocess.Popen(["nginx", "-p", str(tmp), "-e", str(tmp / "nginx-error.log"),
+                                "-c", str(conf)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_port(port, time.monotonic() + 20)
+        yield cert
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def nginx_config(tmp: Path, port: int, upstream: int, cert: Path, key: Path) -> str:
+    """deploy/nginx/ivr.conf on loopback ports with a test certificate, in a whole nginx.conf
+    whose files all live in `tmp`."""
+    shipped = (ROOT / "deploy" / "nginx" / "ivr.conf").read_text()
+    text = re.sub(r"^\s*listen \[::\]:443.*\n", "", shipped, flags=re.MULTILINE)
+    for old, new in (("listen 443 ssl", f"listen 127.0.0.1:{port} ssl"),
+                     ("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream};"),
+                     ("server_name ivr.example.com;", "server_name localhost;"),
+                     ("/etc/ssl/certs/ivr.example.com.pem", str(cert)),
+                     ("/etc/ssl/private/ivr.example.com.key", str(key))):
+        if old not in text:
+            raise ValueError(f"deploy/nginx/ivr.conf no longer has {old!r}")
+        text = text.replace(old, new)
+    temp = "\n".join(f"{kind}_temp_path {tmp}/nginx-{kind};"
+                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    user = "user root;" if os.geteuid() == 0 else ""
+    return (f"{user}\ndaemon off;\nworker_processes 1;\npid {tmp}/nginx.pid;\n"
+            f"error_log {tmp}/nginx-error.log warn;\nevents {{ worker_connections 4096; }}\n"
+            f"http {{\naccess_log off;\n{temp}\n{text}\n}}\n")
+
+
+def hostile_bodies(tmp: Path) -> list[dict[str, Any]]:
+    """Oversized, chunked, malformed and unsigned requests at `gunicorn wsgi:app`: each one's
+    status, time, and whether its answer is TwiML; then whether the log holds a forged line."""
+    validator = RequestValidator(TOKEN)
+    form = "application/x-www-form-urlencoded"
+    fields = "&".join(f"f{i}=x" for i in range(116_000)).encode()
+    good = urllib.parse.urlencode({"CallSid": "CA" + "1" * 32, "To": "+582124713239"}).encode()
+    signed = validator.compute_signature(f"http://127.0.0.1:{PORT}/voice",
+                                         dict(urllib.parse.parse_qsl(good.decode())))
+    cases = [
+        ("1 MB of form fields (116,000), Content-Length, any signature", "/voice",
+         {"Content-Type": form, "X-Twilio-Signature": "A" * 27 + "="}, fields, False),
+        ("the same 1 MB chunked (no Content-Length)", "/voice",
+         {"Content-Type": form, "X-Twilio-Signature": "A" * 27 + "="}, fields, True),
+        ("a signature header that is not base64 of an HMAC", "/voice",
+         {"Content-Type": form, "X-Twilio-Signature": "x" * 5000}, good, False),
+        ("binary garbage as a multipart body, with a well-formed signature", "/voice",
+         {"Content-Type": "multipart/form-data; boundary=zz", "X-Twilio-Signature": signed},
+         bytes(range(256)) * 40, False),
+        ("unsigned, an unknown path under /voice", "/voice/no/such/thing",
+         {"Content-Type": form}, b"CallSid=CAchosen-by-sender", False),
+        ("unsigned, a path holding %0A and a forged log line", "/voice/x%0A2026-01-01%2000:00"
+         ":00,000%20INFO%20ivr.calls%20FORGED", {"Content-Type": form}, good, False),
+        ("a well-formed signed call (for comparison)", "/voice",
+         {"Content-Type": form, "X-Twilio-Signature": signed}, good, False),
+    ]
+    out = []
+    with _service(f"sqlite:///{tmp}/bodies.sqlite3", tmp, LOG_LEVEL="INFO"):
+        for name, path, headers, body, chunked in cases:
+            started = time.monotonic()
+            status, answer = _raw_request(path, headers, body, chunked)
+            out.append({"sent": name, "status": status,
+                        "ms": round((time.monotonic() - started) * 1000, 1),
+                        "TwiML": _valid(answer) if answer.lstrip().startswith(b"<?xml")
+                        else False})
+    log_text = (tmp / "service.log").read_text(errors="replace")
+    forged = [line for line in log_text.splitlines() if line.startswith("2026-01-01")]
+    out.append({"sent": "log lines forged by the %0A path", "status": len(forged), "ms": 0,
+                "TwiML": None})
+    out.append({"sent": "tracebacks in the service log", "status": log_text.count("Traceback"),
+                "ms": 0, "TwiML": None})
+    return out
+
+
+def _raw_request(path: str, headers: dict[str, str], body: bytes,
+                 chunked: bool) -> tuple[int, bytes]:
+    """Send one request by hand (headers first; the body only as long as the server reads)."""
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{PORT}", "Connection: close",
+             *(f"{k}: {v}" for k, v in headers.items()),
+             "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}"]
+    with socket.create_connection(("127.0.0.1", PORT), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        if not chunked and len(body) <= 65_536:
+            sock.sendall(body)
+        elif chunked:
+            try:
+                for i in range(0, len(body), 16_384):
+                    piece = body[i:i + 16_384]
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+                sock.sendall(b"0\r\n\r\n")
+            except OSError:
+                pass  # the server answered and closed before the end: that is the point
+        response = b""
+        try:
+            while chunk := sock.recv(65_536):
+                response += chunk
+        except OSError:
+            pass
+    head, _, answer = response.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+    return status, answer
+
+
+def fallback_replay(tmp: Path) -> dict[str, Any]:
+    """A webhook in flight when its worker is SIGKILLed is lost; Twilio replays it at the
+    number's fallback URL (the original parameters plus ErrorCode): the caller reaches people."""
+    params = {"CallSid": "CA" + "7" * 32, "From": "+584140000000", "To": "+582124713239",
+              "Digits": "1"}
+    path = "/voice/cco/menu/principal?f=0"
+    base = f"http://127.0.0.1:{PORT}"
+    validator = RequestValidator(TOKEN)
+    body = urllib.parse.urlencode(params).encode()
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{PORT}\r\nContent-Type: "
+            f"application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
+            f"X-Twilio-Signature: {validator.compute_signature(base + path, params)}\r\n\r\n")
+    with _service(f"sqlite:///{tmp}/fallback.sqlite3", tmp) as master:
+        sock = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+        sock.sendall(head.encode() + body[: len(body) // 2])  # in flight: the rest never comes
+        deadline = time.monotonic() + 10
+        holder = None
+        while holder is None and time.monotonic() < deadline:
+            holder = _holder(master, sock.getsockname()[1])
+            time.sleep(0.05)
+        if holder is None:
+            raise RuntimeError("no worker holds the request in flight")
+        os.kill(holder, signal.SIGKILL)
+        killed_at = time.monotonic()
+        try:
+            lost = sock.recv(100) == b""
+        except OSError:
+            lost = True
+        sock.close()
+        caller = _Caller()
+        answer = caller.post("/voice/fallback", {**params, "ErrorCode": "11200",
+                                                 "ErrorUrl": base + path})
+        seconds = time.monotonic() - killed_at
+        caller.close()
+    return {"drill": "a signed key press in flight (half its body sent) when its worker was "
+                     "SIGKILLed, then replayed at /voice/fallback as Twilio does",
+            "request lost with the worker": lost,
+            "fallback answered": _valid(answer.encode()),
+            "caller reaches people": "<Enqueue" in answer or "<Dial" in answer,
+            "apology said": "problema técnico" in answer,
+            "kill to fallback answer (s)": round(seconds, 3)}
+
+
+def _holder(master: int, client_port: int) -> int | None:
+    """The gunicorn worker holding the server side of our connection from `client_port`."""
+    wanted = f"0100007F:{PORT:04X} 0100007F:{client_port:04X}"
+    inode = None
+    for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        cols = row.split()
+        if f"{cols[1]} {cols[2]}" == wanted:
+            inode = cols[9]
+    if inode is None:
+        return None
+    for pid in _workers(master):
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        if f"socket:[{inode}]" in links:
+            return pid
+    return None
 
 
 def in_process_post(app: Any) -> Callable[[str, dict[str, str], str], tuple[int, bytes]]:
@@ -528,10 +788,16 @@ def main(argv: list[str] | None = None) -> int:
         app.extensions["ivr.engine"].dispose()
         killed = kill_worker(options.calls, tmp)
         away = database_away(options.calls, tmp)
-        drills = [killed, away]
+        drills = [killed, away, fallback_replay(tmp), slow_clients(48, options.calls, tmp)]
+        if shutil.which("nginx") and shutil.which("openssl"):
+            drills.append(slow_clients(500, options.calls, tmp, proxy=True))
+        bodies = hostile_bodies(tmp)
         if options.postgres:
             drills.append(postgres_away(options.calls, tmp, options.postgres))
     print(report(fuzzed, fuzz_seconds, forgeries, drills, genuines))
+    print("\n| sent to `gunicorn wsgi:app` | status | ms | TwiML |\n| --- | ---: | ---: | --- |")
+    for row in bodies:
+        print(f"| {row['sent']} | {row['status']} | {row['ms']} | {row['TwiML']} |")
     lost = (fuzzed.sent - fuzzed.answered + genuines.sent - genuines.answered
             + fuzzed.statuses.get(500, 0) + fuzzed.invalid_twiml
             + sum(v for k, v in forgeries.statuses.items() if k != 403)

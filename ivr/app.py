@@ -21,7 +21,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.config.from_mapping(
-        MAX_CONTENT_LENGTH=1024 * 1024,
         CLOCK=config.system_clock,
         MONOTONIC=time.monotonic,  # intervals (caches, reloads); tests move it by hand
         **config.from_environment(),
@@ -33,9 +32,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
                                 x_port=hops, x_prefix=hops)  # type: ignore[method-assign]
+    signature.init_app(app)  # first: its gate runs before any other request hook
     live_menus.init_app(app)
     db.init_app(app)
-    signature.init_app(app)
     helpers.init_app(app)
     voice.init_app(app)
     for commands in (cli, menus, graph, call):

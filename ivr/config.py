@@ -32,5 +32,6 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "IVR_RELOAD_SECONDS": float(env.get("IVR_RELOAD_SECONDS", "2") or 2),
         "IVR_DB_RETRY_SECONDS": float(env.get("IVR_DB_RETRY_SECONDS", "5") or 5),
         "IVR_OVERRIDE_TTL": float(env.get("IVR_OVERRIDE_TTL", "2") or 2),
+        "IVR_MAX_BODY_BYTES": int(env.get("IVR_MAX_BODY_BYTES", "65536") or 65536),
     }
 

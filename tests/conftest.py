@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 
 TOKEN = "test-auth-token"
 BASE = "http://localhost"
+ROOT_DIR = Path(__file__).resolve().parents[1]
 SCHEMA = etree.XMLSchema(etree.parse(str(Path(__file__).parent / "data" / "twiml-voice.xsd")))
 CERTICAMARA = "+576017442727"
 CCO = "+582124713239"

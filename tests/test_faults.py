@@ -96,3 +96,51 @@ def test_postgresql_cut_off_mid_run_still_routes_every_call(tmp_path: Path) -> N
     assert routed == CALLS
     assert result["told but not stored"] == 0
     assert 0 < result["told no number could be given"] < CALLS
+
+
+GUNICORN = shutil.which("gunicorn") is not None or Path(
+    faults.sys.executable).with_name("gunicorn").exists()
+
+
+@pytest.mark.skipif(not GUNICORN, reason="gunicorn is not installed")
+def test_dozens_of_stalled_connections_do_not_stop_the_line(tmp_path: Path) -> None:
+    """40 connections that sent half a header and stopped, held open at the README's
+    `gunicorn wsgi:app`: whole calls still complete, and the stalled ones were really held."""
+    result = faults.slow_clients(40, 60, tmp_path)
+    assert result["still held at the end"] == 40
+    assert result["failed"] == 0 and result["numbers told"] == result["calls"] == 60
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed (CI installs "
+                    "it: apt-get install nginx; see .ci/run)")
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+@pytest.mark.skipif(not GUNICORN, reason="gunicorn is not installed")
+def test_hundreds_of_stalled_clients_through_the_shipped_nginx(tmp_path: Path) -> None:
+    """deploy/nginx/ivr.conf with TLS on loopback: 300 stalled clients, calls still complete."""
+    result = faults.slow_clients(300, 60, tmp_path, proxy=True)
+    assert result["still held at the end"] == 300
+    assert result["failed"] == 0 and result["numbers told"] == result["calls"] == 60
+
+
+@pytest.mark.skipif(not GUNICORN, reason="gunicorn is not installed")
+def test_oversized_and_malformed_bodies_never_get_a_5xx(tmp_path: Path) -> None:
+    """1 MB bodies (with Content-Length or chunked) get 413 TwiML; malformed or unsigned
+    requests 403; no log line forged, no traceback."""
+    by_name = {row["sent"]: row for row in faults.hostile_bodies(tmp_path)}
+    statuses = [row["status"] for name, row in by_name.items() if not name.startswith(("log",
+                                                                                         "trace"))]
+    assert all(0 < status < 500 for status in statuses), by_name
+    big = [row for name, row in by_name.items() if name.startswith(("1 MB", "the same 1 MB"))]
+    assert [(row["status"], row["TwiML"]) for row in big] == [(413, True), (413, True)]
+    assert by_name["log lines forged by the %0A path"]["status"] == 0
+    assert by_name["tracebacks in the service log"]["status"] == 0
+    assert by_name["a well-formed signed call (for comparison)"]["status"] == 200
+
+
+@pytest.mark.skipif(not GUNICORN, reason="gunicorn is not installed")
+def test_a_request_lost_with_its_worker_is_answered_at_the_fallback(tmp_path: Path) -> None:
+    """SIGKILL the worker holding a key press; the replay at /voice/fallback reaches people."""
+    result = faults.fallback_replay(tmp_path)
+    assert result["request lost with the worker"] is True
+    assert result["fallback answered"] and result["apology said"]
+    assert result["caller reaches people"]

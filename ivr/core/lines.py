@@ -28,6 +28,7 @@ SYSTEM_PROMPTS = (
     "filtro_caso",
     "mensaje_guardado",
     "mensaje_no_guardado",
+    "disculpa_fallo",
 )
 
 # Prompts of the case nodes; required of a language only where a line uses those nodes.
@@ -58,6 +59,18 @@ class GatherTiming:
 
 
 @dataclass(frozen=True)
+class Rescue:
+    """What the fallback webhook needs, worked out when the file loads: no file, no database.
+
+    `schedule` is the in-hours node's (None: it is always open).
+    """
+
+    in_hours: str
+    after_hours: str
+    schedule: Schedule | None
+
+
+@dataclass(frozen=True)
 class Line:
     """One line's validated menu, with everything a call needs worked out at load time."""
 
@@ -71,6 +84,7 @@ class Line:
     rotations: Mapping[str, Rotation]
     chains: Mapping[str, tuple[Step, ...]]
     source: Source
+    rescue: Rescue | None = None
 
     @property
     def id(self) -> str:

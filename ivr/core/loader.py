@@ -14,8 +14,8 @@ import pydantic
 import yaml
 
 from ivr.core.hours_speech import describe_week, load_words
-from ivr.core.lines import CASE_PROMPTS, SYSTEM_PROMPTS, Directory, GatherTiming, Line
-from ivr.core.menu_file import DialNode, LineFile, Link, MenuNode, Model, NodeBase
+from ivr.core.lines import CASE_PROMPTS, SYSTEM_PROMPTS, Directory, GatherTiming, Line, Rescue
+from ivr.core.menu_file import DialNode, LineFile, Link, MenuNode, Model, NodeBase, QueueNode
 from ivr.core.menu_tree import node_links, prompt_refs, walk
 from ivr.core.prompts import Prompt, load_catalog
 from ivr.core.rotation import Contact, Handoff, Override, Rotation
@@ -203,6 +203,7 @@ class _Checker:
         self._back_key()
         self._reachable()
         self._no_automatic_loop()
+        rescue = self._rescue(schedules)
         if self.problems:
             return None
         return Line(
@@ -217,7 +218,28 @@ class _Checker:
             source=self.source,
             chains={node_id: tuple(node.chain()) for node_id, node in self.spec.nodes.items()
                     if isinstance(node, DialNode)},
+            rescue=rescue,
         )
+
+    def _rescue(self, schedules: dict[str, Schedule]) -> Rescue | None:
+        """Check `fallback_url` (people at both ends) and keep what the fallback needs."""
+        spec = self.spec.fallback_url
+        if spec is None:
+            return None
+        nodes = self.spec.nodes
+        for key, target in (("in_hours", spec.in_hours), ("after_hours", spec.after_hours)):
+            path: Path_ = ("fallback_url", key)
+            node = nodes.get(target)
+            if node is None:
+                self.error(path, f"no node {target!r}{_did_you_mean(target, list(nodes))}")
+            elif key == "in_hours" and not isinstance(node, QueueNode | DialNode):
+                self.error(path, f"{target!r} is a {node.type} node; a caller whose webhook "
+                                 "failed goes to people: name a queue or dial node")
+            elif key == "after_hours" and (not isinstance(node, DialNode) or node.hours):
+                self.error(path, f"{target!r} must ring people at any hour: name a dial node "
+                                 "without 'hours' (the on-call chain)")
+        hours = getattr(nodes.get(spec.in_hours), "hours", None)
+        return Rescue(spec.in_hours, spec.after_hours, schedules.get(hours) if hours else None)
 
     def _prompts(self) -> dict[str, Prompt]:
         """Load the line's language and check that every prompt it names exists."""

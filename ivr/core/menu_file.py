@@ -409,6 +409,16 @@ class RotationSpec(Model):
         return value
 
 
+class FallbackUrlSpec(Model):
+    """Where the fallback webhook sends a caller whose webhook failed: people, in hours or not.
+
+    In hours means the `in_hours` node's own hours (a node without hours always is).
+    """
+
+    in_hours: NodeId
+    after_hours: NodeId
+
+
 class LineFile(Model):
     """One customer-service line: its numbers, voice, schedules and menu tree."""
 
@@ -423,6 +433,7 @@ class LineFile(Model):
     welcome: PromptId | None = None
     start: NodeId
     fallback: NodeId | None = None
+    fallback_url: FallbackUrlSpec | None = None
     max_failures: int = Field(default=3, ge=1, le=9)
     case_digits: int = Field(default=8, ge=7, le=9)
     prompts: dict[PromptId, PromptId] = {}

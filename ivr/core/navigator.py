@@ -204,6 +204,22 @@ def enter(
     return _goodbye(line, said, node_id, "loop")
 
 
+def rescue(line: Line, now: datetime) -> Plan:
+    """A webhook failed and Twilio asked the fallback URL: say sorry, then the safest people.
+
+    From the file alone (the in-hours node's schedule; overrides live in the database, which
+    may be what failed): its support node in hours, its on-call chain after.
+    """
+    sorry = (line.prompt("disculpa_fallo"),)
+    plan = line.rescue
+    if plan is None:
+        return _goodbye(line, (line.prompt("error_tecnico"),), line.spec.start, "fallback-none")
+    in_hours = plan.schedule is None or plan.schedule.status(now).open
+    node = plan.in_hours if in_hours else plan.after_hours
+    entered = enter(line, node, Moment(now, ()), sorry)
+    return Plan(entered.prompts, entered.action, entered.node, f"fallback-{entered.outcome}")
+
+
 def press(line: Line, node_id: str, digits: str | None, failures: int, now: Moment) -> Plan:
     """The caller pressed `digits` (or nothing) in menu `node_id` after `failures` failures."""
     menu = line.menu(node_id)

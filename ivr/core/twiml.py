@@ -61,6 +61,7 @@ class Hook(StrEnum):
     CASE_RECORDED = "case_calls.recorded"  # the <Record> action of a case's description
     CASE_TRANSCRIBED = "case_calls.transcribed"  # a case description's transcription
     CASE_ENTRY = "case_calls.entry"  # the <Gather> action of a case look-up
+    FALLBACK = "voice.fallback"  # the number's "Primary handler fails" URL (set at Twilio)
 
 
 class Urls(Protocol):

@@ -56,6 +56,12 @@ def answer(line: Line, plan: Plan, at: Moment) -> Response:
     return twiml(_rendered(line, plan))
 
 
+def answer_from_memory(line: Line, plan: Plan) -> Response:
+    """Render a plan that has no database step and log it: nothing but this worker's memory."""
+    log_call(line.id, plan.node, plan.outcome)
+    return twiml(_rendered(line, plan))
+
+
 def _rendered(line: Line, plan: Plan) -> str:
     """The TwiML of a plan, rendered once per worker and reused: most calls take a few paths."""
     cache = get_render_cache()

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
 from ivr.core.lines import Directory
 from ivr.core.loader import MenuError, load_directory
 
 log = logging.getLogger("ivr.menus")
 Fingerprint = tuple[tuple[str, int, int], ...]
+FALLBACK = "voice.fallback"  # the endpoint that must answer without touching a file
 
 
 @dataclass
@@ -98,6 +99,8 @@ def fingerprint(source: MenuSource) -> Fingerprint:
 
 def _maybe_reload() -> None:
     """Every few seconds, reload the menus if their files changed."""
+    if request.endpoint == FALLBACK:
+        return  # the fallback answers from memory: not even a look at the files
     source: MenuSource = current_app.extensions["ivr.menu_source"]
     now = current_app.config.get("MONOTONIC", time.monotonic)()
     if now < source.next_look:

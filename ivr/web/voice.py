@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ivr import db
 from ivr.core import navigator
 from ivr.core.lines import Line
-from ivr.core.twiml import render_empty, render_screen, render_screen_result
+from ivr.core.twiml import render_empty, render_message, render_screen, render_screen_result
 from ivr.store import missed_calls
 from ivr.web.helpers import (
     answer,
+    answer_from_memory,
     apology,
     case_param,
     for_line,
@@ -43,6 +46,20 @@ def incoming() -> Response:
         return unknown_line()
     at = moment(line)
     return answer(line, navigator.incoming(line, at), at)
+
+
+@bp.route("/fallback", methods=METHODS)
+@twilio_only
+def fallback() -> Response:
+    """Twilio's retry of a webhook of ours that failed or timed out: people, from memory alone.
+
+    The number's "Primary handler fails" URL: an apology and the line's `fallback_url` people,
+    with no database and no file read.
+    """
+    line = get_lines().for_called(param("To"))
+    if line is None:
+        return unknown_line()
+    return answer_from_memory(line, navigator.rescue(line, now()))
 
 
 @bp.route("/<line_id>/menu/<node_id>", methods=METHODS)
@@ -150,6 +167,47 @@ def init_app(app: Flask) -> None:
         if isinstance(error, HTTPException):
             if error.code == 403 or not on_call:
                 return error
-            return apology("not-found" if error.code in (404, 405) else f"http-{error.code}")
-        log.exception("webhook failed: %s %s", request.method, request.path)
-        return apology("error") if on_call else InternalServerError()
+            if error.code == 413:
+                return _too_large()
+            return _safely(lambda: apology(
+                "not-found" if error.code in (404, 405) else f"http-{error.code}"))
+        log.exception("webhook failed: %s", json.dumps(f"{request.method} {request.path}"))
+        return _safely(lambda: apology("error")) if on_call else InternalServerError()
+
+
+def _too_large() -> Response:
+    """A body over IVR_MAX_BODY_BYTES: 413 with a TwiML apology, its parameters never read.
+
+    413 rather than 200: Twilio's parameters are a few kilobytes, so no call sends this; the
+    status says plainly that the request was refused, and the body is still valid TwiML.
+    """
+    log.warning("refused a body over %d bytes: %s", app_limit(),
+                json.dumps(f"{request.method} {request.path}"[:300]))
+    response = _spoken_apology()
+    response.status_code = 413
+    return response
+
+
+def app_limit() -> int:
+    """The largest body a webhook reads (IVR_MAX_BODY_BYTES)."""
+    limit: int = current_app.config["IVR_MAX_BODY_BYTES"]
+    return limit
+
+
+def _spoken_apology() -> Response:
+    """The technical-problem prompt and goodbye, from memory, reading nothing of the request."""
+    line = get_lines().any_line()
+    if line is None:
+        return twiml(render_empty())
+    prompt = line.prompt("error_tecnico")
+    return twiml(render_message(prompt.text, line.spec.voice, line.spec.say_language))
+
+
+def _safely(respond: Callable[[], Response]) -> Response:
+    """Run an error answer; if it fails too (a body that cannot be parsed), a bare apology."""
+    try:
+        return respond()
+    except Exception as e:  # noqa: BLE001 - the last line of defence answers TwiML
+        log.error("the error answer failed too (%s): %s", type(e).__name__,
+                  json.dumps(f"{request.method} {request.path}"[:300]))
+        return _spoken_apology()
