@@ -188,7 +188,8 @@ def make_app(clock: Clock, database_url: str) -> Iterator[Any]:
 
     made: list[Flask] = []
     base = {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "CLOCK": clock,
-            "DATABASE_URL": database_url, "IVR_OVERRIDE_TTL": 0, "IVR_DB_RETRY_SECONDS": 0}
+            "DATABASE_URL": database_url, "IVR_OVERRIDE_TTL": 0, "IVR_DB_RETRY_SECONDS": 0,
+            "IVR_EVENT_FLUSH_SECONDS": 0, "SECRET_KEY": "test-secret-key"}
 
     def make(**config: Any) -> Flask:
         """One app; its database connections are closed when the test ends."""
@@ -258,7 +259,8 @@ def _drop_everything(engine: Any) -> None:
 
     with engine.begin() as connection:
         for table in ("case_calls", "cases", "hours_overrides", "missed_calls",
-                      "alembic_version"):
+                      "console_users", "login_failures", "audit_log", "oncall_overrides",
+                      "console_calls", "call_events", "alembic_version"):
             connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
 
 

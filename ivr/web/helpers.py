@@ -16,18 +16,19 @@ from flask import Flask, Response, current_app, request, url_for
 from ivr import db
 from ivr.core import check_digit
 from ivr.core.lines import Line
-from ivr.core.moment import HoursOverride, Moment
+from ivr.core.moment import HoursOverride, Moment, OnCallOverride
 from ivr.core.navigator import Plan
 from ivr.core.twiml import Hook, render, render_empty, render_message
-from ivr.store import overrides
-from ivr.web import db_steps
+from ivr.store import oncall_overrides, overrides
+from ivr.web import call_events, db_steps
 from ivr.web.live_menus import get_lines, get_render_cache
 
 log = logging.getLogger("ivr.calls")
 MAX_PARAM = 256
 CASE_PARAM_CHARS = 16  # longer than any case number: the rest is not read
 RENDER_CACHE_SIZE = 4096  # distinct documents kept per worker (a line has a few hundred)
-OverrideCache = dict[str, tuple[float, tuple[HoursOverride, ...]]]
+Overrides = tuple[tuple[HoursOverride, ...], tuple[OnCallOverride, ...]]
+OverrideCache = dict[str, tuple[float, Overrides]]
 
 # Sent once per webhook with what it logged (line, node, outcome): `flask ivr call` listens.
 webhook_answered = Namespace().signal("ivr.webhook-answered")
@@ -66,27 +67,32 @@ def _rendered(line: Line, plan: Plan) -> str:
 
 
 def moment(line: Line) -> Moment:
-    """Now, with the line's hours overrides (read from the database every few seconds)."""
+    """Now, with the line's hours and on-call overrides (read from the database every few
+    seconds)."""
     at = now()
-    return Moment(at, tuple(o for o in _overrides(line.id, at) if o.until > at))
+    hours, on_call = _overrides(line.id, at)
+    return Moment(at, tuple(o for o in hours if o.until > at),
+                  tuple(o for o in on_call if o.until > at))
 
 
 def get_override_cache() -> OverrideCache:
-    """This worker's hours overrides by line, each with the monotonic time it expires."""
+    """This worker's hours and on-call overrides by line, each with the monotonic time it
+    expires."""
     cache: OverrideCache = current_app.extensions["ivr.override_cache"]
     return cache
 
 
-def _overrides(line_id: str, at: datetime) -> tuple[HoursOverride, ...]:
+def _overrides(line_id: str, at: datetime) -> Overrides:
     """The line's overrides, from a cache that lives IVR_OVERRIDE_TTL seconds per worker."""
     cache = get_override_cache()
     cached = cache.get(line_id)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
-    found = db.attempt(lambda: overrides.active(db.session(), line_id, at),
+    found = db.attempt(lambda: (overrides.active(db.session(), line_id, at),
+                                oncall_overrides.active(db.session(), line_id, at)),
                        "hours overrides unreadable: schedules alone decide")
     if found is None:
-        found = cached[1] if cached is not None else ()
+        found = cached[1] if cached is not None else ((), ())
     cache[line_id] = (time.monotonic() + current_app.config["IVR_OVERRIDE_TTL"], found)
     return found
 
@@ -139,6 +145,7 @@ def log_call(
     }
     if overrides:
         record["overrides"] = overrides
+    call_events.note(record["call"], line, node, outcome, now())  # type: ignore[arg-type]
     if webhook_answered.receivers:
         webhook_answered.send(current_app._get_current_object(), record=record)  # type: ignore[attr-defined]
     if log.isEnabledFor(logging.INFO):
