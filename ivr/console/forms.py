@@ -8,6 +8,7 @@ from wtforms import (
     DateTimeLocalField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -34,8 +35,8 @@ class EmptyForm(FlaskForm):
 class OverrideForm(FlaskForm):
     """Force a line open or closed until a local time, with a reason."""
 
-    state = SelectField(_l("Estado"), choices=[("closed", _l("Cerrada")),
-                                                ("open", _l("Abierta"))])
+    state = SelectField(_l("Estado"), choices=[SelectChoice("closed", _l("Cerrada")),
+                                                SelectChoice("open", _l("Abierta"))])
     node = SelectField(_l("Nodo"), choices=[], validate_choice=False)
     until = DateTimeLocalField(_l("Hasta (hora local)"), format=LOCAL_FORMAT,
                                validators=[DataRequired()])
@@ -57,7 +58,7 @@ class OnCallForm(FlaskForm):
 class CaseStatusForm(FlaskForm):
     """A case's new status and level, with a note."""
 
-    status = SelectField(_l("Estado"), choices=[(s, s) for s in CASE_STATUSES])
+    status = SelectField(_l("Estado"), choices=[SelectChoice(s) for s in CASE_STATUSES])
     level = IntegerField(_l("Nivel"), validators=[NumberRange(1, 9)])
     note = TextAreaField(_l("Nota"), validators=[DataRequired(), Length(max=1000)])
 
@@ -66,7 +67,7 @@ class UserForm(FlaskForm):
     """A new account."""
 
     username = StringField(_l("Usuario"), validators=[DataRequired(), Length(max=60)])
-    role = SelectField(_l("Rol"), choices=[(r, r) for r in ROLES])
+    role = SelectField(_l("Rol"), choices=[SelectChoice(r) for r in ROLES])
     password = PasswordField(_l("Contraseña"), validators=[DataRequired(), Length(max=200)])
     phone = StringField(_l("Teléfono"), validators=[Optional(), Length(max=40)])
     lines = StringField(_l("Líneas (vacío: todas)"), validators=[Optional(), Length(max=400)])
@@ -75,7 +76,7 @@ class UserForm(FlaskForm):
 class RoleForm(FlaskForm):
     """An account's new role."""
 
-    role = SelectField(_l("Rol"), choices=[(r, r) for r in ROLES])
+    role = SelectField(_l("Rol"), choices=[SelectChoice(r) for r in ROLES])
 
 
 class PasswordForm(FlaskForm):

@@ -25,6 +25,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
+from wtforms import SelectChoice
 
 from ivr import db
 from ivr.console import auth, callme, charts, figures, status, twilio_api
@@ -210,7 +211,8 @@ def lines() -> Any:
     for line in get_lines().lines.values():
         at = _moment(line)
         form = OverrideForm()
-        form.node.choices = [("", _("toda la línea"))] + [(n, n) for n in line.spec.nodes]
+        form.node.choices = [SelectChoice("", _("toda la línea")),
+                             *(SelectChoice(n) for n in line.spec.nodes)]
         rows.append((line, status.hours_now(line, at.at, at.overrides),
                      overrides.listing(db.session(), at.at), form))
     return render_template("console/lines.html", rows=rows, zone=status.zone)
@@ -222,7 +224,7 @@ def force(line_id: str) -> Any:
     """Force a line (or a node) open or closed until a local time, with a reason."""
     line = _line(line_id)
     form = OverrideForm()
-    form.node.choices = [("", "")] + [(n, n) for n in line.spec.nodes]
+    form.node.choices = [SelectChoice(""), *(SelectChoice(n) for n in line.spec.nodes)]
     if not form.validate():
         flash(_("Revise el formulario: %(errors)s", errors=form.errors))
         return redirect(url_for("console.lines"))
@@ -270,9 +272,9 @@ def oncall() -> Any:
             continue
         at = _moment(line)
         form = OnCallForm()
-        form.rotation.choices = [(r, r) for r in line.rotations]
+        form.rotation.choices = [SelectChoice(r) for r in line.rotations]
         contacts = next(iter(line.rotations.values())).contacts
-        form.contact.choices = [(i, f"{c.role} {format_international(c.number)}")
+        form.contact.choices = [SelectChoice(str(i), f"{c.role} {format_international(c.number)}")
                                 for i, c in enumerate(contacts)]
         rows.append((line, status.on_call_now(line, at),
                      oncall_overrides.listing(db.session(), line.id, at.at), form))
