@@ -30,8 +30,8 @@ def write(engine: Engine | Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 def between(db: Connection | Any, start: datetime, end: datetime,
             line: str | None = None) -> list[sa.Row[Any]]:
-    """Every event from `start` to `end` included (of one line), in time order: (at, call_sid, line, node,
-    outcome)."""
+    """Every event from `start` to `end` included (of one line), in time order:
+    (at, call_sid, line, node, outcome)."""
     query = (sa.select(_EVENTS.c.at, _EVENTS.c.call_sid, _EVENTS.c.line, _EVENTS.c.node,
                        _EVENTS.c.outcome)
              .where(_EVENTS.c.at >= start, _EVENTS.c.at <= end)
