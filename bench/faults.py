@@ -297,7 +297,8 @@ def postgres_away(calls: int, tmp: Path, url: str) -> dict[str, Any]:
     engine = sa.create_engine(db.database_url(url, str(tmp)))
     with engine.begin() as connection:
         for table in ("case_calls", "cases", "hours_overrides", "missed_calls",
-                      "alembic_version"):
+                      "console_users", "login_failures", "audit_log", "oncall_overrides",
+                      "console_calls", "call_events", "alembic_version"):
             connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
     engine.dispose()
     phases: list[str] = []

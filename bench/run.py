@@ -162,7 +162,8 @@ def seed_cases(url: str, count: int) -> list[str]:
     engine = db.make_engine(db.database_url(url, tempfile.gettempdir()))
     with engine.begin() as connection:
         for table in ("case_calls", "cases", "hours_overrides", "missed_calls",
-                      "alembic_version"):
+                      "console_users", "login_failures", "audit_log", "oncall_overrides",
+                      "console_calls", "call_events", "alembic_version"):
             connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
     db.upgrade(engine)
     numbers = sorted({check_digit.new_number(8) for _ in range(count * 2)})[:count]

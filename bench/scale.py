@@ -90,7 +90,8 @@ def lookup_scale(url: str, counts: list[int]) -> list[str]:
     engine = db.make_engine(url)
     with engine.begin() as connection:
         for table in ("case_calls", "cases", "hours_overrides", "missed_calls",
-                      "alembic_version"):
+                      "console_users", "login_failures", "audit_log", "oncall_overrides",
+                      "console_calls", "call_events", "alembic_version"):
             connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
     db.upgrade(engine)
     stored: list[str] = []
