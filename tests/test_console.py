@@ -312,3 +312,16 @@ def test_an_analyst_of_another_line_cannot_see_a_case(app: Flask, runner: Any,
 def test_the_token_is_the_twilio_signature_key_not_the_session_key(app: Flask) -> None:
     """The session secret is its own setting (the tests give one), not the Auth Token."""
     assert app.config["SECRET_KEY"] != TOKEN
+
+
+def test_the_oncall_command_shows_an_override_set_from_the_console(
+        people: dict[str, FlaskClient], runner: Any, clock: Clock) -> None:
+    """`flask ivr oncall` tells the same as the phone chains: the console's override wins."""
+    clock.set("2026-12-01 22:00", "America/Caracas")
+    supervisor = people["supervisor"]
+    page = supervisor.get("/console/oncall").data
+    supervisor.post("/console/oncall/cco", data={
+        "csrf_token": token(page), "rotation": "guardia", "contact": "1",
+        "starts": "2026-12-01T21:00", "until": "2026-12-02T08:00", "reason": ""})
+    out = runner.invoke(args=["ivr", "oncall", "cco"]).output
+    assert "guardia suplente" in out.splitlines()[0] and "[override]" in out
