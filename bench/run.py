@@ -160,10 +160,7 @@ def _median(results: list[Result]) -> Result:
 def seed_cases(url: str, count: int) -> list[str]:
     """A fresh, migrated database holding `count` cases; returns their numbers."""
     engine = db.make_engine(db.database_url(url, tempfile.gettempdir()))
-    with engine.begin() as connection:
-        for table in ("case_calls", "cases", "hours_overrides", "missed_calls",
-                      "alembic_version"):
-            connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    db.drop_schema(engine)
     db.upgrade(engine)
     numbers = sorted({check_digit.new_number(8) for _ in range(count * 2)})[:count]
     now = datetime.now(UTC)

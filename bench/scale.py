@@ -88,10 +88,7 @@ def lookup_scale(url: str, counts: list[int]) -> list[str]:
     rows = ["| cases stored | look-ups | p50 | p99 | mean |",
             "| ---: | ---: | ---: | ---: | ---: |"]
     engine = db.make_engine(url)
-    with engine.begin() as connection:
-        for table in ("case_calls", "cases", "hours_overrides", "missed_calls",
-                      "alembic_version"):
-            connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    db.drop_schema(engine)
     db.upgrade(engine)
     stored: list[str] = []
     for count in counts:

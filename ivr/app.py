@@ -1,4 +1,4 @@
-"""The application factory: settings, the loaded menus, the database, the webhooks."""
+"""The application factory: settings, menus, database, webhooks and console."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ivr import config, db
-from ivr.admin import call, cli, graph, menus
-from ivr.web import audio, case_calls, helpers, live_menus, signature, voice
+from ivr import config, console, db
+from ivr.admin import call, cli, graph, menus, users
+from ivr.web import audio, call_events, case_calls, helpers, live_menus, signature, voice
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -35,13 +35,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     signature.init_app(app)  # first: its gate runs before any other request hook
     live_menus.init_app(app)
     db.init_app(app)
+    call_events.init_app(app)
     helpers.init_app(app)
     voice.init_app(app)
-    for commands in (cli, menus, graph, call):
+    for commands in (cli, menus, graph, call, users):
         commands.init_app(app)
     app.register_blueprint(voice.bp)
     app.register_blueprint(case_calls.bp)
     app.register_blueprint(audio.bp)
+    console.init_app(app)
     return app
 
 

@@ -33,5 +33,12 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "IVR_DB_RETRY_SECONDS": float(env.get("IVR_DB_RETRY_SECONDS", "5") or 5),
         "IVR_OVERRIDE_TTL": float(env.get("IVR_OVERRIDE_TTL", "2") or 2),
         "IVR_MAX_BODY_BYTES": int(env.get("IVR_MAX_BODY_BYTES", "65536") or 65536),
+        "IVR_EVENT_FLUSH_SECONDS": float(env.get("IVR_EVENT_FLUSH_SECONDS", "1") or 0),
+        "SECRET_KEY": env.get("SECRET_KEY") or None,
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL", "").rstrip("/"),
+        "CONSOLE_SECURE_COOKIES": env.get("CONSOLE_SECURE_COOKIES", "on").strip().lower()
+        != "off",
+        "CONSOLE_LOGIN_LIMIT": int(env.get("CONSOLE_LOGIN_LIMIT", "5") or 5),
     }
 

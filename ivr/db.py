@@ -96,6 +96,14 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def drop_schema(engine: Engine) -> None:
+    """Drop every table there is (tests and benchmarks start from an empty database)."""
+    with engine.begin() as connection:
+        tables = sa.MetaData()
+        tables.reflect(connection)
+        tables.drop_all(connection)
+
+
 class DatabaseAway(SQLAlchemyError):
     """The database failed a moment ago: callers are not kept waiting for it again yet."""
 

@@ -239,7 +239,8 @@ def make_app(clock: Clock, monotonic: Monotonic, database_url: str) -> Iterator[
 
     made: list[Flask] = []
     base = {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "CLOCK": clock, "MONOTONIC": monotonic,
-            "DATABASE_URL": database_url, "IVR_OVERRIDE_TTL": 0, "IVR_DB_RETRY_SECONDS": 0}
+            "DATABASE_URL": database_url, "IVR_OVERRIDE_TTL": 0, "IVR_DB_RETRY_SECONDS": 0,
+            "IVR_EVENT_FLUSH_SECONDS": 0, "SECRET_KEY": "test-secret-key"}
 
     def make(**config: Any) -> Flask:
         """One app; its database connections are closed when the test ends."""
@@ -298,20 +299,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
             pytest.skip(f"{POSTGRES_ENV} is not set (CI sets it; see .ci/run)")
         url = db.database_url(configured, str(tmp_path))
     engine = db.make_engine(url)
-    _drop_everything(engine)
+    db.drop_schema(engine)
     db.upgrade(engine)
     engine.dispose()
     return url
 
 
-def _drop_everything(engine: Any) -> None:
-    """Leave an empty database (PostgreSQL is shared between tests)."""
-    import sqlalchemy as sa
-
-    with engine.begin() as connection:
-        for table in ("case_calls", "cases", "hours_overrides", "missed_calls",
-                      "alembic_version"):
-            connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
 
 
 # The autouse fixture above clears IVR_* from the environment; keep the PostgreSQL URL for

@@ -20,6 +20,9 @@ MAY_IMPORT = {
     "store": {"ivr.core", "ivr.store"},
     "web": {"ivr.core", "ivr.store", "ivr.web", "ivr.db", "ivr.config"},
     "admin": {"ivr.core", "ivr.store", "ivr.web", "ivr.admin", "ivr.db", "ivr.config"},
+    # the console draws the menus with the admin layer's diagrams (the same SVG as `graph`)
+    "console": {"ivr.core", "ivr.store", "ivr.web", "ivr.console", "ivr.db", "ivr.config",
+                "ivr.admin.diagrams"},
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from ivr import config, db
-from tests.conftest import CERTICAMARA, POSTGRES_ENV, Caller, _drop_everything, _saved_postgres_url
+from tests.conftest import CERTICAMARA, POSTGRES_ENV, Caller, _saved_postgres_url
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = {"alembic_version", "case_calls", "cases", "hours_overrides", "missed_calls"}
@@ -65,7 +65,7 @@ def test_two_processes_upgrading_postgresql_at_once_take_turns(tmp_path: Path) -
         pytest.skip(f"{POSTGRES_ENV} is not set (CI sets it; see .ci/run)")
     url = db.database_url(configured, str(tmp_path))
     engine = db.make_engine(url)
-    _drop_everything(engine)
+    db.drop_schema(engine)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [subprocess.Popen([sys.executable, "-c", UPGRADER, url], cwd=ROOT, env=env,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,

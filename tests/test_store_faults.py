@@ -313,10 +313,8 @@ def test_notes_without_a_call_sid_are_all_kept(store_url: str) -> None:
 def test_migration_0003_keeps_the_first_of_repeated_notes(store_url: str) -> None:
     """Notes repeated before 0003 are reduced to the first, and the index then holds."""
     engine = db.make_engine(store_url)
+    db.drop_schema(engine)
     with engine.begin() as connection:
-        for table in ("case_calls", "cases", "hours_overrides", "missed_calls",
-                      "alembic_version"):
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
         config = Config()
         config.set_main_option("script_location", str(db.MIGRATIONS))
         config.attributes["connection"] = connection

@@ -20,9 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from ivr import db
 from ivr.admin.privacy import forget
 from ivr.core.lines import Line
-from ivr.core.moment import within_years
+from ivr.core.moment import Moment, within_years
 from ivr.core.phone import format_international
-from ivr.store import cases, missed_calls, overrides
+from ivr.store import cases, missed_calls, oncall_overrides, overrides
 from ivr.store.tables import CASE_STATUSES
 from ivr.web import live_menus
 from ivr.web.live_menus import get_lines
@@ -297,12 +297,14 @@ def oncall(line_id: str, rotation: str | None, at_text: str | None) -> None:
         raise click.ClickException(f"line {line_id!r} has no on_call rotations")
     zone = ZoneInfo(line.spec.timezone)
     at = _local(line, at_text, _now()).astimezone(zone)
+    # with the dated overrides set from the console, as the phone chains see them
+    moment = Moment(at, (), oncall_overrides.active(db.session(), line.id, at))
     for name in names:
         if name not in line.rotations:
             raise click.BadParameter(f"no rotation {name!r}; rotations: "
                                      f"{', '.join(line.rotations)}")
-        turn = line.rotations[name].on_call(at)
-        order = line.rotations[name].order(at)
+        turn = moment.rotation(line, name).on_call(at)
+        order = moment.rotation(line, name).order(at)
         click.echo(f"{name} at {at:%Y-%m-%d %H:%M} ({line.spec.timezone}): "
                    f"{turn.contact.role} {format_international(turn.contact.number)} "
                    f"[{turn.source}]")

@@ -180,7 +180,7 @@ def enter(
         if isinstance(node, DialNode):
             said += _optional(line, node.prompt)
             started = int(now.at.timestamp()) // 60 * 60
-            return Plan(said, _dial_step(line, node_id, 0, started, case), node_id, "dial")
+            return Plan(said, _dial_step(line, node_id, 0, started, case, now), node_id, "dial")
         if isinstance(node, VoicemailNode):
             return Plan(said + (line.prompt(node.prompt),), TakeMessage(node_id), node_id,
                         "voicemail")
@@ -274,7 +274,8 @@ def dial_ended(
         # steps must not ring the same person twice and skip the other.
         now_s = int(now.at.timestamp())
         began = started if started and now_s - CHAIN_MAX_SECONDS <= started <= now_s else now_s
-        return Plan((), _dial_step(line, node_id, step + 1, began // 60 * 60, case), node_id,
+        return Plan((), _dial_step(line, node_id, step + 1, began // 60 * 60, case,
+                                       now), node_id,
                     f"no-answer:{why}")
     plan = _nobody(line, node_id, node.on_no_answer, now)
     return Plan(plan.prompts, plan.action, plan.node, f"chain-failed:{why}:{plan.outcome}")
@@ -319,13 +320,15 @@ def screen_answered(digits: str | None) -> bool:
     return (digits or "")[:1] == "1"
 
 
-def _dial_step(line: Line, node_id: str, step: int, started: int, case: str | None) -> Dial:
+def _dial_step(
+    line: Line, node_id: str, step: int, started: int, case: str | None, now: Moment
+) -> Dial:
     """The targets of one step, with who was on call when the chain `started`."""
     node = line.spec.nodes[node_id]
     assert isinstance(node, DialNode)
     spec = line.chains[node_id][step]
     if spec.on_call is not None:
-        order = line.rotations[spec.on_call].order(datetime.fromtimestamp(started, UTC))
+        order = now.rotation(line, spec.on_call).order(datetime.fromtimestamp(started, UTC))
         contact = order[min(spec.next, len(order) - 1)]
         # the number was checked when the file loaded: no need to parse it again per call
         targets: tuple[Target, ...] = (

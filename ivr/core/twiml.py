@@ -62,6 +62,9 @@ class Hook(StrEnum):
     CASE_TRANSCRIBED = "case_calls.transcribed"  # a case description's transcription
     CASE_ENTRY = "case_calls.entry"  # the <Gather> action of a case look-up
     FALLBACK = "voice.fallback"  # the number's "Primary handler fails" URL (set at Twilio)
+    CONSOLE_BRIDGE = "console_hooks.bridge"  # the analyst the console called answered
+    CONSOLE_DIALED = "console_hooks.dialed"  # the <Dial> action of the customer's leg
+    CONSOLE_STATUS = "console_hooks.status"  # the status callback of the console's call
 
 
 class Urls(Protocol):
@@ -228,6 +231,23 @@ def render_screen(line: Line, node_id: str, whisper: Prompt, seconds: int, urls:
         _say(gather, line, whisper, urls)
         gather.pause(length=SCREEN_PAUSE_SECONDS)
     response.redirect(answer_url, method="POST")
+    return str(response)
+
+
+def render_bridge(line: Line, whisper: Prompt, number: str, call_id: int, urls: Urls) -> str:
+    """For an analyst the console called: the whisper, then the customer, from the line's number."""
+    response = VoiceResponse()
+    _say(response, line, whisper, urls)
+    dial = response.dial(caller_id=line.spec.numbers[0], method="POST",
+                         action=urls(Hook.CONSOLE_DIALED, call_id=call_id))
+    dial.number(number)
+    return str(response)
+
+
+def render_hangup() -> str:
+    """A document that ends the call (or the leg) at once."""
+    response = VoiceResponse()
+    response.hangup()
     return str(response)
 
 

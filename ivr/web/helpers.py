@@ -15,19 +15,20 @@ from flask import Flask, Response, current_app, request, url_for
 from ivr import db
 from ivr.core import check_digit
 from ivr.core.lines import Line
-from ivr.core.moment import HoursOverride, Moment
+from ivr.core.moment import HoursOverride, Moment, OnCallOverride
 from ivr.core.navigator import Plan
 from ivr.core.recordings import is_twilio_recording
 from ivr.core.twiml import Hook, render, render_empty, render_message
-from ivr.store import overrides
-from ivr.web import db_steps
+from ivr.store import oncall_overrides, overrides
+from ivr.web import call_events, db_steps
 from ivr.web.live_menus import get_lines, get_render_cache
 
 log = logging.getLogger("ivr.calls")
 MAX_PARAM = 256
 CASE_PARAM_CHARS = 16  # longer than any case number: the rest is not read
 RENDER_CACHE_SIZE = 4096  # distinct documents kept per worker (a line has a few hundred)
-OverrideCache = dict[str, tuple[float, tuple[HoursOverride, ...]]]
+Overrides = tuple[tuple[HoursOverride, ...], tuple[OnCallOverride, ...]]
+OverrideCache = dict[str, tuple[float, Overrides]]
 
 # Sent once per webhook with what it logged (line, node, outcome): `flask ivr call` listens.
 webhook_answered = Namespace().signal("ivr.webhook-answered")
@@ -75,28 +76,31 @@ def _rendered(line: Line, plan: Plan) -> str:
 
 
 def moment(line: Line) -> Moment:
-    """Now, with the line's hours overrides (read from the database every few seconds)."""
+    """Now, with the line's hours and on-call overrides (read again every few seconds)."""
     at = now()
-    return Moment(at, tuple(o for o in _overrides(line.id, at) if o.until > at))
+    hours, on_call = _overrides(line.id, at)
+    return Moment(at, tuple(o for o in hours if o.until > at),
+                  tuple(o for o in on_call if o.until > at))
 
 
 def get_override_cache() -> OverrideCache:
-    """This worker's hours overrides by line, each with the monotonic time it expires."""
+    """This worker's hours and on-call overrides by line, each with when it expires."""
     cache: OverrideCache = current_app.extensions["ivr.override_cache"]
     return cache
 
 
-def _overrides(line_id: str, at: datetime) -> tuple[HoursOverride, ...]:
+def _overrides(line_id: str, at: datetime) -> Overrides:
     """The line's overrides, from a cache that lives IVR_OVERRIDE_TTL seconds per worker."""
     cache = get_override_cache()
     monotonic: Callable[[], float] = current_app.config["MONOTONIC"]
     cached = cache.get(line_id)
     if cached is not None and cached[0] > monotonic():
         return cached[1]
-    found = db.attempt(lambda: overrides.active(db.session(), line_id, at),
+    found = db.attempt(lambda: (overrides.active(db.session(), line_id, at),
+                                oncall_overrides.active(db.session(), line_id, at)),
                        "hours overrides unreadable: schedules alone decide")
     if found is None:
-        found = cached[1] if cached is not None else ()
+        found = cached[1] if cached is not None else ((), ())
     cache[line_id] = (monotonic() + current_app.config["IVR_OVERRIDE_TTL"], found)
     return found
 
@@ -149,6 +153,7 @@ def log_call(
     }
     if overrides:
         record["overrides"] = overrides
+    call_events.note(param("CallSid"), line, node, outcome, now())
     if webhook_answered.receivers:  # the simulator listens for the app itself, not the proxy
         app = current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask
         webhook_answered.send(app, record=record)

@@ -1,0 +1,597 @@
+"""The console's pages, each checking the role on the server and auditing every change.
+
+Login, lines and on-call (supervisors), cases and missed calls (analysts), the dashboard, users
+and the audit log.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
+from wtforms import SelectChoice
+
+from ivr import db
+from ivr.console import auth, callme, charts, figures, status, twilio_api
+from ivr.console.auth import me, requires
+from ivr.console.forms import (
+    CaseStatusForm,
+    EmptyForm,
+    LoginForm,
+    OnCallForm,
+    OverrideForm,
+    PasswordForm,
+    ProfileForm,
+    RoleForm,
+    UserForm,
+)
+from ivr.core.lines import Line
+from ivr.core.moment import Moment
+from ivr.core.phone import format_international, normalize_called
+from ivr.store import (
+    audit,
+    call_events,
+    cases,
+    console_calls,
+    missed_calls,
+    oncall_overrides,
+    overrides,
+    users,
+)
+from ivr.store.console_tables import ROLES
+from ivr.store.tables import CASE_STATUSES, Case, MissedCall
+from ivr.web.helpers import now
+from ivr.web.live_menus import get_lines
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+RECORDING_CHUNK = 64 * 1024
+
+
+@bp.before_request
+def _csrf() -> None:
+    """Every POST to the console carries its CSRF token (webhooks are signed instead)."""
+    if request.method == "POST":
+        from flask import current_app
+        current_app.extensions["ivr.csrf"].protect()
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_refused(error: CSRFError) -> tuple[str, int]:
+    """A form without its token (or an old one): 400, and nothing changed."""
+    return render_template("console/error.html", message=_("Formulario vencido o sin token "
+                                                           "de seguridad.")), 400
+
+
+@bp.errorhandler(403)
+def _forbidden(error: Any) -> tuple[str, int]:
+    """A role that does not reach this page or action."""
+    return render_template("console/error.html",
+                           message=_("Su rol no tiene acceso a esta página.")), 403
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    """Console pages are private: no cache keeps them, no frame shows them."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+@bp.app_context_processor
+def _globals() -> dict[str, Any]:
+    """What every console template may use."""
+    return {"console_user": auth.current_user, "allows": auth.allows,
+            "international": format_international, "empty_form": EmptyForm}
+
+
+def _audit(action: str, target: str, before: Any, after: Any) -> None:
+    """Write who did what to the audit log."""
+    audit.record(db.session(), actor=me().username, action=action, target=target,
+                 before=before, after=after, now=now())
+
+
+def _line(line_id: str) -> Line:
+    """The loaded line, or 404."""
+    line = get_lines().get(line_id)
+    if line is None:
+        abort(404)
+    return line
+
+
+def _local(line: Line, value: datetime) -> datetime:
+    """A naive local time from a form, aware in the line's zone."""
+    return value.replace(tzinfo=status.zone(line))
+
+
+def _moment(line: Line) -> Moment:
+    """Now, with the line's hours and on-call overrides read fresh from the database."""
+    at = now()
+    return Moment(at, overrides.active(db.session(), line.id, at),
+                  oncall_overrides.active(db.session(), line.id, at))
+
+
+# --- login --------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """The login form; too many failures lock a username (and an address) for a while."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        name = form.username.data.strip().lower()
+        if auth.locked_out(name):
+            flash(_("Demasiados intentos fallidos. Espere unos minutos."))
+            return render_template("console/login.html", form=form), 429
+        user = auth.check_login(name, form.password.data)
+        if user is not None:
+            auth.log_in(user)
+            target = request.args.get("next", "")
+            safe = target.startswith("/console/") and not target.startswith("//")
+            return redirect(target if safe else url_for("console.home"))
+        flash(_("Usuario o contraseña incorrectos."))
+        return render_template("console/login.html", form=form), 401
+    return render_template("console/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    """End the session."""
+    auth.log_out()
+    return redirect(url_for("console.login"))
+
+
+@bp.route("/")
+def home() -> Any:
+    """The login form for strangers; for the logged-in, each line now and the pages."""
+    if auth.current_user() is None:
+        return login()
+    lines = [(line, status.hours_now(line, now(), _moment(line).overrides))
+             for line in _visible_lines()]
+    return render_template("console/home.html", lines=lines)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@requires("analyst")
+def profile() -> Any:
+    """One's own phone number (the console rings it before the customer)."""
+    user = me()
+    form = ProfileForm(phone=user.phone)
+    if form.validate_on_submit():
+        phone = _phone(form.phone.data)
+        if form.phone.data and phone is None:
+            flash(_("Número de teléfono no válido."))
+        else:
+            before = {"phone": user.phone}
+            users.set_profile(db.session(), user.username, phone, user.lines)
+            _audit("user.phone", f"user:{user.username}", before, {"phone": phone})
+            flash(_("Perfil guardado."))
+            return redirect(url_for("console.profile"))
+    return render_template("console/profile.html", form=form)
+
+
+def _phone(text: str | None) -> str | None:
+    """A phone number in E.164, or None if it is not one."""
+    if not text:
+        return None
+    normalized = normalize_called(text)
+    return normalized if normalized and normalized.startswith("+") else None
+
+
+def _visible_lines() -> list[Line]:
+    """The lines the logged-in account works on."""
+    return [line for line in get_lines().lines.values() if auth.may_see_line(me(), line.id)]
+
+
+# --- supervisors: lines, on call, diagrams ----------------------------------------------------
+
+
+@bp.route("/lines")
+@requires("supervisor")
+def lines() -> Any:
+    """Each line open or closed now, why and until when; the overrides in force."""
+    rows = []
+    for line in get_lines().lines.values():
+        at = _moment(line)
+        form = OverrideForm()
+        form.node.choices = [SelectChoice("", _("toda la línea")),
+                             *(SelectChoice(n) for n in line.spec.nodes)]
+        rows.append((line, status.hours_now(line, at.at, at.overrides),
+                     overrides.listing(db.session(), at.at), form))
+    return render_template("console/lines.html", rows=rows, zone=status.zone)
+
+
+@bp.route("/lines/<line_id>/override", methods=["POST"])
+@requires("supervisor")
+def force(line_id: str) -> Any:
+    """Force a line (or a node) open or closed until a local time, with a reason."""
+    line = _line(line_id)
+    form = OverrideForm()
+    form.node.choices = [SelectChoice(""), *(SelectChoice(n) for n in line.spec.nodes)]
+    if not form.validate():
+        flash(_("Revise el formulario: %(errors)s", errors=form.errors))
+        return redirect(url_for("console.lines"))
+    node = form.node.data or None
+    if node is not None and node not in line.spec.nodes:
+        abort(400)
+    at = now()
+    try:
+        row = overrides.add(db.session(), line=line.id, node=node,
+                            open_=form.state.data == "open", starts_at=at,
+                            until=_local(line, form.until.data), reason=form.reason.data,
+                            now=at)
+    except overrides.OverrideError as e:
+        flash(str(e))
+        return redirect(url_for("console.lines"))
+    _audit("override.add", f"line:{line.id}", None,
+           {"id": row.id, "node": node, "state": row.state, "until": row.until,
+            "reason": row.reason})
+    flash(_("Línea %(line)s: %(state)s hasta %(until)s.", line=line.spec.name,
+            state=row.state, until=form.until.data.strftime("%Y-%m-%d %H:%M")))
+    return redirect(url_for("console.lines"))
+
+
+@bp.route("/overrides/<int:override_id>/cancel", methods=["POST"])
+@requires("supervisor")
+def cancel_override(override_id: int) -> Any:
+    """End an hours override now."""
+    try:
+        row = overrides.cancel(db.session(), override_id, now())
+    except overrides.OverrideError as e:
+        flash(str(e))
+    else:
+        _audit("override.cancel", f"line:{row.line}", {"id": row.id, "state": row.state},
+               {"cancelled_at": row.cancelled_at})
+    return redirect(url_for("console.lines"))
+
+
+@bp.route("/oncall")
+@requires("supervisor")
+def oncall() -> Any:
+    """Who is on call now and next on each line; the dated overrides; the form to add one."""
+    rows = []
+    for line in get_lines().lines.values():
+        if not line.rotations:
+            continue
+        at = _moment(line)
+        form = OnCallForm()
+        form.rotation.choices = [SelectChoice(r) for r in line.rotations]
+        contacts = next(iter(line.rotations.values())).contacts
+        form.contact.choices = [SelectChoice(str(i), f"{c.role} {format_international(c.number)}")
+                                for i, c in enumerate(contacts)]
+        rows.append((line, status.on_call_now(line, at),
+                     oncall_overrides.listing(db.session(), line.id, at.at), form))
+    return render_template("console/oncall.html", rows=rows, zone=status.zone)
+
+
+@bp.route("/oncall/<line_id>", methods=["POST"])
+@requires("supervisor")
+def oncall_add(line_id: str) -> Any:
+    """Put a rotation's contact on call for a dated period (every worker sees it)."""
+    line = _line(line_id)
+    form = OnCallForm()
+    rotation = line.rotations.get(form.rotation.data or "")
+    if not form.validate() or rotation is None or not (
+            0 <= (form.contact.data or 0) < len(rotation.contacts)):
+        flash(_("Revise el formulario: %(errors)s", errors=form.errors or "rotación/contacto"))
+        return redirect(url_for("console.oncall"))
+    try:
+        row = oncall_overrides.add(
+            db.session(), line=line.id, rotation=form.rotation.data, contact=form.contact.data,
+            starts_at=_local(line, form.starts.data), until=_local(line, form.until.data),
+            reason=form.reason.data or None, now=now())
+    except oncall_overrides.OnCallOverrideError as e:
+        flash(str(e))
+        return redirect(url_for("console.oncall"))
+    contact = rotation.contacts[row.contact]
+    _audit("oncall.add", f"line:{line.id}/{row.rotation}", None,
+           {"id": row.id, "contact": contact.role, "from": row.starts_at, "until": row.until,
+            "reason": row.reason})
+    flash(_("De turno: %(who)s.", who=contact.role))
+    return redirect(url_for("console.oncall"))
+
+
+@bp.route("/oncall/overrides/<int:override_id>/cancel", methods=["POST"])
+@requires("supervisor")
+def oncall_cancel(override_id: int) -> Any:
+    """End an on-call override now."""
+    try:
+        row = oncall_overrides.cancel(db.session(), override_id, now())
+    except oncall_overrides.OnCallOverrideError as e:
+        flash(str(e))
+    else:
+        _audit("oncall.cancel", f"line:{row.line}/{row.rotation}", {"id": row.id},
+               {"cancelled_at": row.cancelled_at})
+    return redirect(url_for("console.oncall"))
+
+
+@bp.route("/diagrams")
+@bp.route("/diagrams/<line_id>")
+@requires("supervisor")
+def diagrams(line_id: str | None = None) -> Any:
+    """The menu diagram of a line (Graphviz's SVG, the one `flask ivr graph --svg` draws)."""
+    all_lines = list(get_lines().lines.values())
+    line = _line(line_id) if line_id else (all_lines[0] if all_lines else None)
+    svg = _svg(line) if line is not None else None
+    return render_template("console/diagrams.html", lines=all_lines, line=line, svg=svg)
+
+
+def _svg(line: Line) -> Markup | None:
+    """The line's diagram as inline SVG, or None when Graphviz's dot is not installed."""
+    from ivr.admin.diagrams import to_dot
+
+    try:
+        out = subprocess.run(["dot", "-Tsvg"], input=to_dot(line), capture_output=True,
+                             text=True, check=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    svg = out.stdout[out.stdout.find("<svg"):]
+    return Markup(svg)  # our own text, escaped by to_dot and drawn by dot
+
+
+# --- admins: users; supervisors: audit ---------------------------------------------------------
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@requires("admin")
+def users_page() -> Any:
+    """Accounts and roles; a new account."""
+    form = UserForm()
+    if form.validate_on_submit():
+        phone = _phone(form.phone.data)
+        try:
+            user = users.add(db.session(), form.username.data.strip().lower(), form.role.data,
+                             form.password.data, now(), phone=phone,
+                             lines=(form.lines.data or "").replace(" ", ""))
+        except users.UserError as e:
+            flash(str(e))
+        else:
+            _audit("user.add", f"user:{user.username}", None,
+                   {"role": user.role, "phone": user.phone, "lines": user.lines})
+            flash(_("Usuario %(name)s creado.", name=user.username))
+            return redirect(url_for("console.users_page"))
+    return render_template("console/users.html", form=form, users=users.listing(db.session()),
+                           roles=ROLES, role_form=RoleForm, password_form=PasswordForm)
+
+
+@bp.route("/users/<username>/role", methods=["POST"])
+@requires("admin")
+def user_role(username: str) -> Any:
+    """Change an account's role."""
+    form = RoleForm()
+    if form.validate():
+        try:
+            before = users.existing(db.session(), username).role
+            user = users.set_role(db.session(), username, form.role.data)
+        except users.UserError as e:
+            flash(str(e))
+        else:
+            _audit("user.role", f"user:{username}", {"role": before}, {"role": user.role})
+    return redirect(url_for("console.users_page"))
+
+
+@bp.route("/users/<username>/password", methods=["POST"])
+@requires("admin")
+def user_password(username: str) -> Any:
+    """Give an account a new password (its sessions end)."""
+    form = PasswordForm()
+    if form.validate():
+        try:
+            users.set_password(db.session(), username, form.password.data)
+        except users.UserError as e:
+            flash(str(e))
+        else:
+            _audit("user.reset", f"user:{username}", None, {"password": "(changed)"})
+            flash(_("Contraseña cambiada."))
+    return redirect(url_for("console.users_page"))
+
+
+@bp.route("/users/<username>/remove", methods=["POST"])
+@requires("admin")
+def user_remove(username: str) -> Any:
+    """Delete an account (not one's own)."""
+    if username == me().username:
+        flash(_("No puede borrar su propia cuenta."))
+        return redirect(url_for("console.users_page"))
+    try:
+        user = users.existing(db.session(), username)
+        before = {"role": user.role}
+        users.remove(db.session(), username)
+    except users.UserError as e:
+        flash(str(e))
+    else:
+        _audit("user.remove", f"user:{username}", before, None)
+    return redirect(url_for("console.users_page"))
+
+
+@bp.route("/audit")
+@requires("supervisor")
+def audit_page() -> Any:
+    """The audit log, newest first."""
+    return render_template("console/audit.html",
+                           entries=audit.listing(db.session(), actor=request.args.get("actor")))
+
+
+# --- analysts: cases, missed calls ---------------------------------------------------------------
+
+
+@bp.route("/cases")
+@requires("analyst")
+def cases_page() -> Any:
+    """Cases of one's lines, searched by number, caller or status."""
+    text = request.args.get("q", "").strip()[:40]
+    state = request.args.get("status", "")
+    query = sa.select(Case).order_by(Case.created_at.desc(), Case.id.desc()).limit(100)
+    visible = [line.id for line in _visible_lines()]
+    query = query.where(Case.line.in_(visible))
+    if state in CASE_STATUSES:
+        query = query.where(Case.status == state)
+    if text:
+        digits = "".join(ch for ch in text if ch.isdigit() or ch == "+")
+        query = query.where(sa.or_(Case.number == text,
+                                   Case.caller.contains(digits or text, autoescape=True)))
+    rows = db.session().scalars(query).all()
+    return render_template("console/cases.html", cases=rows, q=text, state=state,
+                           statuses=CASE_STATUSES)
+
+
+def _case(number: str) -> tuple[Case, Line]:
+    """A case of one of the account's lines, or 404."""
+    case = cases.case_with_calls(db.session(), number[:12])
+    if case is None or not auth.may_see_line(me(), case.line):
+        abort(404)
+    return case, _line(case.line)
+
+
+@bp.route("/cases/<number>")
+@requires("analyst")
+def case_page(number: str) -> Any:
+    """A case: every call that touched it, its recording and transcription, its history."""
+    case, line = _case(number)
+    form = CaseStatusForm(status=case.status, level=case.level)
+    history = [e for e in audit.listing(db.session(), limit=500)
+               if e.target == f"case:{case.number}"]
+    return render_template("console/case.html", case=case, line=line, form=form,
+                           history=history, console_calls=console_calls.of_case(
+                               db.session(), case.number))
+
+
+@bp.route("/cases/<number>/status", methods=["POST"])
+@requires("analyst")
+def case_status(number: str) -> Any:
+    """Change a case's status and level, with a note (kept in the audit log)."""
+    case, _line_ = _case(number)
+    form = CaseStatusForm()
+    if not form.validate():
+        flash(_("Revise el formulario: %(errors)s", errors=form.errors))
+        return redirect(url_for("console.case_page", number=case.number))
+    before = {"status": case.status, "level": case.level}
+    cases.set_status(db.session(), case.number, form.status.data, now(), form.level.data)
+    _audit("case.status", f"case:{case.number}", before,
+           {"status": form.status.data, "level": form.level.data, "note": form.note.data})
+    flash(_("Caso %(number)s: %(status)s.", number=case.number, status=form.status.data))
+    return redirect(url_for("console.case_page", number=case.number))
+
+
+@bp.route("/cases/<number>/call", methods=["POST"])
+@requires("analyst")
+def case_call(number: str) -> Any:
+    """"Call me, then the customer" for this case."""
+    case, line = _case(number)
+    try:
+        row = callme.place(me(), line, case)
+    except (callme.CallMeError, twilio_api.NotConfigured) as e:
+        flash(_("No se pudo llamar: %(why)s", why=str(e)))
+    else:
+        flash(_("Llamando a su teléfono (llamada %(id)s)…", id=row.id))
+    return redirect(url_for("console.case_page", number=case.number))
+
+
+@bp.route("/cases/<number>/recording")
+@requires("analyst")
+def case_recording(number: str) -> Any:
+    """The case's recording, fetched from Twilio with the account's credentials."""
+    case, _line_ = _case(number)
+    return _recording(case.recording_url)
+
+
+@bp.route("/missed")
+@requires("analyst")
+def missed() -> Any:
+    """Calls nobody took, with their voice messages, of one's lines."""
+    visible = {line.id for line in _visible_lines()}
+    rows = [r for r in missed_calls.listing(db.session(), limit=200) if r.line in visible]
+    return render_template("console/missed.html", rows=rows)
+
+
+@bp.route("/missed/<int:missed_id>/recording")
+@requires("analyst")
+def missed_recording(missed_id: int) -> Any:
+    """A voice message, fetched from Twilio with the account's credentials."""
+    row = db.session().get(MissedCall, missed_id)
+    if row is None or not auth.may_see_line(me(), row.line):
+        abort(404)
+    return _recording(row.recording_url)
+
+
+@bp.route("/missed/<int:missed_id>/handled", methods=["POST"])
+@requires("analyst")
+def missed_handled(missed_id: int) -> Any:
+    """Mark a missed call as handled (someone called back)."""
+    row = db.session().get(MissedCall, missed_id)
+    if row is None or not auth.may_see_line(me(), row.line):
+        abort(404)
+    before = {"handled_at": row.handled_at}
+    row.handled_at = now()
+    db.session().commit()
+    _audit("missed.handled", f"missed:{row.id}", before, {"handled_at": row.handled_at})
+    return redirect(url_for("console.missed"))
+
+
+def _recording(url: str | None) -> Any:
+    """Stream a Twilio recording (MP3) through the app; its URL needs the credentials."""
+    target = twilio_api.media_url(url or "")
+    if target is None:
+        abort(404)
+    try:
+        upstream = requests.get(target + ".mp3", auth=twilio_api.credentials(), stream=True,
+                                timeout=10)
+    except requests.RequestException:
+        abort(502)
+    if upstream.status_code != 200:
+        upstream.close()
+        abort(502)
+
+    def body() -> Iterator[bytes]:
+        """The recording's bytes, as they come."""
+        with upstream:
+            yield from upstream.iter_content(RECORDING_CHUNK)
+
+    return Response(stream_with_context(body()), mimetype="audio/mpeg",
+                    headers={"Cache-Control": "private, no-store"})
+
+
+# --- the dashboard --------------------------------------------------------------------------------
+
+
+@bp.route("/dashboard")
+@requires("supervisor")
+def dashboard() -> Any:
+    """The dashboard: today and the last 7 days, from the call events in the database.
+
+    Calls per line and hour, how far callers got, priority-1 calls answered.
+    """
+    all_lines = get_lines().lines
+    first = next(iter(all_lines.values()), None)
+    zone = status.zone(first) if first is not None else status.ZoneInfo("UTC")
+    at = now()
+    start, _today, end = figures.window(at, zone)
+    rows = call_events.between(db.session(), start, end)
+    found = figures.compute(rows, all_lines, at, zone)
+    hourly = charts.columns([(f"{h:02d}", n) for h, n in enumerate(found.per_hour)],
+                            _("Llamadas por hora, hoy"))
+    daily = charts.columns([(d.strftime("%d/%m"), n) for d, n in found.per_day],
+                           _("Llamadas por día, 7 días"))
+    reached = charts.bars(found.reached[:25], _("Llamadas que llegaron a cada nodo"))
+    return render_template("console/dashboard.html", f=found, hourly=hourly, daily=daily,
+                           reached=reached, per_line=figures.per_line_table(found),
+                           zone=zone)
