@@ -1,12 +1,18 @@
 """The side-by-side benchmark: the service as deployed against a constant-TwiML floor.
 
-    .venv/bin/python -m bench.run [--duration 8] [--connections 1,8,32] [--postgres URL]
+    .venv/bin/python -m bench.run [--duration 3] [--connections 1,8,32] [--postgres URL]
+                                  [--peer /path/to/ivr-phone-tree-python] [--scenarios a,b]
+    .venv/bin/python -m bench.run --capacity --postgres URL   # calls/s per core, scaling
 
-Starts gunicorn with the project's gunicorn.conf.py (2 workers) twice: once serving the
-shipped menus on a fresh SQLite database (and once more on PostgreSQL when a URL is given),
-once serving `bench.floor` (a constant document of the same size, no signature check). wrk,
-a separate process, sends real signed Twilio requests, scenario by scenario; every figure is
-reported next to the floor measured in the same run. Needs wrk (Debian package `wrk`).
+Starts gunicorn with the project's gunicorn.conf.py (gthread, 2 workers) twice: once serving
+the shipped menus on a fresh SQLite database (and once more on PostgreSQL when a URL is
+given), once serving `bench.floor` (a constant document of the same size, no signature check)
+with the same settings, so the same worker model. With --peer, a third gunicorn (same settings
+again) serves the `app` of a checkout of Twilio's public IVR sample
+(TwilioDevEd/ivr-phone-tree-python, its UTF-8 BOM stripped from views.py; never committed
+here) and its welcome webhook is measured too. wrk, a separate process, sends real signed
+Twilio requests, scenario by scenario; every figure is reported next to the floor measured in
+the same run, in turns. Needs wrk (Debian package `wrk`).
 """
 
 from __future__ import annotations
@@ -39,7 +45,9 @@ from ivr.store.tables import Case
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
-SERVICE_PORT, FLOOR_PORT = 18_001, 18_002
+SERVICE_PORT, FLOOR_PORT, PEER_PORT, SECOND_PORT = 18_001, 18_002, 18_003, 18_004
+PEER = "Twilio's IVR sample, welcome (no signature check)"
+PEER_APP = "ivr_phone_tree_python:app"
 SEEDED_CASES = 1_000
 SIGNED_PER_SCENARIO = 4_000
 CALLER = "+573001234567"
@@ -56,6 +64,7 @@ class Result:
     p99_ms: float
     max_ms: float
     errors: int
+    cpu_s: float = 0.0  # CPU seconds the server's workers spent during the run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,14 +74,19 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
     connections = [int(c) for c in options.connections.split(",")]
+    peer = Path(options.peer).resolve() if options.peer else None
+    wanted = set(options.scenarios.split(",")) if options.scenarios else None
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
         backends = {"sqlite": f"sqlite:///{tmp}/bench.sqlite3"}
         if options.postgres:
             backends["postgresql"] = options.postgres
         report = [_header(options)]
         for name, url in backends.items():
+            if options.capacity:
+                report.append(_capacity(name, url, Path(tmp), options.duration, options.rounds))
+                continue
             report.append(_run_backend(name, url, Path(tmp), connections, options.duration,
-                                       options.rounds))
+                                       options.rounds, peer, wanted))
     text = "\n".join(report)
     print(text)
     if options.out:
@@ -89,6 +103,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", default="1,8,32")
     parser.add_argument("--postgres", help="also run on this PostgreSQL URL (its tables are "
                                            "dropped and recreated)")
+    parser.add_argument("--peer", help="a checkout of TwilioDevEd/ivr-phone-tree-python (BOM "
+                                       "stripped from views.py): measure its welcome webhook")
+    parser.add_argument("--scenarios", help="only these scenarios (comma-separated names)")
+    parser.add_argument("--capacity", action="store_true",
+                        help="instead: calls per CPU-second, 1 and 2 workers, two servers")
     parser.add_argument("--out", help="also write the Markdown report to this file")
     return parser.parse_args(argv)
 
@@ -113,31 +132,118 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def service_env(url: str, workers: int = 2) -> dict[str, str]:
+    """The service's environment: the bench's token, this database, INFO logs (the default)."""
+    return {**os.environ, "TWILIO_AUTH_TOKEN": TOKEN, "DATABASE_URL": url,
+            "WEB_CONCURRENCY": str(workers), "LOG_LEVEL": "INFO"}
+
+
 def _run_backend(name: str, url: str, tmp: Path, connections: list[int], duration: int,
-                 rounds: int) -> str:
-    """All scenarios on one database, with the floor measured alongside."""
+                 rounds: int, peer: Path | None, wanted: set[str] | None) -> str:
+    """All scenarios on one database, with the floor (and the peer) measured alongside."""
     numbers = seed_cases(url, SEEDED_CASES)
-    env = {**os.environ, "TWILIO_AUTH_TOKEN": TOKEN, "DATABASE_URL": url,
-           "WEB_CONCURRENCY": "2", "LOG_LEVEL": "INFO"}
     log = open(tmp / f"service-{name}.log", "w")  # noqa: SIM115 - closed below
-    with _gunicorn("wsgi:app", SERVICE_PORT, env, log) as service:
+    with _gunicorn("wsgi:app", SERVICE_PORT, service_env(url), log) as service:
         size = len(_post(SERVICE_PORT, "/voice", {"To": "+576017442727", "CallSid": "CAsize"}))
         floor_env = {**os.environ, "FLOOR_BYTES": str(size), "WEB_CONCURRENCY": "2"}
-        with _gunicorn("bench.floor:app", FLOOR_PORT, floor_env, log) as floor:
+        with _gunicorn("bench.floor:app", FLOOR_PORT, floor_env, log) as floor, \
+                _maybe_peer(peer, log) as peer_pid:
             scenarios = build_scenarios(numbers, SERVICE_PORT)
+            targets = {s: (SERVICE_PORT, r) for s, r in scenarios.items()
+                       if wanted is None or s in wanted}
+            if peer_pid:
+                targets[PEER] = (PEER_PORT, peer_requests(len(scenarios["incoming call"])))
             rows = []
-            for scenario, requests in scenarios.items():
+            for scenario, (port, requests) in targets.items():
                 cells = {}
                 for c in connections:
-                    cells[c] = _paired(tmp, scenario, requests, scenarios["incoming call"], c,
-                                       duration, rounds)
+                    cells[c] = _paired(tmp, scenario, port, requests,
+                                       scenarios["incoming call"], c, duration, rounds)
                 rows.append((scenario, cells))
             memory = {"service": _peak_memory(service), "floor": _peak_memory(floor)}
+            if peer_pid:
+                memory["peer"] = _peak_memory(peer_pid)
     log.close()
     return _table(name, size, rows, memory, connections)
 
 
-def _paired(tmp: Path, scenario: str, requests: list[tuple[str, str, str]],
+def _capacity(name: str, url: str, tmp: Path, duration: int, rounds: int) -> str:
+    """Calls per CPU-second of the workers, and how throughput grows with workers and servers.
+
+    The mix of whole calls at 32 connections against: one server with 1 worker, one with 2,
+    and two servers of 1 worker each on the same database (two machines, simulated here: each
+    gets its own wrk of 16 connections, run at the same time). The workers' own CPU time
+    (from /proc) gives calls per CPU-second whatever else shares the machine.
+    """
+    numbers = seed_cases(url, SEEDED_CASES)
+    log = open(tmp / f"capacity-{name}.log", "w")  # noqa: SIM115 - closed below
+    scenarios = build_scenarios(numbers, SERVICE_PORT)
+    mix = scenarios["mix of whole calls"]
+    per_call = len(mix) / len(scenarios["incoming call"])
+    second = build_scenarios(numbers, SECOND_PORT)["mix of whole calls"]
+    rows = []
+    for label, workers, servers in (("1 server, 1 worker", 1, 1),
+                                    ("1 server, 2 workers", 2, 1),
+                                    ("2 servers, 1 worker each", 1, 2)):
+        runs = []
+        with _gunicorn("wsgi:app", SERVICE_PORT, service_env(url, workers), log) as one, \
+                _maybe_second(servers, url, log) as two:
+            for _ in range(rounds):
+                runs.append(_together(tmp, [(SERVICE_PORT, mix, one), (SECOND_PORT, second, two)]
+                                      [:servers], 32, duration))
+        rps, p99, cpu = sorted(runs)[len(runs) // 2]
+        rows.append(f"| {label} | {rps:,.0f} | {rps / per_call:,.0f} | {p99:.1f} | "
+                    f"{cpu / duration:.2f} | {rps / per_call / (cpu / duration):,.0f} |")
+    log.close()
+    return "\n".join([
+        f"### capacity on {name} (mix of whole calls, {per_call:.2f} webhooks per call, "
+        f"32 connections, median of {rounds} runs of {duration} s)", "",
+        "| servers | webhooks/s | calls/s | worst p99 ms | worker CPU (cores busy) "
+        "| calls per CPU-second |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |", *rows]) + "\n"
+
+
+@contextmanager
+def _maybe_second(servers: int, url: str, log: object) -> Iterator[int]:
+    """A second server (another machine, simulated) on the same database, when asked for."""
+    if servers < 2:
+        yield 0
+        return
+    with _gunicorn("wsgi:app", SECOND_PORT, service_env(url, 1), log) as pid:
+        yield pid
+
+
+def _together(tmp: Path, targets: list[tuple[int, list[tuple[str, str, str]], int]],
+              connections: int, duration: int) -> tuple[float, float, float]:
+    """wrk against every target at once (connections split); total req/s, worst p99, CPU s."""
+    share = connections // len(targets)
+    before = sum(_cpu_seconds(master) for _, _, master in targets)
+    started = [_start_wrk(tmp, f"mix-{port}", port, requests, share, duration)
+               for port, requests, _ in targets]
+    results = [_result("mix", share, p.communicate(timeout=duration + 60)[0]) for p in started]
+    cpu = sum(_cpu_seconds(master) for _, _, master in targets) - before
+    return (sum(r.rps for r in results), max(r.p99_ms for r in results), cpu)
+
+
+@contextmanager
+def _maybe_peer(peer: Path | None, log: object) -> Iterator[int]:
+    """Twilio's sample served by the same gunicorn settings, when a checkout is given."""
+    if peer is None:
+        yield 0
+        return
+    env = {**os.environ, "WEB_CONCURRENCY": "2", "PYTHONPATH": str(peer)}
+    with _gunicorn(PEER_APP, PEER_PORT, env, log, chdir=peer) as pid:
+        yield pid
+
+
+def peer_requests(n: int) -> list[tuple[str, str, str]]:
+    """The sample's welcome webhook with Twilio's standard parameters (it checks no signature)."""
+    return [("/ivr/welcome", "", urllib.parse.urlencode(
+        {"CallSid": f"CA{i:032d}", "AccountSid": "AC" + "1" * 32, "From": CALLER,
+         "To": "+576017442727"})) for i in range(n)]
+
+
+def _paired(tmp: Path, scenario: str, port: int, requests: list[tuple[str, str, str]],
             floor_requests: list[tuple[str, str, str]], connections: int, duration: int,
             rounds: int) -> tuple[Result, Result]:
     """The floor and the service in turn, `rounds` times: the median of each.
@@ -148,7 +254,7 @@ def _paired(tmp: Path, scenario: str, requests: list[tuple[str, str, str]],
     floor, service = [], []
     for _ in range(rounds):
         floor.append(_wrk(tmp, "floor", FLOOR_PORT, floor_requests, connections, duration))
-        service.append(_wrk(tmp, scenario, SERVICE_PORT, requests, connections, duration))
+        service.append(_wrk(tmp, scenario, port, requests, connections, duration))
     return _median(floor), _median(service)
 
 
@@ -225,20 +331,48 @@ def _mix(scenarios: dict[str, list[tuple[str, str, str]]], n: int) -> list[tuple
 
 
 def _wrk(tmp: Path, name: str, port: int, requests: list[tuple[str, str, str]],
-         connections: int, duration: int) -> Result:
+         connections: int, duration: int, master: int | None = None) -> Result:
     """One wrk run of `requests` (cycled) at `connections`."""
-    script = tmp / f"{abs(hash((name, connections)))}.lua"
+    process = _start_wrk(tmp, name, port, requests, connections, duration)
+    before = _cpu_seconds(master) if master else 0.0
+    out, _ = process.communicate(timeout=duration + 60)
+    cpu = _cpu_seconds(master) - before if master else 0.0
+    if process.returncode:
+        raise RuntimeError(f"wrk failed on {name}: exit {process.returncode}")
+    return _result(name, connections, out, cpu)
+
+
+def _start_wrk(tmp: Path, name: str, port: int, requests: list[tuple[str, str, str]],
+               connections: int, duration: int) -> subprocess.Popen[str]:
+    """Start wrk on `requests` (cycled) at `connections`."""
+    script = tmp / f"{abs(hash((name, port, connections)))}.lua"
     script.write_text(_lua(requests), encoding="utf-8")
     threads = 1 if connections == 1 else 2
-    completed = subprocess.run(
+    return subprocess.Popen(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
-         "-s", str(script), f"http://127.0.0.1:{port}"],
-        capture_output=True, text=True, check=True, timeout=duration + 60,
-    )
-    data = json.loads(completed.stdout.strip().splitlines()[-1])
+         "-s", str(script), f"http://127.0.0.1:{port}"], stdout=subprocess.PIPE, text=True)
+
+
+def _result(name: str, connections: int, out: str, cpu: float = 0.0) -> Result:
+    """wrk's JSON summary line as a Result."""
+    data = json.loads(out.strip().splitlines()[-1])
     seconds = data["duration_us"] / 1e6
     return Result(name, connections, data["requests"] / seconds, data["p50"] / 1000,
-                  data["p99"] / 1000, data["max"] / 1000, data["errors"] + data["non2xx"])
+                  data["p99"] / 1000, data["max"] / 1000, data["errors"] + data["non2xx"],
+                  cpu)
+
+
+def _cpu_seconds(master: int) -> float:
+    """User plus system CPU seconds spent so far by the master's worker processes."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == str(master):  # ppid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _lua(requests: list[tuple[str, str, str]]) -> str:
@@ -256,8 +390,9 @@ init = function(args) i = (tid or 0) * math.floor(#requests / 2) end
 request = function()
   i = i + 1
   local r = requests[(i % #requests) + 1]
-  return wrk.format("POST", r[1], {{["Content-Type"] = "application/x-www-form-urlencoded",
-                                    ["X-Twilio-Signature"] = r[2]}}, r[3])
+  local headers = {{["Content-Type"] = "application/x-www-form-urlencoded"}}
+  if r[2] ~= "" then headers["X-Twilio-Signature"] = r[2] end
+  return wrk.format("POST", r[1], headers, r[3])
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -276,11 +411,12 @@ def _lua_str(text: str) -> str:
 
 
 @contextmanager
-def _gunicorn(target: str, port: int, env: dict[str, str], log: object) -> Iterator[int]:
-    """Run gunicorn (the project's config) on `port` until the block ends; yields its pid."""
-    command = [str(Path(sys.executable).with_name("gunicorn")), "-c", "gunicorn.conf.py",
-               "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null", target]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+def _gunicorn(target: str, port: int, env: dict[str, str], log: object,
+              chdir: Path = ROOT) -> Iterator[int]:
+    """Run gunicorn (the project's config, access log off as shipped) on `port`; yields its pid."""
+    command = [str(Path(sys.executable).with_name("gunicorn")), "-c",
+               str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", target]
+    process = subprocess.Popen(command, cwd=chdir, env=env, stdout=log, stderr=log)
     try:
         _wait_for(port)
         yield process.pid
@@ -328,8 +464,9 @@ def _peak_memory(master: int) -> float:
 def _table(name: str, size: int, rows: list[tuple[str, dict[int, tuple[Result, Result]]]],
            memory: dict[str, float], connections: list[int]) -> str:
     """The Markdown table of one backend's run."""
+    peer = f", Twilio's sample {memory['peer']:.0f} MiB" if "peer" in memory else ""
     out = [f"### {name} (welcome menu document: {size} bytes; peak memory per worker: "
-           f"service {memory['service']:.0f} MiB, floor {memory['floor']:.0f} MiB)", "",
+           f"service {memory['service']:.0f} MiB, floor {memory['floor']:.0f} MiB{peer})", "",
            "| scenario | conns | req/s | floor req/s | × floor | p50 ms | p99 ms | max ms "
            "| floor p99 ms | errors |",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
