@@ -24,16 +24,23 @@ SIGNED_PARAMS = {"CallSid": "CA" + "0" * 32, "To": CERTICAMARA, "From": "+573001
 
 @pytest.fixture
 def hmacs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every signature the app computes, by URL."""
+    """Every signature computed, by URL: the test's (Twilio's library) and the app's own."""
     computed: list[str] = []
     original = RequestValidator.compute_signature
+    app_check = signature.signature_matches
 
     def counting(self: RequestValidator, uri: str, params: Any, algorithm: Any = None) -> str:
         """Count, then compute."""
         computed.append(uri)
         return original(self, uri, params, algorithm)
 
+    def app_counting(token: bytes, url: str, *args: Any) -> bool:
+        """Count the app's HMAC, then compute it."""
+        computed.append(url)
+        return app_check(token, url, *args)
+
     monkeypatch.setattr(RequestValidator, "compute_signature", counting)
+    monkeypatch.setattr(signature, "signature_matches", app_counting)
     return computed
 
 
@@ -209,3 +216,42 @@ def test_gunicorn_uses_threads_and_no_access_log_by_default(
     assert settings["threads"] >= 16
     assert settings["accesslog"] is None
     assert _gunicorn_settings(monkeypatch, GUNICORN_ACCESS_LOG="on")["accesslog"] == "-"
+
+
+@pytest.mark.parametrize("algorithm", ["HMAC_SHA1", "HMAC_SHA256"])
+@pytest.mark.parametrize("pairs", [
+    [],
+    [("To", CERTICAMARA), ("CallSid", "CA1"), ("Digits", "")],
+    [("b", "2"), ("a", "x"), ("b", "1"), ("b", "2")],  # repeated names and values
+    [("SpeechResult", "número ñandú 😀"), ("Caller", "+57 300"), ("&=", "%")],
+])
+def test_the_apps_one_hmac_is_twilios_signature(pairs: list[tuple[str, str]],
+                                                algorithm: str) -> None:
+    """The app's own HMAC over the parsed pairs equals what Twilio's library computes."""
+    from werkzeug.datastructures import MultiDict
+
+    url = "https://ivr.example.com/voice/x/menu/y?f=1&n=%C3%B1"
+    expected = RequestValidator(TOKEN).compute_signature(url, MultiDict(pairs), algorithm)
+    assert signature.signature_matches(TOKEN.encode(), url, pairs, expected, algorithm)
+    assert not signature.signature_matches(TOKEN.encode(), url + "&", pairs, expected, algorithm)
+
+
+def test_a_repeated_parameter_is_signed_whole_and_read_first(caller: Caller) -> None:
+    """Every value is signed; a webhook reads a name's first value, as Werkzeug's form did."""
+    caller.call(CERTICAMARA)
+    url = "/voice/certicamara/menu/principal?f=0"
+    body = f"CallSid={caller.sid}&To=%2B576017442727&Digits=2&Digits=9"
+    pairs = [("CallSid", caller.sid), ("To", CERTICAMARA), ("Digits", "2"), ("Digits", "9")]
+    from werkzeug.datastructures import MultiDict
+
+    signed = caller.validator.compute_signature(BASE + url, MultiDict(pairs))
+    response = caller.client.post(url, data=body, headers={
+        "X-Twilio-Signature": signed, "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 200
+    first_only = caller.post(url, dict(pairs[:3]))
+    assert response.data == first_only.data
+    assert response.data != caller.post(url, {**dict(pairs[:2]), "Digits": "9"}).data
+    wrong = caller.validator.compute_signature(BASE + url, MultiDict(pairs[:3]))
+    refused = caller.client.post(url, data=body, headers={
+        "X-Twilio-Signature": wrong, "Content-Type": "application/x-www-form-urlencoded"})
+    assert refused.status_code == 403

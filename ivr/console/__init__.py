@@ -16,7 +16,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, Request, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
@@ -43,10 +44,25 @@ def init_app(app: Flask) -> None:
         BABEL_DEFAULT_LOCALE="es",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
     )
+    app.session_interface = WebhooksHaveNoSession()
     app.extensions["ivr.csrf"] = CSRFProtect(app)
     Babel(app, locale_selector=_locale)
     app.register_blueprint(views.bp)
     app.register_blueprint(hooks.bp)
+
+
+class WebhooksHaveNoSession(SecureCookieSessionInterface):
+    """The console's signed-cookie sessions; a webhook (under /voice) gets the null session.
+
+    Twilio sends no cookie, and a webhook never reads a session: opening one for each would
+    build a signing serializer and look for a cookie on every call for nothing.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """No session under /voice (Flask gives the null session); elsewhere the cookie's."""
+        if request.environ.get("PATH_INFO", "").startswith("/voice"):
+            return None
+        return super().open_session(app, request)
 
 
 def _locale() -> str:

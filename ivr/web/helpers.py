@@ -22,6 +22,7 @@ from ivr.core.twiml import Hook, render, render_empty, render_message
 from ivr.store import oncall_overrides, overrides
 from ivr.web import call_events, db_steps
 from ivr.web.live_menus import get_lines, get_render_cache
+from ivr.web.signature import form_params
 
 log = logging.getLogger("ivr.calls")
 MAX_PARAM = 256
@@ -171,7 +172,7 @@ def twiml(document: str) -> Response:
 
 def param(name: str) -> str | None:
     """A Twilio parameter, cut to a sane length (garbage is the navigator's to judge)."""
-    value = (request.form if request.method == "POST" else request.args).get(name)
+    value = form_params().get(name)
     return value[:MAX_PARAM] if value is not None else None
 
 

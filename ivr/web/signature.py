@@ -5,19 +5,28 @@ refused unread (413); a signature header that is not even the shape of Twilio's 
 SHA-1 or SHA-256 HMAC) is refused before the body is touched (403); then the one HMAC over the
 URL and the parameters (403 when it differs). The result is kept with the request, so no
 signature is computed twice.
+
+The body is read once, as bytes, and parsed once with `urllib.parse.parse_qsl` (what
+Werkzeug's own form parser calls, with the same error handling), not into a MultiDict: the
+pairs give both the signature's parameters and `form_params()`, which every webhook reads.
+`request.form` still works for anyone who wants it (Werkzeug parses the cached bytes again).
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import hmac
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
-from flask import Flask, abort, current_app, request
+import werkzeug.urls  # noqa: F401 - registers the "werkzeug.url_quote" codec error handler
+from flask import Flask, Request, abort, current_app, request
 from twilio.request_validator import RequestValidator, compare, get_signature_algorithm
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wsgi import LimitedStream
@@ -25,6 +34,9 @@ from werkzeug.wsgi import LimitedStream
 log = logging.getLogger("ivr.signature")
 _SAFE = "/:@!$&'()*+,;=-._~"
 SIGNED = "ivr.signed"  # the request's verdict, kept in its WSGI environ
+PARAMS = "ivr.params"  # the request's parameters (first value of each), kept in its environ
+FORM = "application/x-www-form-urlencoded"
+_HASHES = {"HMAC_SHA1": hashlib.sha1, "HMAC_SHA256": hashlib.sha256}
 GUARDED = "/voice"  # every webhook Twilio calls lives under this path
 # Twilio's signature is base64 of an HMAC: 20 bytes (SHA-1) is 28 characters, 32 (SHA-256) 44.
 _SHAPES = {
@@ -64,9 +76,11 @@ def warn_when_serving(app: Flask) -> None:
 
 def _gate() -> None:
     """Under /voice: refuse an oversized body (413) or an unsigned request (403), unread."""
-    if not request.path.startswith(GUARDED):
+    environ = request.environ
+    if not environ.get("PATH_INFO", "").startswith(GUARDED):
         return
-    if (request.content_length or 0) > current_app.config["IVR_MAX_BODY_BYTES"]:
+    length = environ.get("CONTENT_LENGTH")
+    if length and length.isdigit() and int(length) > current_app.config["IVR_MAX_BODY_BYTES"]:
         raise RequestEntityTooLarge()
     if not is_signed():
         log.warning("refused a request with a missing or wrong signature: %s",
@@ -86,13 +100,14 @@ def public_url() -> str:
     The path and query are taken as sent (the server's raw request line) where the server
     gives it, so that an escaped character is signed exactly as Twilio wrote it.
     """
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one look-up, not six
     base = current_app.config["PUBLIC_BASE_URL"] or (
-        f"{request.scheme}://{request.host}{quote(request.script_root, safe=_SAFE)}")
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+        f"{req.scheme}://{req.host}{quote(req.script_root, safe=_SAFE)}")
+    raw = req.environ.get("RAW_URI") or req.environ.get("REQUEST_URI")
     if raw:
         return f"{base}{raw}"
-    query = request.query_string.decode("latin-1")
-    path = quote(request.path, safe=_SAFE)
+    query = req.query_string.decode("latin-1")
+    path = quote(req.path, safe=_SAFE)
     return f"{base}{path}?{query}" if query else f"{base}{path}"
 
 
@@ -106,36 +121,83 @@ def is_signed() -> bool:
 
 def _check() -> bool:
     """The signature check: its header's shape first, then the one HMAC."""
-    if not current_app.config["IVR_SIGNATURE_CHECK"]:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one look-up
+    if not app.config["IVR_SIGNATURE_CHECK"]:
         return True
-    validator = get_validator()
-    given = request.headers.get("X-Twilio-Signature", "")
-    algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
+    validator: RequestValidator | None = app.extensions["ivr.validator"]
+    environ = request.environ
+    given = environ.get("HTTP_X_TWILIO_SIGNATURE", "")
+    algorithm = get_signature_algorithm(environ.get("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS"))
     shape = _SHAPES.get(algorithm.upper())
     if validator is None or shape is None or not shape.fullmatch(given):
         return False
-    params = _form() if request.method == "POST" else {}
-    return signature_matches(validator, public_url(), params, given, algorithm)
+    pairs = _posted_pairs(request) if environ.get("REQUEST_METHOD") == "POST" else []
+    return signature_matches(validator.token, public_url(), pairs, given, algorithm)
 
 
-def _form() -> Any:
-    """The POSTed parameters, read once.
+def form_params() -> dict[str, str]:
+    """Twilio's parameters: the POSTed form (the query string for a GET), first value of each.
 
-    A body sent without Content-Length (chunked) that fills the whole limit is refused (413),
-    not parsed in part.
+    Parsed once per request, by the signature check or by the first webhook that asks.
     """
-    form = request.form
-    stream = request.stream
-    if request.content_length is None and isinstance(stream, LimitedStream) \
-            and stream.is_exhausted:
-        raise RequestEntityTooLarge()
-    return form
+    environ = request.environ
+    params: dict[str, str] | None = environ.get(PARAMS)
+    if params is None:
+        if environ.get("REQUEST_METHOD") == "POST":
+            _posted_pairs(request)
+        else:
+            environ[PARAMS] = request.args.to_dict()
+        params = environ[PARAMS]
+    return params
 
 
-def signature_matches(validator: RequestValidator, url: str, params: Any, given: str,
+def _posted_pairs(req: Request) -> list[tuple[str, str]]:
+    """The POSTed parameters as sent (name, value) pairs, read once; their first values kept.
+
+    A form body is read as bytes and parsed like Werkzeug's form parser would (strict UTF-8,
+    the same error handler); any other body goes through `request.form`, as before. A body
+    sent without Content-Length (chunked) that fills the whole limit is refused (413), not
+    parsed in part.
+    """
+    environ = req.environ
+    content_type = environ.get("CONTENT_TYPE", "")
+    if content_type.partition(";")[0].strip().lower() == FORM:
+        body = req.get_data(cache=True)
+        pairs = parse_qsl(body.decode(), keep_blank_values=True, errors="werkzeug.url_quote")
+    else:
+        form = req.form
+        pairs = [(name, value) for name, values in form.lists() for value in values]
+    if req.content_length is None:
+        stream = req.stream
+        if isinstance(stream, LimitedStream) and stream.is_exhausted:
+            raise RequestEntityTooLarge()
+    environ[PARAMS] = _first_values(pairs)
+    return pairs
+
+
+def _first_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Each name's first value, as `MultiDict.get` gives it."""
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in params:
+            params[name] = value
+    return params
+
+
+def signature_matches(token: bytes, url: str, pairs: list[tuple[str, str]], given: str,
                       algorithm: str) -> bool:
-    """Twilio's signature: one HMAC of the URL followed by the sorted parameters."""
-    return bool(compare(validator.compute_signature(url, params, algorithm), given))
+    """Twilio's signature: one HMAC of the URL followed by the sorted parameters.
+
+    What `RequestValidator.compute_signature` computes (names sorted, each name's distinct
+    values sorted, the URL first), from the pairs as parsed, in one pass.
+    """
+    values: dict[str, set[str]] = {}
+    for name, value in pairs:
+        values.setdefault(name, set()).add(value)
+    signed = url + "".join(name + value for name in sorted(values)
+                           for value in sorted(values[name]))
+    mac = hmac.new(token, signed.encode("utf-8"), _HASHES[algorithm.upper()])
+    return bool(compare(base64.b64encode(mac.digest()).decode("ascii"), given))
 
 
 def twilio_only(view: Callable[..., Any]) -> Callable[..., Any]:
