@@ -9,6 +9,7 @@ in production nginx (deploy/nginx/ivr.conf) buffers whole requests, so gunicorn 
 slow client at all.
 """
 
+import logging
 import os
 
 
@@ -41,3 +42,9 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Load the menus once in the master: a broken menu stops the start, workers share the pages.
 preload_app = True
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """Write the worker's batched log lines before it exits (ivr.log_buffer)."""
+    for handler in logging.getLogger("ivr").handlers:
+        handler.flush()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ivr import config, console, db
+from ivr import config, console, db, log_buffer
 from ivr.admin import call, cli, graph, menus, users
 from ivr.web import audio, call_events, case_calls, helpers, live_menus, signature, voice
 
@@ -17,6 +18,7 @@ from ivr.web import audio, call_events, case_calls, helpers, live_menus, signatu
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create the app: settings, the loaded menus, the webhooks."""
     app = Flask("ivr", instance_relative_config=True)
+    app.ensure_sync = _sync_once(app.ensure_sync)  # type: ignore[method-assign]
     # Webhook URLs are the app's own: an odd one ('//') gets TwiML, never a redirect.
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
@@ -27,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     if test_config is not None:
         app.config.from_mapping(test_config)
-    _configure_logging(app.config["LOG_LEVEL"])
+    _configure_logging(app.config["LOG_LEVEL"], app.config["IVR_LOG_FLUSH_SECONDS"])
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
@@ -47,11 +49,36 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _configure_logging(level: str) -> None:
-    """Send the service's log lines (one JSON line per webhook) to stderr, once."""
+def _sync_once(ensure_sync: Callable[[Callable[..., Any]], Callable[..., Any]]
+               ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Flask's `ensure_sync`, remembered per function.
+
+    Flask asks, for every hook and view of every request, whether the function is a
+    coroutine (`inspect`, five times per webhook); the answer never changes.
+    """
+    known: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync_once(func: Callable[..., Any]) -> Callable[..., Any]:
+        """The sync version of `func`, worked out on its first call."""
+        sync = known.get(func)
+        if sync is None:
+            if len(known) > 10_000:  # bound methods made per call would otherwise pile up
+                known.clear()
+            sync = known[func] = ensure_sync(func)
+        return sync
+
+    return ensure_sync_once
+
+
+def _configure_logging(level: str, every: float) -> None:
+    """Send the service's log lines (one JSON line per webhook) to stderr, once, in batches.
+
+    Written at most `every` seconds after they happen, warnings and errors at once
+    (`ivr.log_buffer`: what a SIGKILL can lose).
+    """
     logger = logging.getLogger("ivr")
     logger.setLevel(level)
     if not logger.handlers:
-        handler = logging.StreamHandler()
+        handler = log_buffer.BufferedStreamHandler(every=every)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         logger.addHandler(handler)

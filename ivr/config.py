@@ -34,6 +34,7 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "IVR_OVERRIDE_TTL": float(env.get("IVR_OVERRIDE_TTL", "2") or 2),
         "IVR_MAX_BODY_BYTES": int(env.get("IVR_MAX_BODY_BYTES", "65536") or 65536),
         "IVR_EVENT_FLUSH_SECONDS": float(env.get("IVR_EVENT_FLUSH_SECONDS", "1") or 0),
+        "IVR_LOG_FLUSH_SECONDS": min(1.0, float(env.get("IVR_LOG_FLUSH_SECONDS", "1") or 0)),
         "SECRET_KEY": env.get("SECRET_KEY") or None,
         "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),
         "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL", "").rstrip("/"),

@@ -380,3 +380,56 @@ def test_a_foreign_recording_url_is_neither_stored_nor_thanked(
     assert "quedó registrada" not in case_caller.records(url=evil).text
     assert all(c.recording_url is None for c in _rows(app, Case))
 
+
+
+# One round trip for a look-up on PostgreSQL
+
+
+def test_a_look_up_and_its_note_in_one_statement(store_url: str) -> None:
+    """PostgreSQL: the summary and the note (once per call) in one statement; elsewhere, and
+    inside an open transaction, the caller is told to take the two steps."""
+    engine = db.make_engine(store_url)
+    with engine.connect() as connection:
+        number = cases.issue_number(connection, call_sid="CA-open", line="cco", team="t",
+                                    caller=None, node="n", now=NOW)
+        note = {"call_sid": "CA-look", "caller": "+573001112233", "node": "consulta",
+                "outcome": "looked-up", "now": NOW}
+        if connection.dialect.name != "postgresql":
+            with pytest.raises(NotImplementedError):
+                cases.summary_noted(connection, number, **note)
+            engine.dispose()
+            return
+        for _ in range(2):
+            row = cases.summary_noted(connection, number, **note)
+            assert row is not None and (row.number, row.status, row.team, row.level) == (
+                number, "open", "t", 1)
+        assert cases.summary_noted(connection, "00000000", **note) is None
+        assert not connection.in_transaction()
+        connection.execute(sa.select(1))
+        with pytest.raises(NotImplementedError):
+            cases.summary_noted(connection, number, **note)
+        connection.rollback()
+        notes = connection.execute(sa.select(CaseCall.outcome, CaseCall.caller, CaseCall.at)
+                                   .order_by(CaseCall.id)).all()
+    engine.dispose()
+    assert [tuple(n) for n in notes] == [("opened", None, NOW),
+                                        ("looked-up", "+573001112233", NOW)]
+
+
+def test_a_refused_one_statement_look_up_takes_the_two_steps(
+    make_app: Any, store_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement refused for its values (not a lost connection): read, then note apart."""
+    app: Flask = make_app(DATABASE_URL=store_url)
+    number = _stored_case(app, clock)
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        """What PostgreSQL says to a value it does not take."""
+        raise DataError("WITH found ...", {}, Exception("value too long"))
+
+    monkeypatch.setattr(cases, "summary_noted", refused)
+    caller = Caller(app.test_client())
+    caller.call(CCO)
+    caller.press("2")
+    assert "Encontramos su caso" in caller.press(number).text
+    assert sorted(c.outcome for c in _rows(app, CaseCall)) == ["looked-up", "opened"]

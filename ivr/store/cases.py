@@ -6,7 +6,7 @@ import csv
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import IO
+from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,6 +35,29 @@ _ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
 _NUMBER_OF_CALL = sa.select(_CASES.c.number).where(_CASES.c.call_sid == sa.bindparam("sid"))
 _SUMMARY = sa.select(_CASES.c.id, _CASES.c.number, _CASES.c.status, _CASES.c.team,
                      _CASES.c.level).where(_CASES.c.number == sa.bindparam("number"))
+
+
+def _summary_noted() -> sa.Select[Any]:
+    """PostgreSQL, one statement: the case's summary, and a note of the call on it (once).
+
+    A data-modifying CTE inserts the note from the case found (nothing when there is none);
+    `set_config(..., true)` makes this statement's own commit not wait for the disk (a note,
+    never a case: a server crash could lose the last fraction of a second of notes).
+    """
+    found = _SUMMARY.cte("found")
+    note = postgresql.insert(_CALLS).from_select(
+        ["case_id", "call_sid", "caller", "at", "node", "outcome"],
+        sa.select(found.c.id, sa.bindparam("call_sid", type_=_CALLS.c.call_sid.type),
+                  sa.bindparam("caller", type_=_CALLS.c.caller.type),
+                  sa.bindparam("at", type_=_CALLS.c.at.type),
+                  sa.bindparam("node", type_=_CALLS.c.node.type),
+                  sa.bindparam("outcome", type_=_CALLS.c.outcome.type)),
+    ).on_conflict_do_nothing(**_ONCE).cte("noted")
+    return sa.select(found.c.id, found.c.number, found.c.status, found.c.team, found.c.level,
+                     sa.func.set_config("synchronous_commit", "off", True)).add_cte(note)
+
+
+_SUMMARY_NOTED = _summary_noted()
 
 
 class CaseError(ValueError):
@@ -97,6 +120,32 @@ def find_case(db: Session, number: str) -> Case | None:
 def summary(db: Session | Connection, number: str) -> sa.Row[tuple[int, str, str, str, int]] | None:
     """What a call needs of a case (id, number, status, team, level), without loading it."""
     return db.execute(_SUMMARY, {"number": number}).one_or_none()
+
+
+def summary_noted(
+    db: Connection, number: str, *, call_sid: str | None, caller: str | None, node: str,
+    outcome: str, now: datetime,
+) -> sa.Row[Any] | None:
+    """`summary` and `record_call` in one round trip, where the database allows it.
+
+    On PostgreSQL, on a connection with no transaction open: one statement committed on its
+    own (no BEGIN, no COMMIT to wait for). Elsewhere (or mid-transaction) it raises
+    NotImplementedError and the caller takes the two steps.
+    """
+    if db.dialect.name != "postgresql" or db.in_transaction():
+        raise NotImplementedError("one-statement look-up: PostgreSQL only")
+    values = fit(_CALLS, {"call_sid": call_sid, "caller": caller, "node": node,
+                          "outcome": outcome})
+    isolation = db.default_isolation_level
+    db.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        row = db.execute(_SUMMARY_NOTED, {"number": number, "at": now, **values}).one_or_none()
+        db.commit()  # ends SQLAlchemy's own bookkeeping; the server committed already
+    finally:
+        if db.in_transaction():
+            db.rollback()
+        db.execution_options(isolation_level=isolation)
+    return row
 
 
 def record_call(

@@ -88,7 +88,13 @@ def init_app(app: Flask) -> None:
 def note(call_sid: str | None, line: str | None, node: str | None, outcome: str,
          at: datetime) -> None:
     """Note one webhook's outcome for the dashboard (no phone numbers, no case numbers)."""
-    buffer: EventBuffer = current_app.extensions["ivr.call_events"]
+    note_in(current_app, call_sid, line, node, outcome, at)
+
+
+def note_in(app: Flask, call_sid: str | None, line: str | None, node: str | None,
+            outcome: str, at: datetime) -> None:
+    """`note`, for a caller that already holds the app (no context-local look-up)."""
+    buffer: EventBuffer = app.extensions["ivr.call_events"]
     buffer.add({"at": at, "call_sid": call_sid, "line": line, "node": node,
                 "outcome": outcome[:80]})
 

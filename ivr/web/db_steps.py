@@ -6,8 +6,10 @@ Each step degrades without the database, never fails: the caller is told what is
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import db
 from ivr.core import case_flow
@@ -56,21 +58,41 @@ def _find(
     The note is best effort: a database that can be read but not written still gives the
     caller the case."""
 
-    def look_up() -> tuple[sa.Row[tuple[int, str, str, str, int]] | None]:
-        """The case's summary (None: no such case), in a tuple so that None is not a failure."""
-        return (cases.summary(db.connection(), action.number),)
+    def look_up() -> tuple[sa.Row[Any] | None, bool]:
+        """The case's summary (None: no such case) and whether the call is noted already.
+
+        One round trip where the database allows it; otherwise (or when that statement is
+        refused for its values, not for a lost connection) the read, then the note apart."""
+        try:
+            return (cases.summary_noted(db.connection(), action.number, call_sid=call_sid,
+                                        caller=caller, node=action.node, outcome="looked-up",
+                                        now=now.at), True)
+        except NotImplementedError:
+            pass
+        except SQLAlchemyError as e:
+            if db.unreachable(e):
+                raise
+            db.discard()
+        return (cases.summary(db.connection(), action.number), False)
 
     found = db.attempt(look_up, f"case store unavailable: no look-up for call {call_sid}")
     if found is None:
         return case_flow.lookup_unavailable(line, action.node, now)
-    row = found[0]
+    row, noted = found
     if row is None:
         return case_flow.found(line, action.node, action.number, None, action.failures, now)
-    db.attempt(lambda: cases.record_call(
-        db.connection(), row.id, call_sid=call_sid, caller=caller, node=action.node,
-        outcome="looked-up", now=now.at), f"NOT STORED: look-up note of call {call_sid}")
+    if not noted:
+        _note_look_up(row.id, action, call_sid, caller, now)
     info = case_flow.CaseInfo(row.number, row.status, row.team, row.level)
     return case_flow.found(line, action.node, action.number, info, action.failures, now)
+
+
+def _note_look_up(case_id: int, action: FindCase, call_sid: str | None, caller: str | None,
+                  now: Moment) -> None:
+    """Note the look-up on the case (best effort: the caller gets the case anyway)."""
+    db.attempt(lambda: cases.record_call(
+        db.connection(), case_id, call_sid=call_sid, caller=caller, node=action.node,
+        outcome="looked-up", now=now.at), f"NOT STORED: look-up note of call {call_sid}")
 
 
 def _note_missed(

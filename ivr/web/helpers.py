@@ -31,6 +31,10 @@ RENDER_CACHE_SIZE = 4096  # distinct documents kept per worker (a line has a few
 Overrides = tuple[tuple[HoursOverride, ...], tuple[OnCallOverride, ...]]
 OverrideCache = dict[str, tuple[float, Overrides]]
 
+# The call log's JSON, encoded by one encoder made once (json.dumps makes one per call when
+# given options); non-ASCII as is, control characters escaped (no forged log lines).
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+
 # Sent once per webhook with what it logged (line, node, outcome): `flask ivr call` listens.
 webhook_answered = Namespace().signal("ivr.webhook-answered")
 
@@ -144,25 +148,27 @@ def log_call(
     line: str | None, node: str | None, outcome: str, overrides: list[int] | None = None
 ) -> None:
     """One structured line per webhook: call, line, node, outcome (and overrides in force)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one look-up
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    call = form_params(req.environ).get("CallSid")
+    call = call[:MAX_PARAM] if call is not None else None
     record: dict[str, object] = {
         "event": "webhook",
-        "path": request.path[:MAX_PARAM],
-        "call": param("CallSid"),
+        "path": req.path[:MAX_PARAM],
+        "call": call,
         "line": line,
         "node": node,
         "outcome": outcome,
     }
     if overrides:
         record["overrides"] = overrides
-    call_events.note(param("CallSid"), line, node, outcome, now())
+    call_events.note_in(app, call, line, node, outcome, app.config["CLOCK"]())
     if webhook_answered.receivers:  # the simulator listens for the app itself, not the proxy
-        app = current_app._get_current_object()  # type: ignore[attr-defined]  # typed as Flask
         webhook_answered.send(app, record=record)
     if log.isEnabledFor(logging.INFO):
         # makeRecord + handle: the same record as log.info, without walking the stack to
         # find the caller's file and line, which no one reads in a call log.
-        log.handle(log.makeRecord(log.name, logging.INFO, "", 0,
-                                  json.dumps(record, ensure_ascii=False), (), None))
+        log.handle(log.makeRecord(log.name, logging.INFO, "", 0, _to_json(record), (), None))
 
 
 def twiml(document: str) -> Response:
@@ -172,7 +178,7 @@ def twiml(document: str) -> Response:
 
 def param(name: str) -> str | None:
     """A Twilio parameter, cut to a sane length (garbage is the navigator's to judge)."""
-    value = form_params().get(name)
+    value = form_params(request.environ).get(name)
     return value[:MAX_PARAM] if value is not None else None
 
 

@@ -18,6 +18,7 @@ import base64
 import functools
 import hashlib
 import hmac
+import io
 import json
 import logging
 import re
@@ -28,7 +29,7 @@ from urllib.parse import parse_qsl, quote
 import werkzeug.urls  # noqa: F401 - registers the "werkzeug.url_quote" codec error handler
 from flask import Flask, Request, abort, current_app, request
 from twilio.request_validator import RequestValidator, compare, get_signature_algorithm
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import LimitedStream
 
 log = logging.getLogger("ivr.signature")
@@ -135,12 +136,14 @@ def _check() -> bool:
     return signature_matches(validator.token, public_url(), pairs, given, algorithm)
 
 
-def form_params() -> dict[str, str]:
+def form_params(environ: dict[str, Any] | None = None) -> dict[str, str]:
     """Twilio's parameters: the POSTed form (the query string for a GET), first value of each.
 
-    Parsed once per request, by the signature check or by the first webhook that asks.
+    Parsed once per request, by the signature check or by the first webhook that asks;
+    `environ` is the current request's, when the caller already has it.
     """
-    environ = request.environ
+    if environ is None:
+        environ = request.environ
     params: dict[str, str] | None = environ.get(PARAMS)
     if params is None:
         if environ.get("REQUEST_METHOD") == "POST":
@@ -162,17 +165,43 @@ def _posted_pairs(req: Request) -> list[tuple[str, str]]:
     environ = req.environ
     content_type = environ.get("CONTENT_TYPE", "")
     if content_type.partition(";")[0].strip().lower() == FORM:
-        body = req.get_data(cache=True)
-        pairs = parse_qsl(body.decode(), keep_blank_values=True, errors="werkzeug.url_quote")
+        pairs = parse_qsl(_body(req).decode(), keep_blank_values=True,
+                          errors="werkzeug.url_quote")
     else:
         form = req.form
         pairs = [(name, value) for name, values in form.lists() for value in values]
+        _refuse_a_full_chunked_body(req)
+    environ[PARAMS] = _first_values(pairs)
+    return pairs
+
+
+def _body(req: Request) -> bytes:
+    """The request's body (the gate has refused one longer than the limit).
+
+    With a Content-Length, read straight from the server's input (Werkzeug's checked stream
+    costs more than the read itself), then put back as a fresh stream so that `request.form`
+    or `get_data` still find it; a body shorter than announced is a client gone, as Werkzeug
+    says it. Without (chunked), Werkzeug's stream, which stops at the limit.
+    """
+    environ = req.environ
+    length = req.content_length
+    if length is None:
+        body = req.get_data(cache=True)
+        _refuse_a_full_chunked_body(req)
+        return body
+    body = environ["wsgi.input"].read(length) if length else b""
+    if len(body) < length:
+        raise ClientDisconnected()
+    environ["wsgi.input"] = io.BytesIO(body)
+    return bytes(body)
+
+
+def _refuse_a_full_chunked_body(req: Request) -> None:
+    """A body without Content-Length that filled the whole limit is refused (413), unparsed."""
     if req.content_length is None:
         stream = req.stream
         if isinstance(stream, LimitedStream) and stream.is_exhausted:
             raise RequestEntityTooLarge()
-    environ[PARAMS] = _first_values(pairs)
-    return pairs
 
 
 def _first_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
