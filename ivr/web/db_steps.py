@@ -22,6 +22,11 @@ log = logging.getLogger("ivr.cases")
 MAX_STEPS = 4  # a plan reaches at most a look-up and then a new case; more is a bug
 
 
+def needs_database(plan: Plan) -> bool:
+    """Whether `resolve` has anything to do for `plan` (a case to open or find, a missed call)."""
+    return isinstance(plan.action, OpenCase | FindCase | TakeMessage | CallerGone)
+
+
 def resolve(
     line: Line, plan: Plan, call_sid: str | None, caller: str | None, now: Moment
 ) -> Plan:

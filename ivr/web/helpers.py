@@ -30,6 +30,7 @@ CASE_PARAM_CHARS = 16  # longer than any case number: the rest is not read
 RENDER_CACHE_SIZE = 4096  # distinct documents kept per worker (a line has a few hundred)
 Overrides = tuple[tuple[HoursOverride, ...], tuple[OnCallOverride, ...]]
 OverrideCache = dict[str, tuple[float, Overrides]]
+TWIML_TYPE = "text/xml; charset=utf-8"  # what Flask makes of mimetype="text/xml", made once
 
 # The call log's JSON, encoded by one encoder made once (json.dumps makes one per call when
 # given options); non-ASCII as is, control characters escaped (no forged log lines).
@@ -57,7 +58,8 @@ def link(hook: Hook, /, **values: str | int | None) -> str:
 
 def answer(line: Line, plan: Plan, at: Moment) -> Response:
     """Settle any database step of `plan`, render it, and log one line about this webhook."""
-    plan = db_steps.resolve(line, plan, param("CallSid"), param("From"), at)
+    if db_steps.needs_database(plan):  # most webhooks have nothing for the database to do
+        plan = db_steps.resolve(line, plan, param("CallSid"), param("From"), at)
     log_call(line.id, plan.node, plan.outcome, [o.id for o in at.overrides])
     return twiml(_rendered(line, plan))
 
@@ -71,7 +73,7 @@ def answer_from_memory(line: Line, plan: Plan) -> Response:
 def _rendered(line: Line, plan: Plan) -> str:
     """The TwiML of a plan, rendered once per worker and reused: most calls take a few paths."""
     cache = get_render_cache()
-    key = (id(line), plan, request.script_root)
+    key = (id(line), plan, request.environ.get("SCRIPT_NAME", ""))
     document = cache.get(key)
     if document is None:
         if len(cache) >= RENDER_CACHE_SIZE:
@@ -82,8 +84,9 @@ def _rendered(line: Line, plan: Plan) -> str:
 
 def moment(line: Line) -> Moment:
     """Now, with the line's hours and on-call overrides (read again every few seconds)."""
-    at = now()
-    hours, on_call = _overrides(line.id, at)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one look-up
+    at = app.config["CLOCK"]()
+    hours, on_call = _overrides(app, line.id, at)
     return Moment(at, tuple(o for o in hours if o.until > at),
                   tuple(o for o in on_call if o.until > at))
 
@@ -94,10 +97,10 @@ def get_override_cache() -> OverrideCache:
     return cache
 
 
-def _overrides(line_id: str, at: datetime) -> Overrides:
+def _overrides(app: Flask, line_id: str, at: datetime) -> Overrides:
     """The line's overrides, from a cache that lives IVR_OVERRIDE_TTL seconds per worker."""
-    cache = get_override_cache()
-    monotonic: Callable[[], float] = current_app.config["MONOTONIC"]
+    cache: OverrideCache = app.extensions["ivr.override_cache"]
+    monotonic: Callable[[], float] = app.config["MONOTONIC"]
     cached = cache.get(line_id)
     if cached is not None and cached[0] > monotonic():
         return cached[1]
@@ -106,7 +109,7 @@ def _overrides(line_id: str, at: datetime) -> Overrides:
                        "hours overrides unreadable: schedules alone decide")
     if found is None:
         found = cached[1] if cached is not None else ((), ())
-    cache[line_id] = (monotonic() + current_app.config["IVR_OVERRIDE_TTL"], found)
+    cache[line_id] = (monotonic() + app.config["IVR_OVERRIDE_TTL"], found)
     return found
 
 
@@ -172,8 +175,8 @@ def log_call(
 
 
 def twiml(document: str) -> Response:
-    """A 200 response carrying a TwiML document."""
-    return Response(document, status=200, mimetype="text/xml")
+    """A 200 response carrying a TwiML document (text/xml; charset=utf-8)."""
+    return Response(document, status=200, content_type=TWIML_TYPE)
 
 
 def param(name: str) -> str | None:

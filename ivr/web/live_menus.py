@@ -99,14 +99,15 @@ def fingerprint(source: MenuSource) -> Fingerprint:
 
 def _maybe_reload() -> None:
     """Every few seconds, reload the menus if their files changed."""
-    if request.endpoint == FALLBACK:
-        return  # the fallback answers from memory: not even a look at the files
-    source: MenuSource = current_app.extensions["ivr.menu_source"]
-    now = current_app.config.get("MONOTONIC", time.monotonic)()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one look-up
+    source: MenuSource = app.extensions["ivr.menu_source"]
+    now = app.config.get("MONOTONIC", time.monotonic)()
     if now < source.next_look:
         return
+    if request.endpoint == FALLBACK:
+        return  # the fallback answers from memory: not even a look at the files
     source.next_look = now + source.every
-    reload_if_changed(current_app)
+    reload_if_changed(app)
 
 
 def reload_if_changed(app: Flask) -> bool:
