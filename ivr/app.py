@@ -80,5 +80,5 @@ def _configure_logging(level: str, every: float) -> None:
     logger.setLevel(level)
     if not logger.handlers:
         handler = log_buffer.BufferedStreamHandler(every=every)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(log_buffer.LineFormatter())
         logger.addHandler(handler)

@@ -97,6 +97,28 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().close()
 
 
+class LineFormatter(logging.Formatter):
+    """`%(asctime)s %(levelname)s %(name)s %(message)s`, its time text made once per second.
+
+    `logging.Formatter` calls `time.strftime` for every record; a webhook's line needs the
+    same text as the previous line's in that second, with its own milliseconds.
+    """
+
+    def __init__(self) -> None:
+        """The service's line format."""
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+        self.second, self.second_text = -1, ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+        """`YYYY-MM-DD HH:MM:SS,mmm` in local time, as logging's default."""
+        second = int(record.created)
+        if second != self.second:
+            self.second_text = time.strftime(self.default_time_format,
+                                             self.converter(record.created))
+            self.second = second
+        return f"{self.second_text},{int(record.msecs):03d}"
+
+
 def flush_all(logger: logging.Logger) -> None:
     """Write the batches of every handler of `logger` (a worker about to exit)."""
     for handler in logger.handlers:
