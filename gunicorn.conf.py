@@ -9,6 +9,7 @@ in production nginx (deploy/nginx/ivr.conf) buffers whole requests, so gunicorn 
 slow client at all.
 """
 
+import gc
 import logging
 import os
 
@@ -42,6 +43,16 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Load the menus once in the master: a broken menu stops the start, workers share the pages.
 preload_app = True
+
+
+def pre_fork(server: object, worker: object) -> None:
+    """Keep the loaded app's objects out of the garbage collector's reach before forking.
+
+    A collection in a worker writes to every object it visits, so the pages the worker shares
+    with the master (the menus, Flask, SQLAlchemy...) would become its own copies; frozen,
+    they stay shared (docs/performance.md: memory).
+    """
+    gc.freeze()
 
 
 def worker_exit(server: object, worker: object) -> None:

@@ -160,9 +160,12 @@ def _run_backend(name: str, url: str, tmp: Path, connections: list[int], duratio
                     cells[c] = _paired(tmp, scenario, port, requests,
                                        scenarios["incoming call"], c, duration, rounds)
                 rows.append((scenario, cells))
-            memory = {"service": _peak_memory(service), "floor": _peak_memory(floor)}
+            memory = {"service": _peak_memory(service), "floor": _peak_memory(floor),
+                      "service private": _private_memory(service),
+                      "floor private": _private_memory(floor)}
             if peer_pid:
                 memory["peer"] = _peak_memory(peer_pid)
+                memory["peer private"] = _private_memory(peer_pid)
     log.close()
     return _table(name, size, rows, memory, connections)
 
@@ -449,24 +452,55 @@ def _post(port: int, path: str, params: dict[str, str]) -> bytes:
 
 def _peak_memory(master: int) -> float:
     """The largest peak resident memory (MiB) of the master's worker processes."""
-    peaks = []
-    for status in Path("/proc").glob("[0-9]*/status"):
+    return max((_status_kib(pid, "VmHWM") / 1024 for pid in _workers(master)), default=0.0)
+
+
+def _private_memory(master: int) -> float:
+    """The largest private memory (MiB) of a worker: what it holds that no process shares."""
+    private = []
+    for pid in _workers(master):
         try:
-            fields = dict(row.split(":", 1) for row in status.read_text().splitlines()
-                          if ":" in row)
+            rows = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
         except OSError:
             continue
-        if fields.get("PPid", "").strip() == str(master):
-            peaks.append(int(fields["VmHWM"].split()[0]) / 1024)
-    return max(peaks, default=0.0)
+        private.append(sum(int(row.split()[1]) for row in rows
+                           if row.startswith(("Private_Clean", "Private_Dirty"))) / 1024)
+    return max(private, default=0.0)
+
+
+def _workers(master: int) -> list[int]:
+    """The pids of the master's worker processes."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == str(master):
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def _status_kib(pid: int, field: str) -> int:
+    """A kB field of /proc/<pid>/status (0 when the process is gone)."""
+    try:
+        for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if row.startswith(field + ":"):
+                return int(row.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def _table(name: str, size: int, rows: list[tuple[str, dict[int, tuple[Result, Result]]]],
            memory: dict[str, float], connections: list[int]) -> str:
     """The Markdown table of one backend's run."""
-    peer = f", Twilio's sample {memory['peer']:.0f} MiB" if "peer" in memory else ""
-    out = [f"### {name} (welcome menu document: {size} bytes; peak memory per worker: "
-           f"service {memory['service']:.0f} MiB, floor {memory['floor']:.0f} MiB{peer})", "",
+    peer = (f", Twilio's sample {memory['peer']:.0f} MiB ({memory['peer private']:.0f})"
+            if "peer" in memory else "")
+    out = [f"### {name} (welcome menu document: {size} bytes; peak resident memory per worker, "
+           f"in brackets what is private to it, not shared with the master: service "
+           f"{memory['service']:.0f} MiB ({memory['service private']:.0f}), floor "
+           f"{memory['floor']:.0f} MiB ({memory['floor private']:.0f}){peer})", "",
            "| scenario | conns | req/s | floor req/s | × floor | p50 ms | p99 ms | max ms "
            "| floor p99 ms | errors |",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]

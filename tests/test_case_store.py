@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ivr import db
@@ -153,3 +154,60 @@ def test_export_keeps_formulas_out_of_spreadsheets(session: Session) -> None:
     cases.export_csv(cases.all_cases(session), out)
     row = out.getvalue().splitlines()[1]
     assert "'=HYPERLINK" in row and ",+584141234567," in row
+
+
+# The webhooks' path: a plain connection (one statement per try on PostgreSQL)
+
+
+def _issue(connection: Connection, call_sid: str | None) -> str:
+    """Issue the case number of one call on a plain connection, as a webhook does."""
+    return cases.issue_number(connection, call_sid=call_sid, line="cco", team="t", caller="+57",
+                              node="nuevo_caso", now=NOW)
+
+
+def test_a_connection_issues_once_per_call_and_redraws_a_taken_number(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same call gets its number again; a taken number is drawn again; each case has its
+    'opened' note, stored before the number is returned."""
+    numbers = iter(["30348617", "30348617", "52949267", "71234561"])
+    monkeypatch.setattr(cases, "new_number", lambda digits: next(numbers))
+    engine = db.make_engine(store_url)
+    with engine.connect() as connection:
+        first = _issue(connection, "CA1")
+        assert _issue(connection, "CA1") == first  # no number drawn for a replay
+        second = _issue(connection, "CA2")
+        assert not connection.in_transaction()
+    with engine.connect() as other:  # another connection sees both: committed
+        notes = other.execute(sa.select(Case.number, CaseCall.outcome, CaseCall.caller)
+                              .join(CaseCall).order_by(Case.number)).all()
+    engine.dispose()
+    assert (first, second) == ("30348617", "52949267")
+    assert [tuple(n) for n in notes] == [("30348617", "opened", "+57"),
+                                        ("52949267", "opened", "+57")]
+
+
+def _connection_worker(url: str, prefix: str, count: int) -> list[str]:
+    """Issue `count` numbers from a separate process on a plain connection (a webhook's)."""
+    engine = db.make_engine(url)
+    with engine.connect() as connection:
+        numbers = [_issue(connection, f"{prefix}-{i}" if count > 1 else prefix)
+                   for i in range(count)]
+    engine.dispose()
+    return numbers
+
+
+def test_concurrent_connections_never_share_a_number_and_a_retried_call_gets_one(
+    session: Session, store_url: str
+) -> None:
+    """Four processes issuing at once, then one call retried from eight: distinct numbers,
+    every case stored once."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        results = pool.starmap(_connection_worker, [(store_url, f"CA{p}", 30) for p in range(4)])
+        retried = pool.starmap(_connection_worker, [(store_url, "CA-retried", 1)] * 8)
+    numbers = [n for batch in results for n in batch]
+    assert len(numbers) == 120 and len(set(numbers)) == 120
+    assert len({batch[0] for batch in retried}) == 1
+    assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 121
+    assert session.scalar(sa.select(sa.func.count()).select_from(CaseCall)) == 121
