@@ -45,7 +45,8 @@ from ivr.store.tables import Case
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
-SERVICE_PORT, FLOOR_PORT, PEER_PORT, SECOND_PORT = 18_001, 18_002, 18_003, 18_004
+SERVICE_PORT, FLOOR_PORT, PEER_PORT, SECOND_PORT, BASELINE_PORT = (
+    18_001, 18_002, 18_003, 18_004, 18_005)
 PEER = "Twilio's IVR sample, welcome (no signature check)"
 PEER_APP = "ivr_phone_tree_python:app"
 SEEDED_CASES = 1_000
@@ -75,18 +76,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     connections = [int(c) for c in options.connections.split(",")]
     peer = Path(options.peer).resolve() if options.peer else None
+    baseline = Path(options.baseline).resolve() if options.baseline else None
     wanted = set(options.scenarios.split(",")) if options.scenarios else None
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
         backends = {"sqlite": f"sqlite:///{tmp}/bench.sqlite3"}
         if options.postgres:
             backends["postgresql"] = options.postgres
+            if options.postgres_only:
+                del backends["sqlite"]
         report = [_header(options)]
         for name, url in backends.items():
             if options.capacity:
                 report.append(_capacity(name, url, Path(tmp), options.duration, options.rounds))
                 continue
             report.append(_run_backend(name, url, Path(tmp), connections, options.duration,
-                                       options.rounds, peer, wanted))
+                                       options.rounds, peer, wanted, baseline))
     text = "\n".join(report)
     print(text)
     if options.out:
@@ -103,6 +107,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", default="1,8,32")
     parser.add_argument("--postgres", help="also run on this PostgreSQL URL (its tables are "
                                            "dropped and recreated)")
+    parser.add_argument("--postgres-only", action="store_true", help="skip SQLite")
+    parser.add_argument("--baseline", help="another checkout of this service (say, main "
+                                           "before a change): measured in the same turns")
     parser.add_argument("--peer", help="a checkout of TwilioDevEd/ivr-phone-tree-python (BOM "
                                        "stripped from views.py): measure its welcome webhook")
     parser.add_argument("--scenarios", help="only these scenarios (comma-separated names)")
@@ -139,16 +146,19 @@ def service_env(url: str, workers: int = 2) -> dict[str, str]:
 
 
 def _run_backend(name: str, url: str, tmp: Path, connections: list[int], duration: int,
-                 rounds: int, peer: Path | None, wanted: set[str] | None) -> str:
-    """All scenarios on one database, with the floor (and the peer) measured alongside."""
+                 rounds: int, peer: Path | None, wanted: set[str] | None,
+                 baseline: Path | None = None) -> str:
+    """All scenarios on one database, with the floor (and the peer, the baseline) alongside."""
     numbers = seed_cases(url, SEEDED_CASES)
     log = open(tmp / f"service-{name}.log", "w")  # noqa: SIM115 - closed below
     with _gunicorn("wsgi:app", SERVICE_PORT, service_env(url), log) as service:
         size = len(_post(SERVICE_PORT, "/voice", {"To": "+576017442727", "CallSid": "CAsize"}))
         floor_env = {**os.environ, "FLOOR_BYTES": str(size), "WEB_CONCURRENCY": "2"}
         with _gunicorn("bench.floor:app", FLOOR_PORT, floor_env, log) as floor, \
-                _maybe_peer(peer, log) as peer_pid:
+                _maybe_peer(peer, log) as peer_pid, \
+                _maybe_baseline(baseline, url, log) as baseline_pid:
             scenarios = build_scenarios(numbers, SERVICE_PORT)
+            base = build_scenarios(numbers, BASELINE_PORT) if baseline_pid else {}
             targets = {s: (SERVICE_PORT, r) for s, r in scenarios.items()
                        if wanted is None or s in wanted}
             if peer_pid:
@@ -158,7 +168,8 @@ def _run_backend(name: str, url: str, tmp: Path, connections: list[int], duratio
                 cells = {}
                 for c in connections:
                     cells[c] = _paired(tmp, scenario, port, requests,
-                                       scenarios["incoming call"], c, duration, rounds)
+                                       scenarios["incoming call"], c, duration, rounds,
+                                       base.get(scenario))
                 rows.append((scenario, cells))
             memory = {"service": _peak_memory(service), "floor": _peak_memory(floor),
                       "service private": _private_memory(service),
@@ -166,6 +177,9 @@ def _run_backend(name: str, url: str, tmp: Path, connections: list[int], duratio
             if peer_pid:
                 memory["peer"] = _peak_memory(peer_pid)
                 memory["peer private"] = _private_memory(peer_pid)
+            if baseline_pid:
+                memory["baseline"] = _peak_memory(baseline_pid)
+                memory["baseline private"] = _private_memory(baseline_pid)
     log.close()
     return _table(name, size, rows, memory, connections)
 
@@ -229,6 +243,25 @@ def _together(tmp: Path, targets: list[tuple[int, list[tuple[str, str, str]], in
 
 
 @contextmanager
+def _maybe_baseline(baseline: Path | None, url: str, log: object) -> Iterator[int]:
+    """Another checkout of the service (its own code and gunicorn.conf.py), same database."""
+    if baseline is None:
+        yield 0
+        return
+    command = [str(Path(sys.executable).with_name("gunicorn")), "-c",
+               str(baseline / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{BASELINE_PORT}",
+               "wsgi:app"]
+    process = subprocess.Popen(command, cwd=baseline, env=service_env(url), stdout=log,
+                               stderr=log)
+    try:
+        _wait_for(BASELINE_PORT)
+        yield process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@contextmanager
 def _maybe_peer(peer: Path | None, log: object) -> Iterator[int]:
     """Twilio's sample served by the same gunicorn settings, when a checkout is given."""
     if peer is None:
@@ -248,17 +281,21 @@ def peer_requests(n: int) -> list[tuple[str, str, str]]:
 
 def _paired(tmp: Path, scenario: str, port: int, requests: list[tuple[str, str, str]],
             floor_requests: list[tuple[str, str, str]], connections: int, duration: int,
-            rounds: int) -> tuple[Result, Result]:
-    """The floor and the service in turn, `rounds` times: the median of each.
+            rounds: int, baseline: list[tuple[str, str, str]] | None = None,
+            ) -> tuple[Result, Result, Result | None]:
+    """The floor and the service (and the baseline) in turn, `rounds` times: the medians.
 
     Taking turns cancels slow drifts of a shared machine (other processes, CPU boost)
     that would otherwise favour whichever ran at the better moment.
     """
-    floor, service = [], []
+    floor, service, base = [], [], []
     for _ in range(rounds):
         floor.append(_wrk(tmp, "floor", FLOOR_PORT, floor_requests, connections, duration))
         service.append(_wrk(tmp, scenario, port, requests, connections, duration))
-    return _median(floor), _median(service)
+        if baseline:
+            base.append(_wrk(tmp, "baseline " + scenario, BASELINE_PORT, baseline,
+                             connections, duration))
+    return _median(floor), _median(service), _median(base) if base else None
 
 
 def _median(results: list[Result]) -> Result:
@@ -492,25 +529,34 @@ def _status_kib(pid: int, field: str) -> int:
     return 0
 
 
-def _table(name: str, size: int, rows: list[tuple[str, dict[int, tuple[Result, Result]]]],
+def _table(name: str, size: int,
+           rows: list[tuple[str, dict[int, tuple[Result, Result, Result | None]]]],
            memory: dict[str, float], connections: list[int]) -> str:
     """The Markdown table of one backend's run."""
     peer = (f", Twilio's sample {memory['peer']:.0f} MiB ({memory['peer private']:.0f})"
             if "peer" in memory else "")
+    base = (f", baseline {memory['baseline']:.0f} MiB ({memory['baseline private']:.0f})"
+            if "baseline" in memory else "")
+    extra = " baseline req/s | baseline × floor | baseline p99 ms |" if base else ""
     out = [f"### {name} (welcome menu document: {size} bytes; peak resident memory per worker, "
            f"in brackets what is private to it, not shared with the master: service "
            f"{memory['service']:.0f} MiB ({memory['service private']:.0f}), floor "
-           f"{memory['floor']:.0f} MiB ({memory['floor private']:.0f}){peer})", "",
+           f"{memory['floor']:.0f} MiB ({memory['floor private']:.0f}){peer}{base})", "",
            "| scenario | conns | req/s | floor req/s | × floor | p50 ms | p99 ms | max ms "
-           "| floor p99 ms | errors |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           f"| floor p99 ms | errors |{extra}",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+           + " ---: |" * extra.count("|")]
     for scenario, cells in rows:
         for c in connections:
-            floor, r = cells[c]
+            floor, r, before = cells[c]
             ratio = r.rps / floor.rps if floor.rps else 0
-            out.append(f"| {scenario} | {c} | {r.rps:,.0f} | {floor.rps:,.0f} | {ratio:.2f} | "
-                       f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.max_ms:.1f} | "
-                       f"{floor.p99_ms:.2f} | {r.errors + floor.errors} |")
+            row = (f"| {scenario} | {c} | {r.rps:,.0f} | {floor.rps:,.0f} | {ratio:.2f} | "
+                   f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.max_ms:.1f} | "
+                   f"{floor.p99_ms:.2f} | {r.errors + floor.errors} |")
+            if extra:
+                row += (f" {before.rps:,.0f} | {before.rps / floor.rps:.2f} | "
+                        f"{before.p99_ms:.2f} |" if before and floor.rps else " | | |")
+            out.append(row)
     return "\n".join(out) + "\n"
 
 
