@@ -66,6 +66,7 @@ class Result:
     max_ms: float
     errors: int
     cpu_s: float = 0.0  # CPU seconds the server's workers spent during the run
+    requests: int = 0  # requests answered during the run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,9 +168,11 @@ def _run_backend(name: str, url: str, tmp: Path, connections: list[int], duratio
             for scenario, (port, requests) in targets.items():
                 cells = {}
                 for c in connections:
+                    masters = {FLOOR_PORT: floor, SERVICE_PORT: service, PEER_PORT: peer_pid,
+                               BASELINE_PORT: baseline_pid}
                     cells[c] = _paired(tmp, scenario, port, requests,
                                        scenarios["incoming call"], c, duration, rounds,
-                                       base.get(scenario))
+                                       base.get(scenario), masters)
                 rows.append((scenario, cells))
             memory = {"service": _peak_memory(service), "floor": _peak_memory(floor),
                       "service private": _private_memory(service),
@@ -282,19 +285,22 @@ def peer_requests(n: int) -> list[tuple[str, str, str]]:
 def _paired(tmp: Path, scenario: str, port: int, requests: list[tuple[str, str, str]],
             floor_requests: list[tuple[str, str, str]], connections: int, duration: int,
             rounds: int, baseline: list[tuple[str, str, str]] | None = None,
-            ) -> tuple[Result, Result, Result | None]:
+            masters: dict[int, int] | None = None) -> tuple[Result, Result, Result | None]:
     """The floor and the service (and the baseline) in turn, `rounds` times: the medians.
 
     Taking turns cancels slow drifts of a shared machine (other processes, CPU boost)
     that would otherwise favour whichever ran at the better moment.
     """
     floor, service, base = [], [], []
+    pids = masters or {}
     for _ in range(rounds):
-        floor.append(_wrk(tmp, "floor", FLOOR_PORT, floor_requests, connections, duration))
-        service.append(_wrk(tmp, scenario, port, requests, connections, duration))
+        floor.append(_wrk(tmp, "floor", FLOOR_PORT, floor_requests, connections, duration,
+                          pids.get(FLOOR_PORT)))
+        service.append(_wrk(tmp, scenario, port, requests, connections, duration,
+                            pids.get(port)))
         if baseline:
             base.append(_wrk(tmp, "baseline " + scenario, BASELINE_PORT, baseline,
-                             connections, duration))
+                             connections, duration, pids.get(BASELINE_PORT)))
     return _median(floor), _median(service), _median(base) if base else None
 
 
@@ -399,7 +405,7 @@ def _result(name: str, connections: int, out: str, cpu: float = 0.0) -> Result:
     seconds = data["duration_us"] / 1e6
     return Result(name, connections, data["requests"] / seconds, data["p50"] / 1000,
                   data["p99"] / 1000, data["max"] / 1000, data["errors"] + data["non2xx"],
-                  cpu)
+                  cpu, data["requests"])
 
 
 def _cpu_seconds(master: int) -> float:
@@ -529,6 +535,11 @@ def _status_kib(pid: int, field: str) -> int:
     return 0
 
 
+def _cpu_us(result: Result) -> float:
+    """The workers' CPU time per request (µs): user and system, whatever else ran."""
+    return result.cpu_s * 1e6 / result.requests if result.requests else 0.0
+
+
 def _table(name: str, size: int,
            rows: list[tuple[str, dict[int, tuple[Result, Result, Result | None]]]],
            memory: dict[str, float], connections: list[int]) -> str:
@@ -537,25 +548,29 @@ def _table(name: str, size: int,
             if "peer" in memory else "")
     base = (f", baseline {memory['baseline']:.0f} MiB ({memory['baseline private']:.0f})"
             if "baseline" in memory else "")
-    extra = " baseline req/s | baseline × floor | baseline p99 ms |" if base else ""
+    extra = (" baseline req/s | baseline × floor | baseline p99 ms | baseline CPU µs/req | "
+             "baseline CPU × floor |" if base else "")
     out = [f"### {name} (welcome menu document: {size} bytes; peak resident memory per worker, "
            f"in brackets what is private to it, not shared with the master: service "
            f"{memory['service']:.0f} MiB ({memory['service private']:.0f}), floor "
            f"{memory['floor']:.0f} MiB ({memory['floor private']:.0f}){peer}{base})", "",
            "| scenario | conns | req/s | floor req/s | × floor | p50 ms | p99 ms | max ms "
-           f"| floor p99 ms | errors |{extra}",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-           + " ---: |" * extra.count("|")]
+           f"| floor p99 ms | errors | CPU µs/req | floor CPU µs/req | CPU × floor |{extra}",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+           "| ---: |" + " ---: |" * extra.count("|")]
     for scenario, cells in rows:
         for c in connections:
             floor, r, before = cells[c]
             ratio = r.rps / floor.rps if floor.rps else 0
             row = (f"| {scenario} | {c} | {r.rps:,.0f} | {floor.rps:,.0f} | {ratio:.2f} | "
                    f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.max_ms:.1f} | "
-                   f"{floor.p99_ms:.2f} | {r.errors + floor.errors} |")
+                   f"{floor.p99_ms:.2f} | {r.errors + floor.errors} | {_cpu_us(r):.0f} | "
+                   f"{_cpu_us(floor):.0f} | {_cpu_us(floor) / (_cpu_us(r) or 1):.2f} |")
             if extra:
                 row += (f" {before.rps:,.0f} | {before.rps / floor.rps:.2f} | "
-                        f"{before.p99_ms:.2f} |" if before and floor.rps else " | | |")
+                        f"{before.p99_ms:.2f} | {_cpu_us(before):.0f} | "
+                        f"{_cpu_us(floor) / (_cpu_us(before) or 1):.2f} |"
+                        if before and floor.rps else " | | | | |")
             out.append(row)
     return "\n".join(out) + "\n"
 
