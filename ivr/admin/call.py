@@ -57,7 +57,8 @@ def call_command(number: str, at_text: str | None, keys: str | None, dial_text: 
     if to is None:
         raise click.BadParameter(f"{number!r} is not a phone number; write it as +57 601 ...",
                                  param_hint="NUMBER")
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    # The app itself, not the proxy: the simulator calls it outside this context.
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # typed Flask
     live_menus.require_menus(app)
     try:
         simulator = Simulator(app, _driver(keys, dial_text), click.echo, caller=caller)

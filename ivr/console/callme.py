@@ -8,6 +8,7 @@ back by status callback (`hooks`).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import current_app, url_for
 
@@ -29,10 +30,11 @@ class CallMeError(RuntimeError):
 
 def public(hook: Hook, **values: int) -> str:
     """An absolute URL of ours that Twilio can reach (PUBLIC_BASE_URL when set)."""
-    base = current_app.config.get("PUBLIC_BASE_URL")
+    base: str | None = current_app.config.get("PUBLIC_BASE_URL")
+    given: dict[str, Any] = dict(values)
     if base:
-        return base + url_for(hook.value, **values)
-    return url_for(hook.value, _external=True, **values)
+        return base + url_for(hook.value, **given)
+    return url_for(hook.value, _external=True, **given)
 
 
 def place(user: ConsoleUser, line: Line, case: Case) -> ConsoleCall:

@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 import sqlalchemy as sa
@@ -118,8 +119,10 @@ def _line(line_id: str) -> Line:
     return line
 
 
-def _local(line: Line, value: datetime) -> datetime:
-    """A naive local time from a form, aware in the line's zone."""
+def _local(line: Line, value: datetime | None) -> datetime:
+    """A naive local time from a form, aware in the line's zone (none given: a bad request)."""
+    if value is None:
+        abort(400)
     return value.replace(tzinfo=status.zone(line))
 
 
@@ -138,11 +141,11 @@ def login() -> Any:
     """The login form; too many failures lock a username (and an address) for a while."""
     form = LoginForm()
     if form.validate_on_submit():
-        name = form.username.data.strip().lower()
+        name = (form.username.data or "").strip().lower()
         if auth.locked_out(name):
             flash(_("Demasiados intentos fallidos. Espere unos minutos."))
             return render_template("console/login.html", form=form), 429
-        user = auth.check_login(name, form.password.data)
+        user = auth.check_login(name, form.password.data or "")
         if user is not None:
             auth.log_in(user)
             target = request.args.get("next", "")
@@ -246,7 +249,7 @@ def force(line_id: str) -> Any:
            {"id": row.id, "node": node, "state": row.state, "until": row.until,
             "reason": row.reason})
     flash(_("Línea %(line)s: %(state)s hasta %(until)s.", line=line.spec.name,
-            state=row.state, until=form.until.data.strftime("%Y-%m-%d %H:%M")))
+            state=row.state, until=f"{row.until.astimezone(status.zone(line)):%Y-%m-%d %H:%M}"))
     return redirect(url_for("console.lines"))
 
 
@@ -359,8 +362,8 @@ def users_page() -> Any:
     if form.validate_on_submit():
         phone = _phone(form.phone.data)
         try:
-            user = users.add(db.session(), form.username.data.strip().lower(), form.role.data,
-                             form.password.data, now(), phone=phone,
+            user = users.add(db.session(), (form.username.data or "").strip().lower(),
+                             form.role.data, form.password.data or "", now(), phone=phone,
                              lines=(form.lines.data or "").replace(" ", ""))
         except users.UserError as e:
             flash(str(e))
@@ -396,7 +399,7 @@ def user_password(username: str) -> Any:
     form = PasswordForm()
     if form.validate():
         try:
-            users.set_password(db.session(), username, form.password.data)
+            users.set_password(db.session(), username, form.password.data or "")
         except users.UserError as e:
             flash(str(e))
         else:
@@ -582,7 +585,7 @@ def dashboard() -> Any:
     """
     all_lines = get_lines().lines
     first = next(iter(all_lines.values()), None)
-    zone = status.zone(first) if first is not None else status.ZoneInfo("UTC")
+    zone = status.zone(first) if first is not None else ZoneInfo("UTC")
     at = now()
     start, _today, end = figures.window(at, zone)
     rows = call_events.between(db.session(), start, end)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -168,7 +169,7 @@ def _all_field_names() -> tuple[str, ...]:
 
 _FIELD_NAMES = _all_field_names()
 _NODE_TYPES = tuple(
-    model.model_fields["type"].annotation.__args__[0]  # the Literal of each node class
+    typing.get_args(model.model_fields["type"].annotation)[0]  # each node class's Literal
     for model in NodeBase.__subclasses__()
 )
 

@@ -15,21 +15,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ivr.core.check_digit import new_number
-from ivr.store.tables import CASE_STATUSES, Case, CaseCall, fit
+from ivr.store.tables import CASE_STATUSES, Case, CaseCall, fit, table
 
 NUMBER_TRIES = 20  # a random clash is rare; twenty in a row means the number space is full
 
 # The statements of a call's hot path, built once (Core, on the tables: no ORM unit of work).
-_CASES, _CALLS = Case.__table__, CaseCall.__table__
+_CASES, _CALLS = table(Case), table(CaseCall)
 _INSERT_CASE = sa.insert(_CASES).returning(_CASES.c.id)
 _INSERT_CALL = sa.insert(_CALLS)
 # A note of a call that is already there (a replayed or retried webhook) is not added again:
 # the partial unique index uq_case_calls_once decides, on either engine.
-_ONCE = {"index_elements": ["case_id", "call_sid", "outcome"],
-         "index_where": _CALLS.c.call_sid.isnot(None)}
+_ONCE_COLUMNS = ["case_id", "call_sid", "outcome"]
+_ONCE_WHERE = _CALLS.c.call_sid.isnot(None)
 _NOTE_ONCE = {
-    "postgresql": postgresql.insert(_CALLS).on_conflict_do_nothing(**_ONCE),
-    "sqlite": sqlite.insert(_CALLS).on_conflict_do_nothing(**_ONCE),
+    "postgresql": postgresql.insert(_CALLS).on_conflict_do_nothing(
+        index_elements=_ONCE_COLUMNS, index_where=_ONCE_WHERE),
+    "sqlite": sqlite.insert(_CALLS).on_conflict_do_nothing(
+        index_elements=_ONCE_COLUMNS, index_where=_ONCE_WHERE),
 }
 _ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
 _NUMBER_OF_CALL = sa.select(_CASES.c.number).where(_CASES.c.call_sid == sa.bindparam("sid"))
@@ -94,7 +96,7 @@ def find_case(db: Session, number: str) -> Case | None:
     return db.scalars(sa.select(Case).where(Case.number == number)).one_or_none()
 
 
-def summary(db: Session | Connection, number: str) -> sa.Row[tuple[int, str, str, str, int]] | None:
+def summary(db: Session | Connection, number: str) -> sa.Row[int, str, str, str, int] | None:
     """What a call needs of a case (id, number, status, team, level), without loading it."""
     return db.execute(_SUMMARY, {"number": number}).one_or_none()
 

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ivr.store.tables import MissedCall, fit
+from ivr.store.tables import MissedCall, fit, table
 
-_MISSED = MissedCall.__table__
+_MISSED = table(MissedCall)
 
 
 def note_missed(

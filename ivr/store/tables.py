@@ -7,7 +7,7 @@ voice messages.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -129,6 +129,11 @@ class MissedCall(Base):
     recording_seconds: Mapped[int | None]
     transcription: Mapped[str | None] = mapped_column(sa.Text)
     handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+def table(model: type[Base]) -> sa.Table:
+    """The table of a mapped class (its `__table__`, typed as the Table it is)."""
+    return cast(sa.Table, model.__table__)
 
 
 def fit(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:

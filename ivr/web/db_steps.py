@@ -56,7 +56,7 @@ def _find(
     The note is best effort: a database that can be read but not written still gives the
     caller the case."""
 
-    def look_up() -> tuple[sa.Row[tuple[int, str, str, str, int]] | None]:
+    def look_up() -> tuple[sa.Row[int, str, str, str, int] | None]:
         """The case's summary (None: no such case), in a tuple so that None is not a failure."""
         return (cases.summary(db.connection(), action.number),)
 
