@@ -38,7 +38,7 @@ def test_certicamara_in_hours_25_types_ahead_into_the_subasta_queue(
     lines = call(runner, CERTICAMARA, "--at", "2026-12-01 10:00", "--keys", "25")
     assert "línea certicamara (Certicámara), martes 2026-12-01 10:00" in lines[0]
     assert "  Bienvenido a la línea de servicio al cliente de Certicámara." in lines
-    assert "  [pausa 3s]" in lines
+    assert "  [pausa 4s]" in lines
     assert after(lines, "⇢ marque una tecla (hasta 2 dígitos)", "  ⌨ 25")
     assert "→ POST /voice/certicamara/menu/principal?f=0  Digits=25  ⇒ subasta (queue)" in lines
     assert "⏳ en cola 'soporte-subasta'" in lines
