@@ -307,7 +307,8 @@ class Simulator:
             "Say": self._speak, "Play": self._speak, "Pause": self._speak,
             "Gather": self._gather, "Dial": self._dial, "Enqueue": self._enqueue,
             "Record": self._record, "Redirect": self._redirect, "Hangup": self._hangup,
-            "Reject": self._hangup, "Leave": self._leave,
+            "Reject": self._hangup, "Leave": self._leave, "Start": self._start,
+            "Stop": self._stop,
         }
 
     def _end(self, end: End) -> None:
@@ -408,6 +409,17 @@ class Simulator:
             for child in self._request(hop):
                 self._speak(child)
         return End("queue", f"en cola '{name}'")
+
+    def _start(self, verb: ET.Element, url: str) -> None:
+        """A real-time transcription starts (the simulator transcribes nothing)."""
+        for child in verb:
+            language = child.get("languageCode", "")
+            self._emit(f"  [{child.tag.lower()} en tiempo real {language}]".replace(" ]", "]"))
+
+    def _stop(self, verb: ET.Element, url: str) -> None:
+        """A real-time transcription ends."""
+        for child in verb:
+            self._emit(f"  [fin de {child.tag.lower()}]")
 
     def _record(self, verb: ET.Element, url: str) -> Hop:
         """The caller speaks after the beep: a simulated recording goes to the action."""

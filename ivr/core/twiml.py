@@ -70,9 +70,11 @@ class Urls(Protocol):
         """The URL Twilio is sent to."""
 
 
-def render(line: Line, plan: Plan, urls: Urls) -> str:
-    """Return the TwiML document for `plan` on `line`."""
+def render(line: Line, plan: Plan, urls: Urls, stop_transcription: str | None = None) -> str:
+    """Return the TwiML document for `plan` on `line` (first stopping a transcription)."""
     response = VoiceResponse()
+    if stop_transcription:
+        response.stop().transcription(name=stop_transcription)
     action = plan.action
     if isinstance(action, Gather):
         _gather(response, line, plan.prompts, action, urls)
@@ -181,8 +183,8 @@ def _record_case(response: VoiceResponse, line: Line, action: RecordCase, urls: 
     node = line.spec.nodes[action.node]
     assert isinstance(node, NewCaseNode)
     where = {"line_id": line.id, "node_id": action.node, "n": action.number}
-    _record(response, urls(Hook.CASE_RECORDED, **where), urls(Hook.CASE_TRANSCRIBED, **where),
-            node.max_record_seconds)
+    _record(response, line, action.node, urls(Hook.CASE_RECORDED, **where),
+            urls(Hook.CASE_TRANSCRIBED, **where), node.max_record_seconds)
 
 
 def _dial(response: VoiceResponse, line: Line, action: Dial, urls: Urls) -> None:
@@ -248,15 +250,23 @@ def _take_message(response: VoiceResponse, line: Line, action: TakeMessage, urls
     node = line.spec.nodes[action.node]
     assert isinstance(node, VoicemailNode)
     where = {"line_id": line.id, "node_id": action.node}
-    _record(response, urls(Hook.MESSAGE, **where), urls(Hook.MESSAGE_TRANSCRIBED, **where),
-            node.max_seconds)
+    _record(response, line, action.node, urls(Hook.MESSAGE, **where),
+            urls(Hook.MESSAGE_TRANSCRIBED, **where), node.max_seconds)
 
 
-def _record(response: VoiceResponse, action: str, transcribed: str, seconds: int) -> None:
-    """Record after a beep (# or 5 s of silence ends it), transcription requested."""
+def _record(
+    response: VoiceResponse, line: Line, name: str, action: str, transcribed: str, seconds: int
+) -> None:
+    """Record after a beep (# or 5 s of silence ends it), transcribed in the line's language.
+
+    `<Record transcribe>` knows only English: a real-time <Transcription> of the caller's side
+    runs during the recording instead (its action stops it, by `name`).
+    """
+    response.start().transcription(
+        name=name, language_code=line.spec.say_language, track="inbound_track",
+        status_callback_url=transcribed, status_callback_method="POST", partial_results=False)
     response.record(action=action, method="POST", max_length=seconds, timeout=5,
-                    finish_on_key="#", play_beep=True, transcribe=True,
-                    transcribe_callback=transcribed)
+                    finish_on_key="#", play_beep=True)
     # Silence records nothing and Twilio skips the action: go on all the same.
     response.redirect(action, method="POST")
 

@@ -126,6 +126,21 @@ def attach_transcription(db: Session, number: str, text: str, now: datetime) -> 
     return case
 
 
+def append_transcription(db: Session | Connection, number: str, text: str, now: datetime) -> bool:
+    """Add one transcribed sentence to the case's description, in one UPDATE (sentences of one
+    recording may arrive at once on two workers); False when there is no such case."""
+    done = db.execute(sa.update(_CASES).where(_CASES.c.number == number).values(
+        transcription=appended(_CASES.c.transcription, text), updated_at=now))
+    db.commit()
+    return bool(done.rowcount)
+
+
+def appended(column: sa.ColumnElement[str | None], text: str) -> sa.ColumnElement[str]:
+    """SQL for `column` with one more sentence after a space (or the sentence alone)."""
+    return sa.case((sa.or_(column.is_(None), column == ""), sa.literal(text)),
+                   else_=column + sa.literal(" " + text))
+
+
 def set_status(
     db: Session, number: str, status: str, now: datetime, level: int | None = None
 ) -> Case:

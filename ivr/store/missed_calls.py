@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ivr.store.cases import appended
 from ivr.store.tables import MissedCall
 
 
@@ -44,14 +45,17 @@ def attach_recording(
     return row
 
 
-def attach_transcription(
+def append_transcription(
     db: Session, *, line: str, node: str, call_sid: str, caller: str | None, text: str,
     now: datetime,
 ) -> MissedCall:
-    """Keep the message's transcription with the missed call (noting the call if need be)."""
+    """Add one transcribed sentence to the message's text (noting the call if need be)."""
     row = note_missed(db, line=line, node=node, call_sid=call_sid, caller=caller, now=now)
-    row.transcription = text
+    table = MissedCall.__table__
+    db.execute(sa.update(table).where(table.c.id == row.id).values(
+        transcription=appended(table.c.transcription, text)))
     db.commit()
+    db.refresh(row)
     return row
 
 

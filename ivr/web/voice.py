@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ivr import db
-from ivr.core import navigator
+from ivr.core import navigator, transcripts
 from ivr.core.lines import Line
 from ivr.core.twiml import render_empty, render_screen, render_screen_result
 from ivr.store import missed_calls
@@ -119,21 +119,22 @@ def message(line: Line, node_id: str) -> Response:
             db.session(), line=line.id, node=node_id, call_sid=call_sid, caller=param("From"),
             url=url, seconds=seconds, now=at.at),
             f"NOT STORED: voice message {url} of call {call_sid}")
-    return answer(line, navigator.message_taken(line, node_id, bool(url), at), at)
+    return answer(line, navigator.message_taken(line, node_id, bool(url), at), at,
+                  stop_transcription=node_id)
 
 
 @bp.route("/<line_id>/message/<node_id>/transcribed", methods=METHODS)
 @twilio_only
 def message_transcribed(line_id: str, node_id: str) -> Response:
-    """Twilio's transcription of a voice message (a callback outside the call)."""
-    call_sid, status = param("CallSid"), param("TranscriptionStatus")
-    text = request.values.get("TranscriptionText", "")[:10_000]
-    if call_sid and status == "completed":
-        db.attempt(lambda: missed_calls.attach_transcription(
+    """A sentence of a voice message, transcribed in Spanish (a callback outside the call)."""
+    call_sid, event = param("CallSid"), param("TranscriptionEvent")
+    text = transcripts.final_text(event, param("Final"), request.values.get("TranscriptionData"))
+    if call_sid and text is not None:
+        db.attempt(lambda: missed_calls.append_transcription(
             db.session(), line=line_id[:40], node=node_id[:40], call_sid=call_sid,
             caller=param("From"), text=text, now=now()),
             f"NOT STORED: transcription of call {call_sid}")
-    log_call(line_id, node_id, f"transcription-{status or 'unknown'}")
+    log_call(line_id, node_id, event or "transcription-unknown")
     return twiml(render_empty())
 
 
