@@ -9,8 +9,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr import config, db
-from ivr.admin import call, cli, graph, menus
-from ivr.web import audio, case_calls, helpers, live_menus, signature, voice
+from ivr.admin import call, callbacks_cli, cli, graph, menus
+from ivr.web import audio, callback_calls, case_calls, helpers, live_menus, signature, voice
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -36,10 +36,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     signature.init_app(app)
     helpers.init_app(app)
     voice.init_app(app)
-    for commands in (cli, menus, graph, call):
+    for commands in (cli, menus, graph, call, callbacks_cli):
         commands.init_app(app)
     app.register_blueprint(voice.bp)
     app.register_blueprint(case_calls.bp)
+    app.register_blueprint(callback_calls.bp)
     app.register_blueprint(audio.bp)
     return app
 

@@ -272,7 +272,8 @@ def _drop_everything(engine: Any) -> None:
     import sqlalchemy as sa
 
     with engine.begin() as connection:
-        for table in ("case_calls", "cases", "hours_overrides", "missed_calls",
+        for table in ("case_calls", "cases", "hours_overrides", "missed_calls", "callbacks",
+                      "queue_waits", "analysts",
                       "alembic_version"):
             connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ivr.core.menu_file import LineFile, MenuNode, Step
 from ivr.core.phone import normalize_called
@@ -27,6 +28,21 @@ SYSTEM_PROMPTS = (
     "filtro",
     "filtro_caso",
     "mensaje_guardado",
+    "espera_posicion",
+    "espera_lugar",
+    "espera_ordinales",
+    "espera_minutos",
+    "espera_un_minuto",
+)
+
+# Prompts of callbacks; required of a language only where a line offers them.
+CALLBACK_PROMPTS = (
+    "devolucion_oferta", "devolucion_oferta_larga", "devolucion_inicio", "devolucion_confirmar",
+    "devolucion_marque_numero", "devolucion_numero_invalido", "devolucion_severidad",
+    "devolucion_registrada", "devolucion_caso", "devolucion_cuando", "devolucion_cuando_hoy",
+    "devolucion_cuando_manana", "devolucion_cuando_dia", "devolucion_no_registrada",
+    "devolucion_no_disponible", "devolucion_pendiente", "devolucion_conservada",
+    "devolucion_cancelada",
 )
 
 # Prompts of the case nodes; required of a language only where a line uses those nodes.
@@ -70,6 +86,7 @@ class Line:
     rotations: Mapping[str, Rotation]
     chains: Mapping[str, tuple[Step, ...]]
     source: Source
+    words: Mapping[str, Any] = field(default_factory=dict)  # hours.yaml: times said aloud
 
     @property
     def id(self) -> str:

@@ -15,8 +15,24 @@ import pydantic
 import yaml
 
 from ivr.core.hours_speech import describe_week, load_words
-from ivr.core.lines import CASE_PROMPTS, SYSTEM_PROMPTS, Directory, GatherTiming, Line
-from ivr.core.menu_file import DialNode, LineFile, Link, MenuNode, Model, NodeBase
+from ivr.core.lines import (
+    CALLBACK_PROMPTS,
+    CASE_PROMPTS,
+    SYSTEM_PROMPTS,
+    Directory,
+    GatherTiming,
+    Line,
+)
+from ivr.core.menu_file import (
+    DialNode,
+    LineFile,
+    Link,
+    MenuNode,
+    Model,
+    NodeBase,
+    QueueNode,
+    VoicemailNode,
+)
 from ivr.core.prompts import Prompt, load_catalog
 from ivr.core.rotation import Contact, Handoff, Override, Rotation
 from ivr.core.schedule import WEEKDAYS, Schedule, build_calendar, build_weekly, parse_intervals
@@ -194,6 +210,7 @@ class _Checker:
         tz = self._zone(self.spec.timezone, ("timezone",))
         schedules, hours_text = self._schedules(tz)
         rotations = self._rotations(tz)
+        self._callbacks()
         self._links()
         self._back_key()
         self._reachable()
@@ -212,7 +229,25 @@ class _Checker:
             source=self.source,
             chains={node_id: tuple(node.chain()) for node_id, node in self.spec.nodes.items()
                     if isinstance(node, DialNode)},
+            words=self._words(),
         )
+
+    def _words(self) -> dict[str, Any]:
+        """The words times are said with (read before, in `_schedules`: known to load)."""
+        return load_words(self.prompt_dir / self.spec.language / "hours.yaml")
+
+    def _callbacks(self) -> None:
+        """A node that offers callbacks needs the line's `callbacks:` (levels, hours)."""
+        spec = self.spec.callbacks
+        if spec is not None and spec.hours and spec.hours not in self.spec.schedules:
+            hint = _did_you_mean(spec.hours, list(self.spec.schedules))
+            self.error(("callbacks", "hours"), f"no schedule {spec.hours!r}{hint}")
+        for node_id, node in self.spec.nodes.items():
+            offers = (isinstance(node, QueueNode) and node.callback is not None) or (
+                isinstance(node, VoicemailNode) and node.callback)
+            if offers and spec is None:
+                self.error(("nodes", node_id, "callback"), "callbacks need the line's "
+                           "'callbacks:' (severity levels and their due times)")
 
     def _prompts(self) -> dict[str, Prompt]:
         """Load the line's language and check that every prompt it names exists."""
@@ -222,7 +257,9 @@ class _Checker:
             self.error(("language",), str(e))
             return {}
         uses_cases = any(n.type in ("new_case", "case_lookup") for n in self.spec.nodes.values())
-        for prompt_id in SYSTEM_PROMPTS + (CASE_PROMPTS if uses_cases else ()):
+        uses_callbacks = self.spec.callbacks is not None
+        for prompt_id in (SYSTEM_PROMPTS + (CASE_PROMPTS if uses_cases else ())
+                          + (CALLBACK_PROMPTS if uses_callbacks else ())):
             if prompt_id not in catalog:
                 self.error(("language",), f"voice_prompts/{self.spec.language} lacks the "
                                           f"service prompt {prompt_id!r}")

@@ -10,7 +10,8 @@ import yaml
 
 AUDIO_SUFFIXES = (".mp3", ".wav")
 # What the service fills in: a misspelt name would fail on the phone, so it fails at load.
-PLACEHOLDERS = frozenset({"hours", "holiday", "line", "number", "key"})
+PLACEHOLDERS = frozenset({"hours", "holiday", "line", "number", "key", "position", "minutes",
+                          "label", "day", "when", "severity", "attempts"})
 
 
 @dataclass(frozen=True)

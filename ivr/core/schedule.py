@@ -301,6 +301,10 @@ class Schedule:
                 return instant.astimezone(self.tz)
         return None
 
+    def intervals_on(self, day: date) -> tuple[Interval, ...]:
+        """The opening intervals (minutes of the day) of local `day`, holidays included."""
+        return self._plan(day)[0]
+
     def _to_local(self, at: datetime) -> datetime:
         """Convert an aware datetime to this schedule's zone, refusing naive ones."""
         if not isinstance(at, datetime):

@@ -19,6 +19,7 @@ from ivr.core.menu_file import (
     VoicemailNode,
 )
 from ivr.core.navigator import (
+    Ask,
     AskCase,
     CallerGone,
     Dial,
@@ -56,6 +57,8 @@ class Hook(StrEnum):
     MESSAGE_TRANSCRIBED = "voice.message_transcribed"  # a voice message's transcription
     QUEUE = "voice.queue"  # the <Enqueue> action, told how the wait ended
     WAIT = "voice.wait"  # the <Enqueue> waitUrl, asked what to play while the caller waits
+    WAIT_KEY = "voice.wait_key"  # a key pressed while waiting (the callback offer)
+    CALLBACK = "callback_calls.step"  # a caller's answer to a callback question
     AUDIO = "audio.prompt"  # a recorded prompt
     CASE_READ = "case_calls.read"  # after a case number was read back
     CASE_RECORDED = "case_calls.recorded"  # the <Record> action of a case's description
@@ -82,6 +85,10 @@ def render(line: Line, plan: Plan, urls: Urls, stop_transcription: str | None = 
         _read_case(response, line, plan.prompts, action, urls)
     elif isinstance(action, AskCase):
         _ask_case(response, line, plan.prompts, action, urls)
+    elif isinstance(action, Ask):
+        _ask(response, line, plan.prompts, action, urls)
+    elif isinstance(action, Hold):
+        _hold(response, line, plan.prompts, action, urls)
     else:
         for prompt in plan.prompts:
             _say(response, line, prompt, urls)
@@ -95,8 +102,6 @@ def render(line: Line, plan: Plan, urls: Urls, stop_transcription: str | None = 
                 wait_url=urls(Hook.WAIT, line_id=line.id, node_id=action.node),
                 wait_url_method="POST",
             )
-        elif isinstance(action, Hold):
-            _hold(response, line, action)
         elif isinstance(action, Leave):
             response.leave()
         elif isinstance(action, RecordCase):
@@ -271,14 +276,39 @@ def _record(
     response.redirect(action, method="POST")
 
 
-def _hold(response: VoiceResponse, line: Line, action: Hold) -> None:
-    """Hold music after the wait message (a pause where the line has no music)."""
+def _hold(
+    response: VoiceResponse, line: Line, said: tuple[Prompt, ...], action: Hold, urls: Urls
+) -> None:
+    """The place, the wait and the wait message, then hold music (a pause where the line has
+    none); inside a one-key <Gather> when a key asks for a callback. Twilio asks the wait URL
+    again when the document ends."""
+    parent: VoiceResponse | GatherVerb = response
+    if action.callback_key:
+        parent = response.gather(
+            action=urls(Hook.WAIT_KEY, line_id=line.id, node_id=action.node), method="POST",
+            input="dtmf", num_digits=1, timeout=1, finish_on_key="",
+            action_on_empty_result=False)
+    for prompt in said:
+        _say(parent, line, prompt, urls)
     node = _queue_node(line, action.node)
     music = node.hold_music or line.spec.hold_music
     if music:
-        response.play(music)
+        parent.play(music)
     else:
-        response.pause(length=10)
+        parent.pause(length=10)
+
+
+def _ask(
+    response: VoiceResponse, line: Line, said: tuple[Prompt, ...], action: Ask, urls: Urls
+) -> None:
+    """A question on the keypad: the prompts inside the <Gather>; silence goes to the same URL."""
+    url = urls(Hook(action.hook), line_id=line.id, **dict(action.values))
+    gather = response.gather(action=url, method="POST", input="dtmf",
+                             num_digits=action.num_digits, timeout=action.timeout,
+                             finish_on_key=action.finish_on_key)
+    for prompt in said:
+        _say(gather, line, prompt, urls)
+    response.redirect(url, method="POST")
 
 
 def _queue_node(line: Line, node_id: str) -> QueueNode:

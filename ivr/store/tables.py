@@ -117,3 +117,43 @@ class MissedCall(Base):
     recording_seconds: Mapped[int | None]
     transcription: Mapped[str | None] = mapped_column(sa.Text)
     handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+CALLBACK_STATUSES = ("asking", "pending", "claimed", "done", "cancelled", "unreachable")
+CALLBACK_OPEN = ("pending", "claimed")
+
+
+class QueueWait(Base):
+    """A caller in a queue: when they first joined it (their place, kept if they ask a call)."""
+
+    __tablename__ = "queue_waits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    line: Mapped[str] = mapped_column(sa.String(40))
+    node: Mapped[str] = mapped_column(sa.String(40))
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Callback(Base):
+    """A caller to call back: where, how grave, since when in line, and how it went."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (sa.Index("ix_callbacks_queue", "line", "status", "severity", "joined_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line: Mapped[str] = mapped_column(sa.String(40))
+    node: Mapped[str] = mapped_column(sa.String(40))
+    call_sid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    number: Mapped[str | None] = mapped_column(sa.String(32))
+    case_number: Mapped[str | None] = mapped_column(sa.String(12), index=True)
+    severity: Mapped[int | None]
+    status: Mapped[str] = mapped_column(sa.String(20), default="asking")
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_outcome: Mapped[str | None] = mapped_column(sa.String(20))
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(40))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -8,10 +8,13 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ivr import db
-from ivr.core import navigator, transcripts
+from ivr.core import callbacks, navigator, transcripts
 from ivr.core.lines import Line
+from ivr.core.menu_file import QueueNode
 from ivr.core.twiml import render_empty, render_screen, render_screen_result
+from ivr.store import callbacks as callback_store
 from ivr.store import missed_calls
+from ivr.web import callback_calls
 from ivr.web.helpers import (
     answer,
     apology,
@@ -94,17 +97,43 @@ def screen_answer(line_id: str, node_id: str) -> Response:
 @twilio_only
 @for_line
 def queue(line: Line, node_id: str) -> Response:
-    """The caller left a queue: connected, hung up, or waited too long."""
+    """The caller left a queue: connected, hung up, waited too long or asked for a call."""
     at = moment(line)
-    return answer(line, navigator.queue_ended(line, node_id, param("QueueResult"), at), at)
+    result = param("QueueResult")
+    if result == "leave" and callbacks.offers_callback(line, node_id):
+        return answer(line, callback_calls.begin(line, node_id, at), at)
+    return answer(line, navigator.queue_ended(line, node_id, result, at), at)
 
 
 @bp.route("/<line_id>/wait/<node_id>", methods=METHODS)
 @twilio_only
 @for_line
 def wait(line: Line, node_id: str) -> Response:
-    """What a caller waiting in a queue hears."""
-    return answer(line, navigator.waiting(line, node_id, param("QueueTime")), moment(line))
+    """What a caller waiting in a queue hears: place, wait, message, music (noting when the
+    caller first joined, so that a callback keeps the place)."""
+    call_sid, at = param("CallSid"), moment(line)
+    if call_sid:
+        db.attempt(lambda: callback_store.joined_queue(
+            db.connection(), call_sid=call_sid, line=line.id, node=node_id, now=at.at),
+            f"queue join of call {call_sid} not noted")
+    plan = navigator.waiting(line, node_id, param("QueueTime"), param("QueuePosition"),
+                             param("AvgQueueTime"))
+    return answer(line, plan, at)
+
+
+@bp.route("/<line_id>/wait/<node_id>/key", methods=METHODS)
+@twilio_only
+@for_line
+def wait_key(line: Line, node_id: str) -> Response:
+    """A key pressed while waiting: the callback key leaves the queue (the <Enqueue> action
+    then asks the questions); any other key, the wait goes on."""
+    at = moment(line)
+    node = line.spec.nodes.get(node_id)
+    key = node.callback.key if isinstance(node, QueueNode) and node.callback else None
+    if key is not None and (param("Digits") or "")[:1] == key:
+        return answer(line, navigator.Plan((), navigator.Leave(), node_id, "callback-asked"), at)
+    plan = navigator.waiting(line, node_id, param("QueueTime"))
+    return answer(line, plan, at)
 
 
 @bp.route("/<line_id>/message/<node_id>", methods=METHODS)

@@ -1,0 +1,61 @@
+"""The webhooks of a callback request: the caller's number, then the severity (step 4)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from ivr import db
+from ivr.core import callbacks, navigator
+from ivr.core.lines import Line
+from ivr.core.moment import Moment
+from ivr.core.navigator import Plan
+from ivr.store import callbacks as store
+from ivr.web.helpers import answer, for_line, moment, param
+from ivr.web.signature import twilio_only
+
+bp = Blueprint("callback_calls", __name__, url_prefix="/voice")
+METHODS = ["GET", "POST"]
+
+
+def begin(line: Line, node_id: str, at: Moment) -> Plan:
+    """The caller left the queue for a callback: open the request, ask the first question."""
+    call_sid = param("CallSid")
+    kept = call_sid and db.attempt(lambda: store.start_request(
+        db.session(), call_sid=call_sid, line=line.id, node=node_id, now=at.at),
+        f"NOT STORED: callback request of call {call_sid}")
+    if not kept:
+        return callbacks.not_registered(line, node_id, at)
+    return callbacks.start(line, node_id, param("From"))
+
+
+@bp.route("/<line_id>/callback/<node_id>/<step>", methods=METHODS)
+@twilio_only
+@for_line
+def step(line: Line, node_id: str, step: str) -> Response:
+    """An answer to one question of the callback (or silence)."""
+    at = moment(line)
+    if step not in callbacks.STEPS or not callbacks.offers_callback(line, node_id):
+        return answer(line, navigator.enter(line, line.spec.start, at), at)
+    failures = navigator.parse_count(request.args.get("f"))
+    reply = callbacks.answered(line, node_id, step, param("Digits"), param("From"), failures, at)
+    return answer(line, _settle(line, node_id, reply, at), at)
+
+
+def _settle(line: Line, node_id: str, reply: callbacks.Answer, at: Moment) -> Plan:
+    """Keep what the answer settled; the last one puts the request on the list."""
+    call_sid = param("CallSid") or ""
+    number = reply.number
+    if number is not None:
+        saved = db.attempt(lambda: store.set_number(db.session(), call_sid, number, at.at),
+                           f"NOT STORED: callback number of call {call_sid}")
+        if not saved:
+            return callbacks.not_registered(line, node_id, at)
+    severity = reply.severity
+    if severity is None:
+        return reply.plan
+    due = callbacks.due_at(line, severity, at.at)
+    row = db.attempt(lambda: store.complete(db.session(), call_sid, severity, due, at.at),
+                     f"NOT STORED: callback severity of call {call_sid}")
+    if row is None:
+        return callbacks.not_registered(line, node_id, at)
+    return callbacks.registered(line, node_id, row.case_number, due, at.at)
