@@ -98,8 +98,8 @@ def by_call(db: Session, call_sid: str) -> Callback | None:
 
 
 def get(db: Session, callback_id: int) -> Callback | None:
-    """One callback by id."""
-    return db.get(Callback, callback_id)
+    """One callback by id, as the database has it now (claims change rows outside the ORM)."""
+    return db.get(Callback, callback_id, populate_existing=True)
 
 
 def listing(
