@@ -10,7 +10,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr import config, db
 from ivr.admin import call, callbacks_cli, cli, graph, menus
-from ivr.web import audio, callback_calls, case_calls, helpers, live_menus, signature, voice
+from ivr.web import (
+    analyst_calls,
+    audio,
+    callback_calls,
+    case_calls,
+    helpers,
+    live_menus,
+    signature,
+    voice,
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -41,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(voice.bp)
     app.register_blueprint(case_calls.bp)
     app.register_blueprint(callback_calls.bp)
+    app.register_blueprint(analyst_calls.bp)
     app.register_blueprint(audio.bp)
     return app
 

@@ -1,7 +1,9 @@
-"""`flask ivr callbacks list|show|done|cancel`: the callback list, in the order it is worked."""
+"""`flask ivr callbacks list|show|done|cancel`: the callback list, in the order it is worked;
+`flask ivr analysts add|reset|remove|list`: who logs in on the analysts' number."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import click
@@ -9,18 +11,78 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from ivr import db
-from ivr.admin.cli import ivr_group
+from ivr.admin.cli import ivr_group, line_or_fail
 from ivr.core.callbacks import severity_label
-from ivr.store import callbacks
+from ivr.store import analysts, callbacks
 from ivr.store.tables import CALLBACK_OPEN, CALLBACK_STATUSES, Callback
 from ivr.web.live_menus import get_lines
 
 callbacks_cli = AppGroup("callbacks", help="Callers to call back, gravest and earliest first.")
+analysts_cli = AppGroup("analysts", help="Analysts who log in by phone (code and PIN).")
 
 
 def init_app(app: Flask) -> None:
-    """Register `flask ivr callbacks`."""
+    """Register `flask ivr callbacks` and `flask ivr analysts`."""
     ivr_group(app).add_command(callbacks_cli)
+    ivr_group(app).add_command(analysts_cli)
+
+
+_pin = click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True,
+                    help="4 to 8 digits (asked without echo when not given).")
+
+
+@analysts_cli.command("add")
+@click.argument("line_id", metavar="LINE")
+@click.argument("code")
+@_pin
+@click.option("--name", help="Who it is (shown in lists).")
+def analysts_add(line_id: str, code: str, pin: str, name: str | None) -> None:
+    """Add an analyst to a line that has `analysts:`; the PIN is stored hashed (scrypt)."""
+    line = line_or_fail(line_id)
+    if line.spec.analysts is None:
+        raise click.ClickException(f"line {line_id} has no 'analysts:' in its file")
+    _analysts(lambda: analysts.add(db.session(), line=line_id, code=code, pin=pin, name=name,
+                                   now=current_app.config["CLOCK"]()))
+    click.echo(f"analyst {code} added to {line_id}")
+
+
+@analysts_cli.command("reset")
+@click.argument("line_id", metavar="LINE")
+@click.argument("code")
+@_pin
+def analysts_reset(line_id: str, code: str, pin: str) -> None:
+    """A new PIN for an analyst (and the lockout lifted)."""
+    _analysts(lambda: analysts.reset(db.session(), line=line_id, code=code, pin=pin))
+    click.echo(f"analyst {code}: new PIN")
+
+
+@analysts_cli.command("remove")
+@click.argument("line_id", metavar="LINE")
+@click.argument("code")
+def analysts_remove(line_id: str, code: str) -> None:
+    """Remove an analyst."""
+    _analysts(lambda: analysts.remove(db.session(), line=line_id, code=code))
+    click.echo(f"analyst {code} removed from {line_id}")
+
+
+@analysts_cli.command("list")
+@click.option("--line", "line_id", help="Only this line.")
+def analysts_list(line_id: str | None) -> None:
+    """The analysts (never their PINs)."""
+    rows = analysts.listing(db.session(), line_id)
+    for row in rows:
+        locked = f"  locked until {_text(row.locked_until)}" if row.locked_until else ""
+        click.echo(f"{row.line:<10} {row.code:<8} {row.name or ''}{locked}")
+    if not rows:
+        click.echo("no analysts")
+
+
+def _analysts(work: Callable[[], object]) -> None:
+    """Run an analysts' change, turning its refusal into a clear error."""
+    try:
+        work()
+    except analysts.AnalystError as e:
+        raise click.ClickException(str(e)) from e
 
 
 @callbacks_cli.command("list")

@@ -407,7 +407,8 @@ class Simulator:
                       {"QueueSid": _sid("QU"), "QueueTime": "0", "QueuePosition": "1",
                        "CurrentQueueSize": "1", "AvgQueueTime": "0"})
             for child in self._request(hop):
-                self._speak(child)
+                for spoken in (child if child.tag == "Gather" else [child]):
+                    self._speak(spoken)
         return End("queue", f"en cola '{name}'")
 
     def _start(self, verb: ET.Element, url: str) -> None:

@@ -45,6 +45,14 @@ CALLBACK_PROMPTS = (
     "devolucion_cancelada",
 )
 
+# Prompts of the analysts' number; required of a language only where a line has `analysts:`.
+ANALYST_PROMPTS = (
+    "analista_codigo", "analista_clave", "analista_incorrecto", "analista_bloqueado",
+    "analista_menu", "analista_nadie_espera", "analista_sin_pendientes", "analista_cliente",
+    "analista_caso", "analista_gravedad", "analista_pendiente", "analista_llamando",
+    "analista_resultado", "analista_resultado_guardado", "analista_no_disponible",
+)
+
 # Prompts of the case nodes; required of a language only where a line uses those nodes.
 CASE_PROMPTS = (
     "caso_numero",

@@ -16,6 +16,7 @@ import yaml
 
 from ivr.core.hours_speech import describe_week, load_words
 from ivr.core.lines import (
+    ANALYST_PROMPTS,
     CALLBACK_PROMPTS,
     CASE_PROMPTS,
     SYSTEM_PROMPTS,
@@ -259,7 +260,8 @@ class _Checker:
         uses_cases = any(n.type in ("new_case", "case_lookup") for n in self.spec.nodes.values())
         uses_callbacks = self.spec.callbacks is not None
         for prompt_id in (SYSTEM_PROMPTS + (CASE_PROMPTS if uses_cases else ())
-                          + (CALLBACK_PROMPTS if uses_callbacks else ())):
+                          + (CALLBACK_PROMPTS if uses_callbacks else ())
+                          + (ANALYST_PROMPTS if self.spec.analysts is not None else ())):
             if prompt_id not in catalog:
                 self.error(("language",), f"voice_prompts/{self.spec.language} lacks the "
                                           f"service prompt {prompt_id!r}")

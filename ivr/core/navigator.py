@@ -86,6 +86,25 @@ class Ask:
 
 
 @dataclass(frozen=True)
+class BridgeQueue:
+    """An analyst takes the caller at the front of a queue node's queue (`<Dial><Queue>`);
+    the dial's action is the analyst webhook `hook` with `values`."""
+
+    node: str
+    hook: str
+    values: tuple[tuple[str, str | int], ...]
+
+
+@dataclass(frozen=True)
+class CallCustomer:
+    """An analyst calls a customer back, the line's number as caller ID."""
+
+    number: str
+    hook: str
+    values: tuple[tuple[str, str | int], ...]
+
+
+@dataclass(frozen=True)
 class Leave:
     """Take the caller out of the queue (waited too long)."""
 
@@ -152,7 +171,7 @@ class FindCase:
 
 Action = (
     Gather | Dial | Enqueue | Hold | Leave | Hangup | OpenCase | ReadCase | RecordCase | AskCase
-    | FindCase | TakeMessage | CallerGone | Ask
+    | FindCase | TakeMessage | CallerGone | Ask | BridgeQueue | CallCustomer
 )
 
 

@@ -21,6 +21,8 @@ from ivr.core.menu_file import (
 from ivr.core.navigator import (
     Ask,
     AskCase,
+    BridgeQueue,
+    CallCustomer,
     CallerGone,
     Dial,
     Enqueue,
@@ -59,6 +61,8 @@ class Hook(StrEnum):
     WAIT = "voice.wait"  # the <Enqueue> waitUrl, asked what to play while the caller waits
     WAIT_KEY = "voice.wait_key"  # a key pressed while waiting (the callback offer)
     CALLBACK = "callback_calls.step"  # a caller's answer to a callback question
+    ANALYST_CALL = "analyst_calls.incoming"  # the analysts' number answers
+    ANALYST = "analyst_calls.step"  # the analysts' number: login, menu, outcomes
     AUDIO = "audio.prompt"  # a recorded prompt
     CASE_READ = "case_calls.read"  # after a case number was read back
     CASE_RECORDED = "case_calls.recorded"  # the <Record> action of a case's description
@@ -104,6 +108,15 @@ def render(line: Line, plan: Plan, urls: Urls, stop_transcription: str | None = 
             )
         elif isinstance(action, Leave):
             response.leave()
+        elif isinstance(action, BridgeQueue):
+            dial = response.dial(action=urls(Hook(action.hook), line_id=line.id,
+                                             **dict(action.values)), method="POST")
+            dial.queue(_queue_node(line, action.node).queue)
+        elif isinstance(action, CallCustomer):
+            dial = response.dial(action=urls(Hook(action.hook), line_id=line.id,
+                                             **dict(action.values)), method="POST",
+                                 caller_id=line.spec.numbers[0], timeout=30)
+            dial.number(action.number)
         elif isinstance(action, RecordCase):
             _record_case(response, line, action, urls)
         elif isinstance(action, TakeMessage):

@@ -173,3 +173,27 @@ def close(db: Session, callback_id: int, status: str, now: datetime) -> Callback
     row.claimed_by = row.claimed_at = None
     db.commit()
     return row
+
+
+def left_queue(db: Connection, call_sid: str, now: datetime) -> None:
+    """The call left its queue (taken, hung up, or off to a callback)."""
+    db.execute(sa.update(_WAITS).where(_WAITS.c.call_sid == call_sid, _WAITS.c.left_at.is_(None))
+               .values(left_at=now))
+    db.commit()
+
+
+def claim_waiting(
+    db: Connection, *, line: str, analyst: str
+) -> sa.Row[tuple[str, str, datetime]] | None:
+    """Take the caller of the line's queues who joined first and is still waiting (node,
+    call_sid, joined_at), atomically as `claim_next`; None when nobody waits."""
+    first = (sa.select(_WAITS.c.id)
+             .where(_WAITS.c.line == line, _WAITS.c.left_at.is_(None),
+                    _WAITS.c.claimed_by.is_(None))
+             .order_by(_WAITS.c.joined_at, _WAITS.c.id)
+             .limit(1).with_for_update(skip_locked=True).scalar_subquery())
+    row = db.execute(sa.update(_WAITS).where(_WAITS.c.id == first, _WAITS.c.claimed_by.is_(None))
+                     .values(claimed_by=analyst)
+                     .returning(_WAITS.c.node, _WAITS.c.call_sid, _WAITS.c.joined_at)).first()
+    db.commit()
+    return row

@@ -133,6 +133,8 @@ class QueueWait(Base):
     line: Mapped[str] = mapped_column(sa.String(40))
     node: Mapped[str] = mapped_column(sa.String(40))
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(40))
 
 
 class Callback(Base):
@@ -157,3 +159,19 @@ class Callback(Base):
     claimed_by: Mapped[str | None] = mapped_column(sa.String(40))
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Analyst(Base):
+    """Someone who takes callers and callbacks by phone: a keypad code and a hashed PIN."""
+
+    __tablename__ = "analysts"
+    __table_args__ = (sa.UniqueConstraint("line", "code", name="uq_analysts_line_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line: Mapped[str] = mapped_column(sa.String(40))
+    code: Mapped[str] = mapped_column(sa.String(12))
+    name: Mapped[str | None] = mapped_column(sa.String(80))
+    pin_hash: Mapped[str] = mapped_column(sa.String(200))
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

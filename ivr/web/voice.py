@@ -98,8 +98,10 @@ def screen_answer(line_id: str, node_id: str) -> Response:
 @for_line
 def queue(line: Line, node_id: str) -> Response:
     """The caller left a queue: connected, hung up, waited too long or asked for a call."""
-    at = moment(line)
-    result = param("QueueResult")
+    at, result, call_sid = moment(line), param("QueueResult"), param("CallSid")
+    if call_sid:
+        db.attempt(lambda: callback_store.left_queue(db.connection(), call_sid, at.at),
+                   f"queue exit of call {call_sid} not noted")
     if result == "leave" and callbacks.offers_callback(line, node_id):
         return answer(line, callback_calls.begin(line, node_id, at), at)
     return answer(line, navigator.queue_ended(line, node_id, result, at), at)

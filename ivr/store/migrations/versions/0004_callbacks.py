@@ -1,4 +1,4 @@
-"""Callbacks: when each caller joined a queue, and the callers to call back.
+"""Callbacks: when each caller joined a queue, the callers to call back, and the analysts.
 
 Revision ID: 0004
 Revises: 0002
@@ -19,7 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create queue_waits and callbacks."""
+    """Create queue_waits, callbacks and analysts."""
     op.create_table(
         "queue_waits",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -27,6 +27,8 @@ def upgrade() -> None:
         sa.Column("line", sa.String(40), nullable=False),
         sa.Column("node", sa.String(40), nullable=False),
         sa.Column("joined_at", UtcDateTime(), nullable=False),
+        sa.Column("left_at", UtcDateTime(), nullable=True),
+        sa.Column("claimed_by", sa.String(40), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_queue_waits")),
         sa.UniqueConstraint("call_sid", name=op.f("uq_queue_waits_call_sid")),
     )
@@ -53,9 +55,23 @@ def upgrade() -> None:
     )
     op.create_index("ix_callbacks_queue", "callbacks", ["line", "status", "severity", "joined_at"])
     op.create_index(op.f("ix_callbacks_case_number"), "callbacks", ["case_number"])
+    op.create_table(
+        "analysts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("line", sa.String(40), nullable=False),
+        sa.Column("code", sa.String(12), nullable=False),
+        sa.Column("name", sa.String(80), nullable=True),
+        sa.Column("pin_hash", sa.String(200), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("locked_until", UtcDateTime(), nullable=True),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_analysts")),
+        sa.UniqueConstraint("line", "code", name="uq_analysts_line_code"),
+    )
 
 
 def downgrade() -> None:
-    """Drop both tables."""
+    """Drop the three tables."""
+    op.drop_table("analysts")
     op.drop_table("callbacks")
     op.drop_table("queue_waits")
