@@ -169,3 +169,22 @@ def test_callbacks_commands(app: Flask, caller: Caller, clock: Clock, runner: An
     assert runner.invoke(args=["ivr", "callbacks", "done", str(row.id)]).exit_code == 0
     assert "no callbacks" in runner.invoke(args=["ivr", "callbacks", "list"]).output
     assert runner.invoke(args=["ivr", "callbacks", "cancel", "999"]).exit_code == 1
+
+
+def test_an_after_hours_message_becomes_a_callback(app: Flask, caller: Caller,
+                                                   clock: Clock) -> None:
+    """Saturday night, nobody on call answers: the message is kept, then the number and the
+    severity are asked as in a queue, and the due time counts from Monday's opening."""
+    clock.set("2026-11-28 22:00", CARACAS)
+    caller.call(CCO, caller=MOBILE)
+    caller.press("1")
+    caller.dial_ends("no-answer")
+    caller.dial_ends("no-answer")
+    confirm = caller.records()
+    assert "Recibimos su mensaje" in confirm.text and "Si es correcto, marque 1" in confirm.text
+    assert confirm.verbs[0] == "Stop"  # the message's transcription ends with it
+    assert "falla crítica" in caller.press("1").text
+    done = caller.press("1")
+    assert "el lunes 30 antes de las 9 y media de la mañana" in done.text
+    [row] = _rows(app)
+    assert (row.node, row.severity, row.status) == ("mensaje_guardia", 1, "pending")

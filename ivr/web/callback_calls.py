@@ -9,6 +9,7 @@ from ivr.core import callbacks, navigator
 from ivr.core.lines import Line
 from ivr.core.moment import Moment
 from ivr.core.navigator import Plan
+from ivr.core.prompts import Prompt
 from ivr.store import callbacks as store
 from ivr.web.helpers import answer, for_line, moment, param
 from ivr.web.signature import twilio_only
@@ -17,15 +18,16 @@ bp = Blueprint("callback_calls", __name__, url_prefix="/voice")
 METHODS = ["GET", "POST"]
 
 
-def begin(line: Line, node_id: str, at: Moment) -> Plan:
-    """The caller left the queue for a callback: open the request, ask the first question."""
+def begin(line: Line, node_id: str, at: Moment, said: tuple[Prompt, ...] = ()) -> Plan:
+    """The caller left the queue (or left a message) for a callback: open the request, ask the
+    first question."""
     call_sid = param("CallSid")
     kept = call_sid and db.attempt(lambda: store.start_request(
         db.session(), call_sid=call_sid, line=line.id, node=node_id, now=at.at),
         f"NOT STORED: callback request of call {call_sid}")
     if not kept:
-        return callbacks.not_registered(line, node_id, at)
-    return callbacks.start(line, node_id, param("From"))
+        return callbacks.not_registered(line, node_id, at, said)
+    return callbacks.start(line, node_id, param("From"), said)
 
 
 @bp.route("/<line_id>/callback/<node_id>/<step>", methods=METHODS)

@@ -150,6 +150,11 @@ def message(line: Line, node_id: str) -> Response:
             db.session(), line=line.id, node=node_id, call_sid=call_sid, caller=param("From"),
             url=url, seconds=seconds, now=at.at),
             f"NOT STORED: voice message {url} of call {call_sid}")
+    if url and call_sid and callbacks.offers_callback(line, node_id):
+        # the message becomes a callback: its severity asked the same way as in a queue
+        said = (line.prompt("mensaje_guardado"),)
+        return answer(line, callback_calls.begin(line, node_id, at, said), at,
+                      stop_transcription=node_id)
     return answer(line, navigator.message_taken(line, node_id, bool(url), at), at,
                   stop_transcription=node_id)
 
