@@ -131,10 +131,10 @@ def test_the_list_keeps_each_callers_place(app: Flask, client: Any, clock: Clock
     """Severity first, then when the caller first joined the queue, not when they asked."""
     plan = [("CA" + "a" * 32, "10:00", "10:30", "2"), ("CA" + "b" * 32, "10:05", "10:06", "1"),
             ("CA" + "c" * 32, "09:55", "10:40", "2"), ("CA" + "d" * 32, "09:50", "09:51", "3")]
-    for sid, joined, asked, severity in plan:
+    for i, (sid, joined, asked, severity) in enumerate(plan):
         caller = Caller(client)
         caller.sid = sid
-        queued(caller, clock, f"2026-11-30 {joined}")
+        queued(caller, clock, f"2026-11-30 {joined}", f"+58414111220{i}")
         wait(caller, 1, 0, 0)
         clock.set(f"2026-11-30 {asked}", CARACAS)
         ask_callback(caller)
@@ -188,3 +188,41 @@ def test_an_after_hours_message_becomes_a_callback(app: Flask, caller: Caller,
     assert "el lunes 30 antes de las 9 y media de la mañana" in done.text
     [row] = _rows(app)
     assert (row.node, row.severity, row.status) == ("mensaje_guardia", 1, "pending")
+
+
+def _register(caller: Caller, clock: Clock, severity: str) -> None:
+    """A caller leaves the queue for a callback of `severity`, to their caller ID."""
+    queued(caller, clock)
+    ask_callback(caller)
+    caller.press("1")
+    caller.press(severity)
+
+
+@pytest.mark.parametrize(("key", "status", "severity", "said"), [
+    ("1", "pending", 3, "Conservamos su solicitud"),
+    ("", "pending", 3, "Conservamos su solicitud"),  # silence keeps it
+    ("2", "pending", 2, "Conservamos su solicitud"),
+    ("3", "cancelled", 3, "Cancelamos su solicitud"),
+])
+def test_a_repeat_caller_is_recognised(app: Flask, client: Any, clock: Clock, key: str,
+                                       status: str, severity: int, said: str) -> None:
+    """Calling again from the same number: told of the pending callback, then keep it, make it
+    graver, or cancel it; the menu follows."""
+    _register(Caller(client), clock, "3")
+    again = Caller(client)
+    again.sid = "CA" + "e" * 32
+    offer = again.call(CCO, caller=MOBILE)
+    assert "Tiene una solicitud de llamada pendiente, una consulta o un requerimiento" in (
+        offer.text)
+    after = again.press(key) if key else again.silence()
+    assert said in after.text and "Si ya tiene un número de caso, marque 2" in after.text
+    [row] = _rows(app)
+    assert (row.status, row.severity) == (status, severity)
+
+
+def test_another_number_is_not_taken_for_a_repeat_caller(client: Any, clock: Clock) -> None:
+    """A different caller ID hears the welcome as usual."""
+    _register(Caller(client), clock, "2")
+    other = Caller(client)
+    other.sid = "CA" + "f" * 32
+    assert "pendiente" not in other.call(CCO, caller="+584121234567").text

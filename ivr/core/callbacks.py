@@ -228,6 +228,30 @@ def spoken_due(line: Line, due: datetime, now: datetime) -> str:
                                                        day=f"{weekday} {day.day}").text
 
 
+PENDING_HOOK = "callback_calls.pending"
+KEEP, GRAVER, CANCEL = "1", "2", "3"
+
+
+def pending_offer(line: Line, callback: int, severity: int | None) -> Plan:
+    """A caller with a pending callback calls again: keep it, make it graver, or cancel it."""
+    said = (line.prompt("devolucion_pendiente").format(label=severity_label(line, severity)),)
+    return Plan(said, Ask(PENDING_HOOK, (("cb", callback),), 1, 5), "callback",
+                "callback-pending-recognised")
+
+
+def pending_choice(digits: str | None) -> str:
+    """What the caller chose for the pending callback: keep (also silence), graver, cancel."""
+    key = _NOT_DIGITS.sub("", (digits or "")[:4])[:1]
+    return {GRAVER: "graver", CANCEL: "cancel"}.get(key, "keep")
+
+
+def graver(line: Line, severity: int | None) -> int:
+    """One level graver than `severity` (1 stays 1)."""
+    levels = sorted(int(k) for k in _spec(line).severities)
+    current = severity if severity is not None else levels[-1]
+    return max([lvl for lvl in levels if lvl < current], default=levels[0])
+
+
 def severity_label(line: Line, severity: int | None) -> str:
     """The label of a severity level (for the analyst's whisper and the CLI)."""
     spec = line.spec.callbacks

@@ -61,6 +61,7 @@ class Hook(StrEnum):
     WAIT = "voice.wait"  # the <Enqueue> waitUrl, asked what to play while the caller waits
     WAIT_KEY = "voice.wait_key"  # a key pressed while waiting (the callback offer)
     CALLBACK = "callback_calls.step"  # a caller's answer to a callback question
+    CALLBACK_PENDING = "callback_calls.pending"  # a repeat caller: keep, graver or cancel
     ANALYST_CALL = "analyst_calls.incoming"  # the analysts' number answers
     ANALYST = "analyst_calls.step"  # the analysts' number: login, menu, outcomes
     AUDIO = "audio.prompt"  # a recorded prompt

@@ -197,3 +197,27 @@ def claim_waiting(
                      .returning(_WAITS.c.node, _WAITS.c.call_sid, _WAITS.c.joined_at)).first()
     db.commit()
     return row
+
+
+def pending_for(db: Session, *, line: str, number: str | None = None,
+                case_number: str | None = None) -> Callback | None:
+    """The open callback of this number (or case) on the line, if any."""
+    if not number and not case_number:
+        return None
+    query = sa.select(Callback).where(Callback.line == line,
+                                      Callback.status.in_(CALLBACK_OPEN))
+    query = query.where(Callback.number == number if number
+                        else Callback.case_number == case_number)
+    return db.scalars(query.order_by(*_ORDER).limit(1)).first()
+
+
+def change_severity(db: Session, callback_id: int, severity: int, due_at: datetime,
+                    now: datetime) -> Callback | None:
+    """A graver severity (and the earlier of the two due times); the place is kept."""
+    row = get(db, callback_id)
+    if row is None:
+        return None
+    row.severity, row.updated_at = severity, now
+    row.due_at = min(row.due_at, due_at) if row.due_at else due_at
+    db.commit()
+    return row

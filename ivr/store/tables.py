@@ -147,7 +147,7 @@ class Callback(Base):
     line: Mapped[str] = mapped_column(sa.String(40))
     node: Mapped[str] = mapped_column(sa.String(40))
     call_sid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
-    number: Mapped[str | None] = mapped_column(sa.String(32))
+    number: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     case_number: Mapped[str | None] = mapped_column(sa.String(12), index=True)
     severity: Mapped[int | None]
     status: Mapped[str] = mapped_column(sa.String(20), default="asking")

@@ -61,3 +61,50 @@ def _settle(line: Line, node_id: str, reply: callbacks.Answer, at: Moment) -> Pl
     if row is None:
         return callbacks.not_registered(line, node_id, at)
     return callbacks.registered(line, node_id, row.case_number, due, at.at)
+
+
+def recognised(line: Line, at: Moment) -> Plan | None:
+    """A caller whose callback is pending calls again: the offer, or None (no callbacks on
+    this line, a withheld ID, nothing pending, or the database away)."""
+    number = callbacks.dialable(param("From"), line.spec.country)
+    if line.spec.callbacks is None or number is None:
+        return None
+    row = db.attempt(lambda: store.pending_for(db.session(), line=line.id, number=number),
+                     "pending callbacks unreadable")
+    return callbacks.pending_offer(line, row.id, row.severity) if row is not None else None
+
+
+@bp.route("/<line_id>/callback/pending", methods=METHODS)
+@twilio_only
+@for_line
+def pending(line: Line) -> Response:
+    """The repeat caller chose: keep (or nothing), graver, or cancel; then the line's menu."""
+    at = moment(line)
+    ident = navigator.parse_count(request.args.get("cb"), limit=2**31, width=10)
+    chosen = callbacks.pending_choice(param("Digits"))
+    said = _apply(line, ident, chosen, at) if ident and line.spec.callbacks else ()
+    plan = navigator.incoming(line, at)
+    return answer(line, Plan(said + plan.prompts, plan.action, plan.node,
+                             f"callback-{chosen}:{plan.outcome}"), at)
+
+
+def _apply(line: Line, ident: int, chosen: str, at: Moment) -> tuple[Prompt, ...]:
+    """Carry out the repeat caller's choice; what to tell them (nothing if it failed)."""
+    def work() -> bool:
+        """The change, in the database."""
+        session = db.session()
+        row = store.get(session, ident)
+        if row is None or row.line != line.id or row.status not in ("pending", "claimed"):
+            return False
+        if chosen == "cancel":
+            store.close(session, ident, "cancelled", at.at)
+        elif chosen == "graver":
+            severity = callbacks.graver(line, row.severity)
+            store.change_severity(session, ident, severity,
+                                  callbacks.due_at(line, severity, at.at), at.at)
+        return True
+
+    if not db.attempt(work, f"NOT STORED: {chosen} of callback {ident}"):
+        return ()
+    return (line.prompt("devolucion_cancelada" if chosen == "cancel"
+                        else "devolucion_conservada"),)

@@ -44,7 +44,8 @@ def incoming() -> Response:
     if line is None:
         return unknown_line()
     at = moment(line)
-    return answer(line, navigator.incoming(line, at), at)
+    repeat = callback_calls.recognised(line, at)
+    return answer(line, repeat or navigator.incoming(line, at), at)
 
 
 @bp.route("/<line_id>/menu/<node_id>", methods=METHODS)

@@ -55,6 +55,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_callbacks_queue", "callbacks", ["line", "status", "severity", "joined_at"])
     op.create_index(op.f("ix_callbacks_case_number"), "callbacks", ["case_number"])
+    op.create_index(op.f("ix_callbacks_number"), "callbacks", ["number"])
     op.create_table(
         "analysts",
         sa.Column("id", sa.Integer(), nullable=False),
