@@ -296,8 +296,8 @@ def postgres_away(calls: int, tmp: Path, url: str) -> dict[str, Any]:
     through = parsed.set(host="127.0.0.1", port=PORT + 1).render_as_string(hide_password=False)
     engine = sa.create_engine(db.database_url(url, str(tmp)))
     with engine.begin() as connection:
-        for table in ("case_calls", "cases", "hours_overrides", "missed_calls",
-                      "alembic_version"):
+        for table in ("case_calls", "cases", "hours_overrides", "missed_calls", "callbacks",
+                      "queue_waits", "analysts", "alembic_version"):
             connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
     engine.dispose()
     phases: list[str] = []
