@@ -134,3 +134,24 @@ def test_steps_without_login_ask_to_log_in(client: Any) -> None:
     analyst = Caller(client)
     assert "código de analista" in analyst.request("/voice/cco/analyst/menu?a=5",
                                                    Digits="2").text
+
+
+def test_flask_ivr_call_plays_an_analysts_call(app: Flask, client: Any, runner: Any,
+                                               clock: Clock) -> None:
+    """`flask ivr call --analyst`: log in, 2, the customer dialled, no answer, back to the menu."""
+    add_analyst(runner)
+    customer = Caller(client)
+    queued(customer, clock)
+    ask_callback(customer)
+    customer.press("1")
+    customer.press("2")
+    result = runner.invoke(args=["ivr", "call", CCO, "--analyst", "--at", "2026-11-30 10:30",
+                                 "--keys", "42 2468 2 _ _ _", "--dial", "no-answer"])
+    lines = result.output.splitlines()
+    assert "  Marque su clave y numeral." in lines
+    assert any("Gravedad: una falla que afecta la operación." in line for line in lines)
+    assert "☎ llamando a +58 414-1112233 (30 s) …" in lines
+    assert any("callback-no-answer" in line for line in lines)
+    with app.app_context():
+        [row] = callbacks.listing(db.session())
+    assert (row.status, row.attempts) == ("pending", 1)

@@ -228,7 +228,10 @@ def _keys_hint(limit: int, finish: str) -> str:
 
 
 def _target_text(target: ET.Element) -> str:
-    """A number with ' ext. N' for <Number sendDigits="wwwwN">, a SIP address as is."""
+    """A number with ' ext. N' for <Number sendDigits="wwwwN">, a SIP address as is, and
+    "la cola 'NAME'" for an analyst taking a caller from a queue."""
+    if target.tag == "Queue":
+        return f"la cola '{(target.text or '').strip()}'"
     text = readable_number((target.text or "").strip())
     extension = (target.get("sendDigits") or "").lower().replace("w", "")
     return f"{text} ext. {extension}" if extension else text
@@ -265,14 +268,15 @@ class Simulator:
         self.connected: str | None = None
         self.to = ""
 
-    def run(self, to: str, at: datetime | None = None) -> Transcript:
-        """Call `to` (E.164), at local time `at` if given (else the app's clock), to the end."""
+    def run(self, to: str, at: datetime | None = None, entry: str = "/voice") -> Transcript:
+        """Call `to` (E.164), at local time `at` if given (else the app's clock), to the end;
+        `entry` is the number's voice URL (an analysts' number: /voice/LINE/analyst)."""
         self._reset()
         self.to = to
         with self._clock(at), self._listening():
             self._header(at)
             try:
-                self._call(Hop(self.origin + "/voice", "POST", {"CallStatus": "ringing"}))
+                self._call(Hop(self.origin + entry, "POST", {"CallStatus": "ringing"}))
             except SimulationError as e:
                 self.transcript.error = str(e)
         self._footer()
@@ -361,7 +365,7 @@ class Simulator:
 
     def _dial(self, verb: ET.Element, url: str) -> Hop | End | None:
         """Ring the targets; the driver says how it ends; a screened callee is simulated too."""
-        targets = [t for t in verb if t.tag in ("Number", "Sip", "Client")]
+        targets = [t for t in verb if t.tag in ("Number", "Sip", "Client", "Queue")]
         called = ", ".join(_target_text(t) for t in targets) or readable_number(
             (verb.text or "").strip())
         self._emit(f"☎ llamando a {called} ({_attr(verb, 'timeout', '30')} s) …")
