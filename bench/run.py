@@ -35,7 +35,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr import db
 from ivr.core import check_digit
-from ivr.store.tables import Case
+from ivr.store.tables import Callback, Case
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
@@ -43,6 +43,7 @@ SERVICE_PORT, FLOOR_PORT = 18_001, 18_002
 SEEDED_CASES = 1_000
 SIGNED_PER_SCENARIO = 4_000
 CALLER = "+573001234567"
+CCO_CALLER = "+584141112233"
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ def seed_cases(url: str, count: int) -> list[str]:
     engine = db.make_engine(db.database_url(url, tempfile.gettempdir()))
     db.drop_schema(engine)
     db.upgrade(engine)
+    seed_callback_requests(engine, SIGNED_PER_SCENARIO)
     numbers = sorted({check_digit.new_number(8) for _ in range(count * 2)})[:count]
     now = datetime.now(UTC)
     rows = [{"number": n, "line": "cco", "team": "centro_soporte", "level": 1,
@@ -171,6 +173,16 @@ def seed_cases(url: str, count: int) -> list[str]:
         connection.execute(sa.insert(Case), rows)
     engine.dispose()
     return numbers
+
+
+def seed_callback_requests(engine: sa.Engine, count: int) -> None:
+    """Callback requests whose number is given, waiting for their severity (the last answer)."""
+    now = datetime.now(UTC)
+    rows = [{"line": "cco", "node": "centro_soporte", "call_sid": f"CB{i:032d}",
+             "number": CCO_CALLER, "status": "asking", "joined_at": now, "requested_at": now,
+             "attempts": 0, "updated_at": now} for i in range(count)]
+    with engine.begin() as connection:
+        connection.execute(sa.insert(Callback), rows)
 
 
 def build_scenarios(numbers: list[str], port: int) -> dict[str, list[tuple[str, str, str]]]:
@@ -204,6 +216,18 @@ def build_scenarios(numbers: list[str], port: int) -> dict[str, list[tuple[str, 
                    call(10**9 + i, Digits="1", To="+582124713239")) for i in range(n * 8)],
         "priority-1 dial": [signed("/voice/certicamara/menu/incidente_critico?f=0",
                                    call(i, Digits="1")) for i in range(n)],
+        # the wait told: place and minutes said, the first wait of each call noted (a write)
+        "queue wait told": [
+            signed("/voice/cco/wait/centro_soporte",
+                   call(i, To="+582124713239", From=CCO_CALLER, QueueTime="45",
+                        QueuePosition=str(1 + i % 12), AvgQueueTime="240"))
+            for i in range(n)],
+        # a callback's last answer: severity, due time in business hours, the list (a write)
+        "callback severity (write)": [
+            signed("/voice/cco/callback/centro_soporte/severity?f=0",
+                   {**call(i, Digits="2", To="+582124713239", From=CCO_CALLER),
+                    "CallSid": f"CB{i:032d}"})
+            for i in range(n)],
     }
     scenarios["mix of whole calls"] = _mix(scenarios, n)
     return scenarios

@@ -10,8 +10,18 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr import config, console, db
-from ivr.admin import call, cli, graph, menus, users
-from ivr.web import audio, call_events, case_calls, helpers, live_menus, signature, voice
+from ivr.admin import call, callbacks_cli, cli, graph, menus, users
+from ivr.web import (
+    analyst_calls,
+    audio,
+    call_events,
+    callback_calls,
+    case_calls,
+    helpers,
+    live_menus,
+    signature,
+    voice,
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -39,10 +49,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     call_events.init_app(app)
     helpers.init_app(app)
     voice.init_app(app)
-    for commands in (cli, menus, graph, call, users):
+    for commands in (cli, menus, graph, call, users, callbacks_cli):
         commands.init_app(app)
     app.register_blueprint(voice.bp)
     app.register_blueprint(case_calls.bp)
+    app.register_blueprint(callback_calls.bp)
+    app.register_blueprint(analyst_calls.bp)
     app.register_blueprint(audio.bp)
     console.init_app(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -206,6 +207,20 @@ class Caller:
         action = self.last.one("Record").get("action")
         return self.request(action, RecordingUrl=url, RecordingDuration=str(seconds),
                             RecordingSid="RE" + "3" * 32)
+
+    def says(self, url: str, *sentences: str) -> None:
+        """Twilio's real-time transcription posts each sentence said, then that it stopped."""
+        for i, sentence in enumerate(sentences, start=1):
+            data = json.dumps({"transcript": sentence, "confidence": 0.93})
+            response = self.post(url, {"CallSid": self.sid, "TranscriptionSid": "GT" + "7" * 32,
+                                       "TranscriptionEvent": "transcription-content",
+                                       "LanguageCode": "es-MX", "Track": "inbound_track",
+                                       "Final": "true", "SequenceId": str(i),
+                                       "TranscriptionData": data})
+            assert response.status_code == 200 and Twiml(response.data).verbs == []
+        stopped = self.post(url, {"CallSid": self.sid, "TranscriptionEvent":
+                                  "transcription-stopped", "SequenceId": str(len(sentences) + 1)})
+        assert stopped.status_code == 200
 
     def waits(self, seconds: int) -> Twiml:
         """Twilio asks the queue's waitUrl what to play after `seconds` in the queue."""

@@ -234,7 +234,13 @@ def _keys_hint(limit: int, finish: str) -> str:
 
 
 def _target_text(target: ET.Element) -> str:
-    """A number with ' ext. N' for <Number sendDigits="wwwwN">, a SIP address as is."""
+    """Who a <Dial> rings, as the transcript says it.
+
+    A number with ' ext. N' for <Number sendDigits="wwwwN">, a SIP address as is, and "la cola
+    'NAME'" for an analyst taking a caller from a queue.
+    """
+    if target.tag == "Queue":
+        return f"la cola '{(target.text or '').strip()}'"
     text = readable_number((target.text or "").strip())
     extension = (target.get("sendDigits") or "").lower().replace("w", "")
     return f"{text} ext. {extension}" if extension else text
@@ -272,14 +278,17 @@ class Simulator:
         self.connected: str | None = None
         self.to = ""
 
-    def run(self, to: str, at: datetime | None = None) -> Transcript:
-        """Call `to` (E.164), at local time `at` if given (else the app's clock), to the end."""
+    def run(self, to: str, at: datetime | None = None, entry: str = "/voice") -> Transcript:
+        """Call `to` (E.164), at local time `at` if given (else the app's clock), to the end.
+
+        `entry` is the number's voice URL (an analysts' number: /voice/LINE/analyst).
+        """
         self._reset()
         self.to = to
         with self._clock(at), self._listening():
             self._header(at)
             try:
-                self._call(Hop(self.origin + "/voice", "POST", {"CallStatus": "ringing"}))
+                self._call(Hop(self.origin + entry, "POST", {"CallStatus": "ringing"}))
             except SimulationError as e:
                 self.transcript.error = str(e)
         self._footer()
@@ -314,7 +323,8 @@ class Simulator:
             "Say": self._speak, "Play": self._speak, "Pause": self._speak,
             "Gather": self._gather, "Dial": self._dial, "Enqueue": self._enqueue,
             "Record": self._record, "Redirect": self._redirect, "Hangup": self._hangup,
-            "Reject": self._hangup, "Leave": self._leave,
+            "Reject": self._hangup, "Leave": self._leave, "Start": self._start,
+            "Stop": self._stop,
         }
 
     def _end(self, end: End) -> None:
@@ -367,7 +377,7 @@ class Simulator:
 
     def _dial(self, verb: ET.Element, url: str) -> Hop | End | None:
         """Ring the targets; the driver says how it ends; a screened callee is simulated too."""
-        targets = [t for t in verb if t.tag in ("Number", "Sip", "Client")]
+        targets = [t for t in verb if t.tag in ("Number", "Sip", "Client", "Queue")]
         called = ", ".join(_target_text(t) for t in targets) or readable_number(
             (verb.text or "").strip())
         self._emit(f"☎ llamando a {called} ({_attr(verb, 'timeout', '30')} s) …")
@@ -413,8 +423,20 @@ class Simulator:
                       {"QueueSid": _sid("QU"), "QueueTime": "0", "QueuePosition": "1",
                        "CurrentQueueSize": "1", "AvgQueueTime": "0"})
             for child in self._request(hop):
-                self._speak(child)
+                for spoken in (child if child.tag == "Gather" else [child]):
+                    self._speak(spoken)
         return End("queue", f"en cola '{name}'")
+
+    def _start(self, verb: ET.Element, url: str) -> None:
+        """A real-time transcription starts (the simulator transcribes nothing)."""
+        for child in verb:
+            language = child.get("languageCode", "")
+            self._emit(f"  [{child.tag.lower()} en tiempo real {language}]".replace(" ]", "]"))
+
+    def _stop(self, verb: ET.Element, url: str) -> None:
+        """A real-time transcription ends."""
+        for child in verb:
+            self._emit(f"  [fin de {child.tag.lower()}]")
 
     def _record(self, verb: ET.Element, url: str) -> Hop:
         """The caller speaks after the beep: a simulated recording goes to the action."""

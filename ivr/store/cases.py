@@ -6,7 +6,7 @@ import csv
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import IO
+from typing import IO, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -137,6 +137,24 @@ def attach_transcription(db: Session, number: str, text: str, now: datetime) -> 
         case.transcription, case.updated_at = text, now
         db.commit()
     return case
+
+
+def append_transcription(db: Session | Connection, number: str, text: str, now: datetime) -> bool:
+    """Add one transcribed sentence to the case's description; False when there is no case.
+
+    One UPDATE: sentences of one recording may arrive at once on two workers.
+    """
+    update = sa.update(_CASES).where(_CASES.c.number == number).values(
+        transcription=appended(_CASES.c.transcription, text), updated_at=now)
+    done = cast(sa.CursorResult[Any], db.execute(update))
+    db.commit()
+    return bool(done.rowcount)
+
+
+def appended(column: sa.ColumnElement[str | None], text: str) -> sa.ColumnElement[str]:
+    """SQL for `column` with one more sentence after a space (or the sentence alone)."""
+    return sa.case((sa.or_(column.is_(None), column == ""), sa.literal(text)),
+                   else_=column + sa.literal(" " + text))
 
 
 def set_status(

@@ -50,11 +50,11 @@ def link(hook: Hook, /, **values: str | int | None) -> str:
     return base + path[len(request.script_root):] if base else path
 
 
-def answer(line: Line, plan: Plan, at: Moment) -> Response:
+def answer(line: Line, plan: Plan, at: Moment, stop_transcription: str | None = None) -> Response:
     """Settle any database step of `plan`, render it, and log one line about this webhook."""
     plan = db_steps.resolve(line, plan, param("CallSid"), param("From"), at)
     log_call(line.id, plan.node, plan.outcome, [o.id for o in at.overrides])
-    return twiml(_rendered(line, plan))
+    return twiml(_rendered(line, plan, stop_transcription))
 
 
 def answer_from_memory(line: Line, plan: Plan) -> Response:
@@ -63,15 +63,15 @@ def answer_from_memory(line: Line, plan: Plan) -> Response:
     return twiml(_rendered(line, plan))
 
 
-def _rendered(line: Line, plan: Plan) -> str:
+def _rendered(line: Line, plan: Plan, stop_transcription: str | None = None) -> str:
     """The TwiML of a plan, rendered once per worker and reused: most calls take a few paths."""
     cache = get_render_cache()
-    key = (id(line), plan, request.script_root)
+    key = (id(line), plan, request.script_root, stop_transcription)
     document = cache.get(key)
     if document is None:
         if len(cache) >= RENDER_CACHE_SIZE:
             cache.clear()
-        document = cache[key] = render(line, plan, link)
+        document = cache[key] = render(line, plan, link, stop_transcription)
     return document
 
 
