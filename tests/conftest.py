@@ -17,6 +17,8 @@ from flask.testing import FlaskClient
 from lxml import etree
 from twilio.request_validator import RequestValidator
 
+from ivr.admin.simulator import call_parameters, send_as_twilio
+
 TOKEN = "test-auth-token"
 BASE = "http://localhost"
 ROOT_DIR = Path(__file__).resolve().parents[1]
@@ -146,15 +148,14 @@ class Caller:
     def post(self, url: str, params: dict[str, str], signature: str | None = None,
              headers: dict[str, str] | None = None) -> Any:
         """POST `params` to `url`, signed for `BASE + url` unless a signature is given."""
-        if signature is None:
-            signature = self.validator.compute_signature(BASE + url, params)
-        all_headers = {"X-Twilio-Signature": signature, **(headers or {})}
-        return self.client.post(url, data=params, headers=all_headers)
+        return send_as_twilio(self.client, self.validator, "POST", url, BASE + url, params,
+                              signature, headers)
 
     def request(self, url: str, **params: str) -> Twiml:
         """A signed webhook call that must answer 200 with valid TwiML."""
-        params = {"CallSid": self.sid, "AccountSid": "AC" + "1" * 32, **self.call_params,
-                  **params}
+        leg = call_parameters(self.sid, self.call_params.get("From", ""),
+                              self.call_params.get("To", ""))
+        params = {**{k: v for k, v in leg.items() if v}, **params}
         response = self.post(url, params)
         assert response.status_code == 200, response.data
         assert response.mimetype == "text/xml"

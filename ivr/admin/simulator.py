@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from flask import Flask
+from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
@@ -31,6 +32,7 @@ from ivr.core.phone import format_international
 from ivr.web.helpers import webhook_answered
 from ivr.web.live_menus import get_lines
 
+ACCOUNT_SID = "AC" + "0" * 32  # a made-up account: the signature is what Twilio checks
 MAX_STEPS = 50  # webhooks per simulated call: more means a loop
 MAX_SCREEN_STEPS = 5  # webhooks of one screened callee's leg
 # Twilio's From for a caller whose number is withheld: no real number is needed to simulate.
@@ -244,6 +246,34 @@ def _target_text(target: ET.Element) -> str:
     text = readable_number((target.text or "").strip())
     extension = (target.get("sendDigits") or "").lower().replace("w", "")
     return f"{text} ext. {extension}" if extension else text
+
+
+def call_parameters(call_sid: str, caller: str, to: str) -> dict[str, str]:
+    """What Twilio sends with every request of an inbound call's leg."""
+    return {"AccountSid": ACCOUNT_SID, "CallSid": call_sid, "From": caller, "To": to,
+            "Direction": "inbound", "CallStatus": "in-progress", "ApiVersion": "2010-04-01"}
+
+
+def send_as_twilio(
+    client: FlaskClient, validator: RequestValidator | None, method: str, path: str, url: str,
+    params: dict[str, str], signature: str | None = None, headers: dict[str, str] | None = None,
+) -> TestResponse:
+    """One webhook request as Twilio makes it: the form signed over the full public `url`.
+
+    `signature` replaces the computed one (a forged or foreign signature, for tests). A GET
+    carries the parameters in its query string, signed there.
+    """
+    if method == "GET" and params:
+        query = ("&" if "?" in path else "?") + urlencode(params)
+        path, url, params = path + query, url + query, {}
+    sent = dict(headers or {})
+    if signature is not None:
+        sent["X-Twilio-Signature"] = signature
+    elif validator is not None:
+        sent["X-Twilio-Signature"] = validator.compute_signature(url, params)
+    if method == "GET":
+        return client.get(path, headers=sent)
+    return client.post(path, data=params, headers=sent)
 
 
 class Simulator:
@@ -472,7 +502,7 @@ class Simulator:
         """The person called hears who calls and presses 1 (or not): whether they are bridged."""
         child = {"CallSid": leg, "ParentCallSid": self.sid, "From": self.caller,
                  "To": (target.text or "").strip(), "Direction": "outbound-dial",
-                 "CallStatus": "in-progress", "AccountSid": self._account()}
+                 "CallStatus": "in-progress", "AccountSid": ACCOUNT_SID}
         for _ in range(MAX_SCREEN_STEPS):
             result = self._screen_step(self._request(hop, child), hop.url, accept)
             if isinstance(result, bool):
@@ -525,25 +555,11 @@ class Simulator:
 
     def _call_params(self) -> dict[str, str]:
         """What Twilio sends with every request of the caller's leg."""
-        return {"AccountSid": self._account(), "CallSid": self.sid, "From": self.caller,
-                "To": self.to, "Direction": "inbound", "CallStatus": "in-progress",
-                "ApiVersion": "2010-04-01"}
-
-    def _account(self) -> str:
-        """A made-up account id."""
-        return "AC" + "0" * 32
+        return call_parameters(self.sid, self.caller, self.to)
 
     def _send(self, method: str, path: str, url: str, params: dict[str, str]) -> TestResponse:
         """One request, signed over the full URL and the form (run with no Flask context)."""
-        if method == "GET" and params:
-            query = ("&" if "?" in path else "?") + urlencode(params)
-            path, url, params = path + query, url + query, {}
-        headers = {}
-        if self.validator is not None:
-            headers["X-Twilio-Signature"] = self.validator.compute_signature(url, params)
-        if method == "GET":
-            return self.client.get(path, headers=headers)
-        return self.client.post(path, data=params, headers=headers)
+        return send_as_twilio(self.client, self.validator, method, path, url, params)
 
     def _local(self, url: str) -> str:
         """The path to ask the test client for a URL of this app (anything else is an error)."""
