@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         report = [_header(options)]
         for name, url in backends.items():
             report.append(_run_backend(name, url, Path(tmp), connections, options.duration,
-                                       options.rounds))
+                                       options.rounds, options.only, options.port_base))
     text = "\n".join(report)
     print(text)
     if options.out:
@@ -91,6 +91,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres", help="also run on this PostgreSQL URL (its tables are "
                                            "dropped and recreated)")
     parser.add_argument("--out", help="also write the Markdown report to this file")
+    parser.add_argument("--only", action="append", metavar="SCENARIO",
+                        help="run only this scenario (repeatable; default: all)")
+    parser.add_argument("--port-base", type=int, default=SERVICE_PORT,
+                        help="the service's port; the floor's is the next one")
     return parser.parse_args(argv)
 
 
@@ -115,23 +119,26 @@ def _cpu_model() -> str:
 
 
 def _run_backend(name: str, url: str, tmp: Path, connections: list[int], duration: int,
-                 rounds: int) -> str:
-    """All scenarios on one database, with the floor measured alongside."""
+                 rounds: int, only: list[str] | None = None,
+                 port: int = SERVICE_PORT) -> str:
+    """All scenarios (or `only` these) on one database, with the floor measured alongside."""
     numbers = seed_cases(url, SEEDED_CASES)
     env = {**os.environ, "TWILIO_AUTH_TOKEN": TOKEN, "DATABASE_URL": url,
            "WEB_CONCURRENCY": "2", "LOG_LEVEL": "INFO"}
     log = open(tmp / f"service-{name}.log", "w")  # noqa: SIM115 - closed below
-    with _gunicorn("wsgi:app", SERVICE_PORT, env, log) as service:
-        size = len(_post(SERVICE_PORT, "/voice", {"To": "+576017442727", "CallSid": "CAsize"}))
+    with _gunicorn("wsgi:app", port, env, log) as service:
+        size = len(_post(port, "/voice", {"To": "+576017442727", "CallSid": "CAsize"}))
         floor_env = {**os.environ, "FLOOR_BYTES": str(size), "WEB_CONCURRENCY": "2"}
-        with _gunicorn("bench.floor:app", FLOOR_PORT, floor_env, log) as floor:
-            scenarios = build_scenarios(numbers, SERVICE_PORT)
+        with _gunicorn("bench.floor:app", port + 1, floor_env, log) as floor:
+            scenarios = build_scenarios(numbers, port)
             rows = []
             for scenario, requests in scenarios.items():
+                if only and scenario not in only:
+                    continue
                 cells = {}
                 for c in connections:
                     cells[c] = _paired(tmp, scenario, requests, scenarios["incoming call"], c,
-                                       duration, rounds)
+                                       duration, rounds, port)
                 rows.append((scenario, cells))
             memory = {"service": _peak_memory(service), "floor": _peak_memory(floor)}
     log.close()
@@ -140,7 +147,7 @@ def _run_backend(name: str, url: str, tmp: Path, connections: list[int], duratio
 
 def _paired(tmp: Path, scenario: str, requests: list[tuple[str, str, str]],
             floor_requests: list[tuple[str, str, str]], connections: int, duration: int,
-            rounds: int) -> tuple[Result, Result]:
+            rounds: int, port: int = SERVICE_PORT) -> tuple[Result, Result]:
     """The floor and the service in turn, `rounds` times: the median of each.
 
     Taking turns cancels slow drifts of a shared machine (other processes, CPU boost)
@@ -148,8 +155,8 @@ def _paired(tmp: Path, scenario: str, requests: list[tuple[str, str, str]],
     """
     floor, service = [], []
     for _ in range(rounds):
-        floor.append(_wrk(tmp, "floor", FLOOR_PORT, floor_requests, connections, duration))
-        service.append(_wrk(tmp, scenario, SERVICE_PORT, requests, connections, duration))
+        floor.append(_wrk(tmp, "floor", port + 1, floor_requests, connections, duration))
+        service.append(_wrk(tmp, scenario, port, requests, connections, duration))
     return _median(floor), _median(service)
 
 

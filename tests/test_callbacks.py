@@ -190,12 +190,13 @@ def test_an_after_hours_message_becomes_a_callback(app: Flask, caller: Caller,
     assert (row.node, row.severity, row.status) == ("mensaje_guardia", 1, "pending")
 
 
-def _register(caller: Caller, clock: Clock, severity: str) -> None:
-    """A caller leaves the queue for a callback of `severity`, to their caller ID."""
-    queued(caller, clock)
+def _register(caller: Caller, clock: Clock, severity: str) -> str:
+    """A caller leaves the queue for a callback of `severity`, to their caller ID; the case."""
+    case = queued(caller, clock)
     ask_callback(caller)
     caller.press("1")
     caller.press(severity)
+    return case
 
 
 @pytest.mark.parametrize(("key", "status", "severity", "said"), [
@@ -226,3 +227,62 @@ def test_another_number_is_not_taken_for_a_repeat_caller(client: Any, clock: Clo
     other = Caller(client)
     other.sid = "CA" + "f" * 32
     assert "pendiente" not in other.call(CCO, caller="+584121234567").text
+
+
+def _look_up(client: Any, case: str, number: str, sid: str) -> tuple[Caller, Any]:
+    """Another call types `case` in CCO's look-up (key 2); the caller and the answer."""
+    looker = Caller(client)
+    looker.sid = sid
+    looker.call(CCO, caller=number)
+    looker.press("2")
+    return looker, looker.press(case + "#")
+
+
+@pytest.mark.parametrize(("key", "status", "severity", "said"), [
+    ("1", "pending", 3, "Conservamos su solicitud"),
+    ("", "pending", 3, "Conservamos su solicitud"),  # silence keeps it
+    ("2", "pending", 2, "Conservamos su solicitud"),
+    ("3", "cancelled", 3, "Cancelamos su solicitud"),
+])
+def test_a_repeat_caller_is_recognised_by_case(app: Flask, client: Any, clock: Clock, key: str,
+                                               status: str, severity: int, said: str) -> None:
+    """From another number, the case typed in a look-up: told of its pending callback, the
+    same choice; then, whatever the choice, on to the case's team as any look-up."""
+    case = _register(Caller(client), clock, "3")
+    looker, offer = _look_up(client, case, "+584121234567", "CA" + "d" * 32)
+    assert "Encontramos su caso número" in offer.text
+    assert "Tiene una solicitud de llamada pendiente, una consulta o un requerimiento" in (
+        offer.text)
+    assert offer.all("Enqueue") == []  # not queued before the caller chose
+    after = looker.press(key) if key else looker.silence()
+    assert said in after.text and after.one("Enqueue").text == "centro-soporte"
+    assert "pendiente" not in after.text
+    [row] = _rows(app)
+    assert (row.status, row.severity) == (status, severity)
+
+
+def test_a_case_without_an_open_callback_is_routed_as_before(client: Any, clock: Clock) -> None:
+    """Once the callback is cancelled, the look-up of its case goes straight to the team."""
+    case = _register(Caller(client), clock, "2")
+    looker, _ = _look_up(client, case, "+584121234567", "CA" + "d" * 32)
+    looker.press("3")
+    _, again = _look_up(client, case, "+584121234567", "CA" + "c" * 32)
+    assert "pendiente" not in again.text and again.one("Enqueue").text == "centro-soporte"
+
+
+def test_recognised_by_number_is_not_asked_again_for_its_case(app: Flask, client: Any,
+                                                             clock: Clock) -> None:
+    """The same caller, recognised by number when the call came in, chose already: typing the
+    case of that same callback does not ask a second time."""
+    case = _register(Caller(client), clock, "3")
+    again = Caller(client)
+    again.sid = "CA" + "b" * 32
+    assert "pendiente" in again.call(CCO, caller=MOBILE).text
+    menu = again.press("1")  # keep it: the line's menu follows
+    assert "Si ya tiene un número de caso, marque 2" in menu.text
+    again.press("2")
+    found = again.press(case + "#")
+    assert "Encontramos su caso número" in found.text and "pendiente" not in found.text
+    assert found.one("Enqueue").text == "centro-soporte"
+    [row] = _rows(app)
+    assert (row.status, row.severity) == ("pending", 3)

@@ -21,7 +21,7 @@ from ivr.core.hours_speech import spoken_time
 from ivr.core.lines import Line
 from ivr.core.menu_file import CallbacksSpec, QueueNode, VoicemailNode
 from ivr.core.moment import Moment
-from ivr.core.navigator import Ask, Hangup, Plan, enter
+from ivr.core.navigator import Ask, Hangup, Plan, enter, incoming
 from ivr.core.prompts import Prompt, spell_digits
 from ivr.core.schedule import Schedule
 
@@ -234,11 +234,31 @@ PENDING_HOOK = "callback_calls.pending"
 KEEP, GRAVER, CANCEL = "1", "2", "3"
 
 
-def pending_offer(line: Line, callback: int, severity: int | None) -> Plan:
-    """A caller with a pending callback calls again: keep it, make it graver, or cancel it."""
-    said = (line.prompt("devolucion_pendiente").format(label=severity_label(line, severity)),)
-    return Plan(said, Ask(PENDING_HOOK, (("cb", callback),), 1, 5), "callback",
+def pending_offer(
+    line: Line, callback: int, severity: int | None, said: tuple[Prompt, ...] = (),
+    onward: str | None = None,
+) -> Plan:
+    """A caller with a pending callback calls again: keep it, make it graver, or cancel it.
+
+    After the choice the call goes on to node `onward` (a case's team), else to the line's menu.
+    """
+    said += (line.prompt("devolucion_pendiente").format(label=severity_label(line, severity)),)
+    values: tuple[tuple[str, str | int], ...] = (("cb", callback),)
+    values += (("to", onward),) if onward else ()
+    return Plan(said, Ask(PENDING_HOOK, values, 1, 5), "callback",
                 "callback-pending-recognised")
+
+
+def after_pending(
+    line: Line, onward: str | None, said: tuple[Prompt, ...], chosen: str, now: Moment
+) -> Plan:
+    """After the repeat caller's choice: on to `onward` if it is a node, else the line's menu."""
+    if onward and onward in line.spec.nodes:
+        plan = enter(line, onward, now, said)
+    else:
+        plan = incoming(line, now)
+        plan = Plan(said + plan.prompts, plan.action, plan.node, plan.outcome)
+    return Plan(plan.prompts, plan.action, plan.node, f"callback-{chosen}:{plan.outcome}")
 
 
 def pending_choice(digits: str | None) -> str:

@@ -16,6 +16,7 @@ from ivr.web.signature import twilio_only
 
 bp = Blueprint("callback_calls", __name__, url_prefix="/voice")
 METHODS = ["GET", "POST"]
+MAX_NODE_ID = 64  # longer than any node id: the rest is not read
 
 
 def begin(line: Line, node_id: str, at: Moment, said: tuple[Prompt, ...] = ()) -> Plan:
@@ -79,14 +80,17 @@ def recognised(line: Line, at: Moment) -> Plan | None:
 @twilio_only
 @for_line
 def pending(line: Line) -> Response:
-    """The repeat caller chose: keep (or nothing), graver, or cancel; then the line's menu."""
+    """The repeat caller chose: keep (or nothing), graver, or cancel; then on (`to`: a node).
+
+    Recognised at the incoming call, the line's menu follows; recognised by a case looked up,
+    the case's team.
+    """
     at = moment(line)
     ident = navigator.parse_count(request.args.get("cb"), limit=2**31, width=10)
     chosen = callbacks.pending_choice(param("Digits"))
     said = _apply(line, ident, chosen, at) if ident and line.spec.callbacks else ()
-    plan = navigator.incoming(line, at)
-    return answer(line, Plan(said + plan.prompts, plan.action, plan.node,
-                             f"callback-{chosen}:{plan.outcome}"), at)
+    onward = request.args.get("to", "")[:MAX_NODE_ID]
+    return answer(line, callbacks.after_pending(line, onward, said, chosen, at), at)
 
 
 def _apply(line: Line, ident: int, chosen: str, at: Moment) -> tuple[Prompt, ...]:
