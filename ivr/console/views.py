@@ -719,8 +719,10 @@ def callback_call(callback_id: int) -> Any:
 @bp.route("/callbacks/<int:callback_id>/outcome", methods=["POST"])
 @requires("analyst")
 def callback_outcome(callback_id: int) -> Any:
-    """How the callback went, by hand: reached closes it, otherwise back on the list in its
-    place (unreachable after max_attempts); or cancel it."""
+    """How the callback went, by hand (reached closes it, others keep its place), or cancel.
+
+    As on the phone: unreachable after the line's max_attempts.
+    """
     row, line = _callback(callback_id)
     form = OutcomeForm()
     if not form.validate():
