@@ -73,6 +73,7 @@ class Hook(StrEnum):
     CONSOLE_BRIDGE = "console_hooks.bridge"  # the analyst the console called answered
     CONSOLE_DIALED = "console_hooks.dialed"  # the <Dial> action of the customer's leg
     CONSOLE_STATUS = "console_hooks.status"  # the status callback of the console's call
+    CONSOLE_TOLD = "console_hooks.told"  # a callback's customer answered: person or voicemail
 
 
 class Urls(Protocol):

@@ -7,6 +7,7 @@ never get the same callback, on any number of machines.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -146,17 +147,21 @@ def claim_next(db: Connection, *, line: str, analyst: str, now: datetime) -> int
 
 
 def record_outcome(
-    db: Session, callback_id: int, outcome: str, *, max_attempts: int, now: datetime
+    db: Session, callback_id: int, outcome: str, *, max_attempts: int, now: datetime,
+    claimed_by: str | None = None,
 ) -> Callback:
     """How a call back went: reached closes it; otherwise back on the list in its place.
 
-    After `max_attempts` calls it closes as unreachable.
+    After `max_attempts` calls it closes as unreachable. With `claimed_by`, only a callback
+    that this claimant holds now (a late report about a callback closed since changes nothing).
     """
     if outcome not in OUTCOMES:
         raise CallbackError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
     row = get(db, callback_id)
     if row is None:
         raise CallbackError(f"no callback {callback_id}")
+    if claimed_by is not None and (row.status, row.claimed_by) != ("claimed", claimed_by):
+        raise CallbackError(f"callback {callback_id} is not claimed by {claimed_by}")
     row.last_outcome, row.updated_at = outcome, now
     row.claimed_by = row.claimed_at = None
     if outcome == "reached":
@@ -230,3 +235,61 @@ def change_severity(db: Session, callback_id: int, severity: int, due_at: dateti
     row.due_at = min(row.due_at, due_at) if row.due_at else due_at
     db.commit()
     return row
+
+
+def release(db: Session, callback_id: int, *, claimed_by: str, now: datetime) -> bool:
+    """Give back a claimed callback untried: pending again in its place, the attempt uncounted.
+
+    Only the claimant's own claim; False when it holds none (one UPDATE, so a release never
+    undoes someone else's claim or outcome).
+    """
+    result = db.execute(
+        sa.update(_CALLBACKS)
+        .where(_CALLBACKS.c.id == callback_id, _CALLBACKS.c.status == "claimed",
+               _CALLBACKS.c.claimed_by == claimed_by)
+        .values(status="pending", claimed_by=None, claimed_at=None, updated_at=now,
+                attempts=sa.case((_CALLBACKS.c.attempts > 0, _CALLBACKS.c.attempts - 1),
+                                 else_=0)))
+    db.commit()
+    return bool(getattr(result, "rowcount", 0))
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A caller in a queue now: since when, being taken by whom, and their case."""
+
+    line: str
+    node: str
+    call_sid: str
+    joined_at: datetime
+    claimed_by: str | None
+    case_number: str | None
+    caller: str | None
+
+
+def waiting(db: Session, *, lines: Sequence[str], since: datetime,
+            limit: int = 200) -> list[Waiting]:
+    """Who waits in the lines' queues now (joined since `since`, not left), longest first.
+
+    With the case the call opened or looked up, and that case's caller.
+    """
+    rows = db.execute(
+        sa.select(_WAITS).where(_WAITS.c.line.in_(lines), _WAITS.c.left_at.is_(None),
+                                _WAITS.c.joined_at >= since)
+        .order_by(_WAITS.c.joined_at, _WAITS.c.id).limit(limit)).all()
+    found = []
+    for row in rows:
+        number = case_of_call(db, row.call_sid)
+        caller = (db.scalar(sa.select(Case.caller).where(Case.number == number))
+                  if number else None)
+        found.append(Waiting(row.line, row.node, row.call_sid, row.joined_at, row.claimed_by,
+                             number, caller))
+    return found
+
+
+def requested_between(db: Session, *, lines: Sequence[str], start: datetime,
+                      end: datetime) -> Sequence[Callback]:
+    """Callbacks of the lines asked in [start, end) and put on the list (not still asking)."""
+    return db.scalars(sa.select(Callback).where(
+        Callback.line.in_(lines), Callback.requested_at >= start, Callback.requested_at < end,
+        Callback.status != "asking").order_by(Callback.requested_at)).all()
