@@ -1,15 +1,20 @@
 """The analysts' number through signed webhooks: login with lockout, the next caller with its
-whisper, the next callback dialled with the line's number and its outcome kept."""
+whisper (that very caller dequeued through the fake REST API into the analyst's room), the
+next callback dialled with the line's number and its outcome kept."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from ivr import db
 from ivr.store import callbacks
-from tests.conftest import CCO, Caller, Clock
+from tests.conftest import BASE, CCO, TOKEN, Caller, Clock
+from tests.fake_twilio import ACCOUNT, FakeTwilio, serving
 from tests.test_callbacks import CARACAS, MOBILE, ask_callback, queued, wait
 
 ANALYST_PHONE = "+584149998877"
@@ -155,3 +160,140 @@ def test_flask_ivr_call_plays_an_analysts_call(app: Flask, client: Any, runner: 
     with app.app_context():
         [row] = callbacks.listing(db.session())
     assert (row.status, row.attempts) == ("pending", 1)
+
+
+QUEUE = "QU" + "2" * 32  # the QueueSid `wait` posts
+FIRST, SECOND = "CA" + "a1" * 16, "CA" + "b2" * 16
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """Twilio's REST API, faked on a loopback port; it records what it receives."""
+    fake = FakeTwilio(TOKEN)
+    with serving(fake) as url:
+        fake.url = url
+        yield fake
+
+
+@pytest.fixture
+def rest_client(make_app: Any, fake_twilio: FakeTwilio) -> Any:
+    """A test client of an app with the account's REST credentials, pointed at the fake."""
+    return make_app(TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_API_BASE_URL=fake_twilio.url).test_client()
+
+
+def two_waiting(client: Any, clock: Clock) -> tuple[Caller, str, Caller, str]:
+    """FIRST joins the support queue at 10:00 and SECOND at 10:02; their case numbers."""
+    first, second = Caller(client), Caller(client)
+    first.sid, second.sid = FIRST, SECOND
+    first_case = queued(first, clock, "2026-11-30 10:00")
+    wait(first, 1, 0, 0)
+    second_case = queued(second, clock, "2026-11-30 10:02", number="+584142223344")
+    wait(second, 2, 0, 0)
+    return first, first_case, second, second_case
+
+
+def analyst_takes(client: Any, runner: Any, clock: Clock) -> Any:
+    """An analyst logs in at 10:07 and presses 1."""
+    add_analyst(runner)
+    clock.set("2026-11-30 10:07", CARACAS)
+    analyst = analyst_call(client)
+    log_in(analyst)
+    return analyst.press("1")
+
+
+def room_of(document: Any) -> tuple[str, dict[str, str]]:
+    """The conference a document dials into, and the <Conference>'s attributes."""
+    conference = document.one("Conference")
+    return conference.text, dict(conference.attrib)
+
+
+def joined(caller: Caller, url: str) -> Any:
+    """Twilio runs the member update's url for the dequeued caller (signed, like any webhook)."""
+    assert url.startswith(BASE + "/voice/cco/join/")
+    return caller.request(url[len(BASE):])
+
+
+def test_the_claimed_caller_is_dequeued_into_the_analysts_room(
+        rest_client: Any, runner: Any, clock: Clock, fake_twilio: FakeTwilio) -> None:
+    """1: the caller who joined first is taken out of Twilio's queue by the REST API, even when
+    Twilio has someone else at the front; the analyst hears that caller's case, then both join
+    one room named by the caller's CallSid; the caller's <Enqueue> action joins it too."""
+    fake_twilio.members[QUEUE] = [SECOND, FIRST]  # Twilio's front is not the claimed caller
+    first, first_case, _, second_case = two_waiting(rest_client, clock)
+    taken = analyst_takes(rest_client, runner, clock)
+    [update] = fake_twilio.member_updates()
+    assert (update["queue"], update["call"], update["form"]["Method"]) == (QUEUE, FIRST, "POST")
+    assert "desde hace 7 minutos" in taken.text and ", ".join(first_case) in taken.text
+    assert ", ".join(second_case) not in taken.text and not taken.all("Queue")
+    room, attributes = room_of(taken)
+    assert room == "take-" + FIRST
+    assert attributes == {"beep": "false", "endConferenceOnExit": "true",
+                          "maxParticipants": "2"}
+    assert taken.verbs.index("Say") < taken.verbs.index("Dial")  # the whisper first
+    assert "/voice/cco/analyst/bridged" in taken.one("Dial").get("action")
+    caller_side = joined(first, update["form"]["Url"])
+    assert room_of(caller_side) == (room, attributes) and not caller_side.one("Dial").get("action")
+    left = first.queue_ends("redirected")  # the action Twilio requests on a REST dequeue
+    assert room_of(left)[0] == room and not left.all("Enqueue") and "Hangup" not in left.verbs
+
+
+def test_a_caller_gone_from_twilios_queue_is_skipped(
+        rest_client: Any, runner: Any, clock: Clock, fake_twilio: FakeTwilio, app: Flask) -> None:
+    """404 for the first caller (hung up between two wait hits): marked left, the next one is
+    claimed and dequeued; without its QueueSid the queue is found by its name."""
+    fake_twilio.queues["centro-soporte"] = QUEUE
+    fake_twilio.members[QUEUE] = [SECOND]
+    _, _, second, second_case = two_waiting(rest_client, clock)
+    taken = analyst_takes(rest_client, runner, clock)
+    assert [(u["queue"], u["call"]) for u in fake_twilio.member_updates()] == [
+        (QUEUE, FIRST), (QUEUE, SECOND)]
+    assert ", ".join(second_case) in taken.text and "desde hace 5 minutos" in taken.text
+    assert room_of(taken)[0] == "take-" + SECOND
+    with rest_client.application.app_context():
+        waiting = callbacks.waiting(db.session(), lines=["cco"],
+                                    since=datetime(2026, 1, 1, tzinfo=UTC))
+    assert [w.call_sid for w in waiting] == [SECOND]  # FIRST's wait is over
+
+
+def test_the_queue_is_looked_up_by_name_without_a_queue_sid(
+        rest_client: Any, runner: Any, clock: Clock, fake_twilio: FakeTwilio) -> None:
+    """A wait noted without QueueSid: the account's queues are listed, the right one used."""
+    fake_twilio.queues.update({"otra": "QU" + "3" * 32, "centro-soporte": QUEUE})
+    fake_twilio.members[QUEUE] = [FIRST]
+    first = Caller(rest_client)
+    first.sid = FIRST
+    queued(first, clock, "2026-11-30 10:00")
+    assert first.queued is not None
+    first.request(first.queued.one("Enqueue").get("waitUrl"), QueueTime="0")
+    taken = analyst_takes(rest_client, runner, clock)
+    assert [r["path"].rsplit("/", 1)[-1] for r in fake_twilio.received] == [
+        "Queues.json", FIRST + ".json"]
+    assert room_of(taken)[0] == "take-" + FIRST
+
+
+@pytest.mark.parametrize("status", [500, 429])
+def test_a_failing_api_falls_back_to_the_queue(
+        rest_client: Any, runner: Any, clock: Clock, fake_twilio: FakeTwilio, status: int) -> None:
+    """Any other answer than 404: today's <Dial><Queue> (Twilio's front caller)."""
+    fake_twilio.member_status = status
+    fake_twilio.members[QUEUE] = [FIRST, SECOND]
+    two_waiting(rest_client, clock)
+    taken = analyst_takes(rest_client, runner, clock)
+    assert len(fake_twilio.member_updates()) == 1
+    assert taken.one("Queue").text == "centro-soporte" and not taken.all("Conference")
+
+
+def test_without_credentials_the_queue_is_dialled(
+        client: Any, runner: Any, clock: Clock, fake_twilio: FakeTwilio) -> None:
+    """No TWILIO_ACCOUNT_SID: no REST request at all, <Dial><Queue> as before."""
+    two_waiting(client, clock)
+    taken = analyst_takes(client, runner, clock)
+    assert taken.one("Queue").text == "centro-soporte" and fake_twilio.received == []
+
+
+def test_the_join_webhook_refuses_what_is_no_call_sid(client: Any) -> None:
+    """A join URL with a made-up CallSid (or a phone number) joins no room."""
+    caller = Caller(client)
+    caller.sid = "+584141112233"
+    answered = caller.request("/voice/cco/join/centro_soporte?t=%2B584141112233")
+    assert not answered.all("Conference")

@@ -14,12 +14,12 @@ from typing import Any
 from flask import current_app, url_for
 
 from ivr import db
-from ivr.console import twilio_api
 from ivr.core.lines import Line
 from ivr.core.twiml import Hook
 from ivr.store import audit, console_calls
 from ivr.store.console_tables import ConsoleCall, ConsoleUser
 from ivr.store.tables import Callback, Case
+from ivr.web import twilio_api
 from ivr.web.helpers import now
 
 log = logging.getLogger("ivr.console")

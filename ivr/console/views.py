@@ -31,7 +31,7 @@ from markupsafe import Markup
 from wtforms import SelectChoice
 
 from ivr import db
-from ivr.console import auth, callme, charts, figures, status, twilio_api
+from ivr.console import auth, callme, charts, figures, status
 from ivr.console.auth import me, requires
 from ivr.console.forms import (
     CaseStatusForm,
@@ -63,6 +63,7 @@ from ivr.store import (
 from ivr.store import callbacks as callback_store
 from ivr.store.console_tables import ROLES, ConsoleUser
 from ivr.store.tables import CALLBACK_OPEN, CASE_STATUSES, Callback, Case, MissedCall
+from ivr.web import twilio_api
 from ivr.web.helpers import now
 from ivr.web.live_menus import get_lines
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from ivr.core.callbacks import severity_label
 from ivr.core.lines import Line
-from ivr.core.navigator import Ask, BridgeQueue, CallCustomer, Hangup, Plan
+from ivr.core.navigator import Ask, BridgeQueue, CallCustomer, Hangup, JoinRoom, Plan
 from ivr.core.prompts import Prompt, spell_digits
 
 HOOK = "analyst_calls.step"
@@ -27,6 +27,10 @@ MAX_CODE_DIGITS = 8
 DIAL_OUTCOMES = {"no-answer": "no-answer", "busy": "busy", "failed": "failed",
                  "canceled": "no-answer"}
 _DIGITS = re.compile(r"[^0-9]")
+_CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
+_QUEUE_SID = re.compile(r"QU[0-9a-fA-F]{32}")
+ROOM_PREFIX = "take-"
+MAX_TAKES = 3  # callers gone from Twilio's queue (404) skipped before "nobody waits"
 
 
 def keys(digits: str | None, limit: int = MAX_CODE_DIGITS) -> str:
@@ -79,15 +83,42 @@ def nobody(line: Line, analyst: int, prompt_id: str) -> Plan:
 
 
 def take_caller(
-    line: Line, analyst: int, node: str, case: str | None, joined_at: datetime, now: datetime
+    line: Line, analyst: int, node: str, case: str | None, joined_at: datetime, now: datetime,
+    room: str | None = None,
 ) -> Plan:
-    """The whisper (the wait, the case), then the caller at the front of the queue."""
+    """The whisper (the wait, the case), then the caller.
+
+    With `room`: the claimed caller was dequeued into that conference room, the analyst joins
+    it. Without: the caller at the front of Twilio's queue (usually, not always, the claimed one).
+    """
     said: tuple[Prompt, ...] = (
         line.prompt("analista_cliente").format(minutes=str(minutes_since(joined_at, now))),)
     if case:
         said += (line.prompt("analista_caso").format(number=spell_digits(case)),)
-    return Plan(said, BridgeQueue(node, HOOK, (("step", BRIDGED), ("a", analyst))), node,
-                "analyst-takes-caller")
+    values: tuple[tuple[str, str | int], ...] = (("step", BRIDGED), ("a", analyst))
+    if room is not None:
+        return Plan(said, JoinRoom(room, HOOK, values), node, "analyst-takes-claimed-caller")
+    return Plan(said, BridgeQueue(node, HOOK, values), node, "analyst-takes-caller")
+
+
+def call_sid(value: str | None) -> str | None:
+    """A Twilio CallSid (CA + 32 hex digits), else None."""
+    return value if value and _CALL_SID.fullmatch(value) else None
+
+
+def queue_sid(value: str | None) -> str | None:
+    """A Twilio QueueSid (QU + 32 hex digits), else None."""
+    return value if value and _QUEUE_SID.fullmatch(value) else None
+
+
+def room(caller_sid: str) -> str:
+    """The conference room where an analyst takes this caller: named by CallSid, no number."""
+    return ROOM_PREFIX + caller_sid
+
+
+def join(node: str, caller_sid: str) -> Plan:
+    """The caller taken by an analyst goes into their room (the analyst may come first)."""
+    return Plan((), JoinRoom(room(caller_sid)), node, "caller-joins-analyst")
 
 
 def call_back(

@@ -102,6 +102,18 @@ class BridgeQueue:
 
 
 @dataclass(frozen=True)
+class JoinRoom:
+    """Into the conference room of an analyst and the one caller taken (`<Dial><Conference>`).
+
+    With `hook`, the dial's action is that webhook with `values` (the analyst's side).
+    """
+
+    room: str
+    hook: str | None = None
+    values: tuple[tuple[str, str | int], ...] = ()
+
+
+@dataclass(frozen=True)
 class CallCustomer:
     """An analyst calls a customer back, the line's number as caller ID."""
 
@@ -177,7 +189,7 @@ class FindCase:
 
 Action = (
     Gather | Dial | Enqueue | Hold | Leave | Hangup | OpenCase | ReadCase | RecordCase | AskCase
-    | FindCase | TakeMessage | CallerGone | Ask | BridgeQueue | CallCustomer
+    | FindCase | TakeMessage | CallerGone | Ask | BridgeQueue | JoinRoom | CallCustomer
 )
 
 

@@ -29,6 +29,7 @@ from ivr.core.navigator import (
     Gather,
     Hangup,
     Hold,
+    JoinRoom,
     Leave,
     Plan,
     ReadCase,
@@ -64,6 +65,7 @@ class Hook(StrEnum):
     CALLBACK_PENDING = "callback_calls.pending"  # a repeat caller: keep, graver or cancel
     ANALYST_CALL = "analyst_calls.incoming"  # the analysts' number answers
     ANALYST = "analyst_calls.step"  # the analysts' number: login, menu, outcomes
+    ANALYST_JOIN = "analyst_calls.join"  # a caller dequeued for an analyst (REST member url)
     AUDIO = "audio.prompt"  # a recorded prompt
     CASE_READ = "case_calls.read"  # after a case number was read back
     CASE_RECORDED = "case_calls.recorded"  # the <Record> action of a case's description
@@ -118,6 +120,8 @@ def render(line: Line, plan: Plan, urls: Urls, stop_transcription: str | None = 
             dial = response.dial(action=urls(Hook(action.hook), line_id=line.id,
                                              **dict(action.values)), method="POST")
             dial.queue(_queue_node(line, action.node).queue)
+        elif isinstance(action, JoinRoom):
+            _join_room(response, line, action, urls)
         elif isinstance(action, CallCustomer):
             dial = response.dial(action=urls(Hook(action.hook), line_id=line.id,
                                              **dict(action.values)), method="POST",
@@ -130,6 +134,16 @@ def render(line: Line, plan: Plan, urls: Urls, stop_transcription: str | None = 
         elif isinstance(action, Hangup | CallerGone):
             response.hangup()
     return str(response)
+
+
+def _join_room(response: VoiceResponse, line: Line, action: JoinRoom, urls: Urls) -> None:
+    """`<Dial><Conference>` into a room of two that ends when either one leaves."""
+    if action.hook is None:
+        dial = response.dial()
+    else:
+        dial = response.dial(action=urls(Hook(action.hook), line_id=line.id,
+                                         **dict(action.values)), method="POST")
+    dial.conference(action.room, beep=False, end_conference_on_exit=True, max_participants=2)
 
 
 def render_message(text: str, voice: str, language: str) -> str:

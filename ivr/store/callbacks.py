@@ -25,13 +25,23 @@ class CallbackError(ValueError):
     """An admin asked for something about callbacks that cannot be done."""
 
 
-def joined_queue(db: Connection, *, call_sid: str, line: str, node: str, now: datetime) -> None:
-    """Note when this call first joined a queue (later waits of the same call keep it)."""
-    if db.execute(sa.select(_WAITS.c.id).where(_WAITS.c.call_sid == call_sid)).first():
+def joined_queue(db: Connection, *, call_sid: str, line: str, node: str, now: datetime,
+                 queue_sid: str | None = None) -> None:
+    """Note when this call first joined a queue (later waits of the same call keep it).
+
+    And the SID of Twilio's queue it waits in (kept up to date while it waits).
+    """
+    found = db.execute(sa.select(_WAITS.c.id, _WAITS.c.queue_sid, _WAITS.c.left_at)
+                       .where(_WAITS.c.call_sid == call_sid)).first()
+    if found is not None:
+        if queue_sid and found.queue_sid != queue_sid and found.left_at is None:
+            db.execute(sa.update(_WAITS).where(_WAITS.c.id == found.id)
+                       .values(queue_sid=queue_sid))
+            db.commit()
         return
     try:
         db.execute(sa.insert(_WAITS), {"call_sid": call_sid, "line": line, "node": node,
-                                       "joined_at": now})
+                                       "joined_at": now, "queue_sid": queue_sid})
         db.commit()
     except IntegrityError:  # the same call's wait URL, twice at once: the first one stands
         db.rollback()
@@ -196,10 +206,11 @@ def left_queue(db: Connection, call_sid: str, now: datetime) -> None:
 
 def claim_waiting(
     db: Connection, *, line: str, analyst: str
-) -> sa.Row[tuple[str, str, datetime]] | None:
+) -> sa.Row[tuple[str, str, datetime, str | None]] | None:
     """Take the caller who joined the line's queues first and still waits, atomically.
 
-    As `claim_next` does; gives (node, call_sid, joined_at), or None when nobody waits.
+    As `claim_next` does; gives (node, call_sid, joined_at, queue_sid), or None when nobody
+    waits.
     """
     first = (sa.select(_WAITS.c.id)
              .where(_WAITS.c.line == line, _WAITS.c.left_at.is_(None),
@@ -208,7 +219,8 @@ def claim_waiting(
              .limit(1).with_for_update(skip_locked=True).scalar_subquery())
     row = db.execute(sa.update(_WAITS).where(_WAITS.c.id == first, _WAITS.c.claimed_by.is_(None))
                      .values(claimed_by=analyst)
-                     .returning(_WAITS.c.node, _WAITS.c.call_sid, _WAITS.c.joined_at)).first()
+                     .returning(_WAITS.c.node, _WAITS.c.call_sid, _WAITS.c.joined_at,
+                                _WAITS.c.queue_sid)).first()
     db.commit()
     return row
 

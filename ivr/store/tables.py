@@ -164,6 +164,7 @@ class QueueWait(Base):
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime())
     left_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     claimed_by: Mapped[str | None] = mapped_column(sa.String(40))
+    queue_sid: Mapped[str | None] = mapped_column(sa.String(64))  # Twilio's queue (QU...)
 
 
 class Callback(Base):

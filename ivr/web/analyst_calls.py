@@ -1,14 +1,16 @@
 """The analysts' number (`analysts:` in a line's file): login, then callers and callbacks.
 
 Its Twilio number's voice URL is /voice/LINE/analyst. Callers and callbacks are claimed
-atomically in the database.
+atomically in the database; a claimed caller is taken out of Twilio's queue by the REST API
+(that very call) into a conference room the analyst joins after the whisper.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request, url_for
 
 from ivr import db
 from ivr.core import analyst_desk as desk
@@ -16,9 +18,11 @@ from ivr.core import navigator
 from ivr.core.lines import Line
 from ivr.core.menu_file import AnalystsSpec
 from ivr.core.navigator import Plan
+from ivr.core.twiml import Hook
 from ivr.store import analysts
 from ivr.store import callbacks as callback_store
 from ivr.store.tables import Callback
+from ivr.web import twilio_api
 from ivr.web.helpers import answer, for_line, log_call, moment, now, param, unknown_line
 from ivr.web.signature import twilio_only
 
@@ -34,6 +38,17 @@ def incoming(line: Line) -> Response:
     if line.spec.analysts is None:
         return unknown_line()
     return answer(line, desk.ask_code(line), moment(line))
+
+
+@bp.route("/<line_id>/join/<node_id>", methods=METHODS)
+@twilio_only
+@for_line
+def join(line: Line, node_id: str) -> Response:
+    """A caller an analyst took (dequeued by the REST API): into their conference room."""
+    caller = desk.call_sid(request.args.get("t")) or desk.call_sid(param("CallSid"))
+    if caller is None:
+        return unknown_line()
+    return answer(line, desk.join(node_id, caller), moment(line))
 
 
 @bp.route("/<line_id>/analyst/<step>", methods=METHODS)
@@ -96,22 +111,65 @@ def _logged_in(line: Line, step: str, analyst: int) -> Plan:
 
 
 def _next_caller(line: Line, analyst: int) -> Plan:
-    """Claim the caller who has waited longest in any of the line's queues."""
+    """Claim the caller who has waited longest in the line's queues, and take that very call.
+
+    The claimed call is dequeued by Twilio's REST API into a room the analyst then joins; one
+    gone from Twilio's queue (404) is marked left and the next is claimed (MAX_TAKES in all).
+    Without credentials, or when the API fails: `<Dial><Queue>` (Twilio's front caller).
+    """
     at = now()
+    for _ in range(desk.MAX_TAKES):
+        found = db.attempt(lambda: _claim_caller(line, analyst), "queue claim impossible")
+        if found is None:
+            break
+        node, call_sid, queue_sid, case, joined = found
+        taken = _dequeue(line, node, call_sid, queue_sid)
+        if taken == twilio_api.GONE:
+            _gone(line, node, call_sid, at)
+            continue
+        room = desk.room(call_sid) if taken == twilio_api.DEQUEUED else None
+        return desk.take_caller(line, analyst, node, case, joined, at, room)
+    return desk.nobody(line, analyst, "analista_nadie_espera")
 
-    def claim() -> tuple[str, str | None, datetime] | None:
-        """The claimed caller's node, case and join time."""
-        row = callback_store.claim_waiting(db.connection(), line=line.id, analyst=str(analyst))
-        if row is None:
-            return None
-        return (row.node, callback_store.case_of_call(db.session(), row.call_sid),
-                row.joined_at)
 
-    found = db.attempt(claim, "queue claim impossible")
-    if found is None:
-        return desk.nobody(line, analyst, "analista_nadie_espera")
-    node, case, joined = found
-    return desk.take_caller(line, analyst, node, case, joined, at)
+def _gone(line: Line, node: str, call_sid: str, at: datetime) -> None:
+    """A claimed caller was no longer in Twilio's queue: their wait is over."""
+    db.attempt(lambda: callback_store.left_queue(db.connection(), call_sid, at),
+               f"queue exit of call {call_sid} not noted")
+    log_call(line.id, node, f"claimed-caller-{call_sid}-gone")
+
+
+def _claim_caller(
+    line: Line, analyst: int
+) -> tuple[str, str, str | None, str | None, datetime] | None:
+    """The claimed caller's node, CallSid, QueueSid, case and join time."""
+    row = callback_store.claim_waiting(db.connection(), line=line.id, analyst=str(analyst))
+    if row is None:
+        return None
+    return (row.node, row.call_sid, desk.queue_sid(row.queue_sid),
+            callback_store.case_of_call(db.session(), row.call_sid), row.joined_at)
+
+
+def _dequeue(line: Line, node: str, call_sid: str, queue_sid: str | None) -> str:
+    """Ask Twilio to send this very call to the join webhook (DEQUEUED, GONE or FAILED)."""
+    spec = line.spec.nodes.get(node)
+    name = getattr(spec, "queue", None)
+    if not twilio_api.configured() or desk.call_sid(call_sid) is None or not name:
+        return twilio_api.FAILED
+    taken = twilio_api.dequeue(call_sid, queue_sid, str(name),
+                               _absolute(Hook.ANALYST_JOIN, line_id=line.id, node_id=node,
+                                         t=call_sid))
+    if taken == twilio_api.FAILED:
+        log_call(line.id, node, f"dequeue-of-{call_sid}-failed-dial-queue")
+    return taken
+
+
+def _absolute(hook: Hook, /, **values: Any) -> str:
+    """An absolute URL of ours (the REST API needs one): PUBLIC_BASE_URL when set."""
+    base = current_app.config["PUBLIC_BASE_URL"]
+    if base:
+        return str(base) + url_for(hook.value, **values)
+    return url_for(hook.value, _external=True, **values)
 
 
 def _next_callback(line: Line, analyst: int) -> Plan:

@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ivr import db
-from ivr.core import callbacks, navigator, transcripts
+from ivr.core import analyst_desk, callbacks, navigator, transcripts
 from ivr.core.lines import Line
 from ivr.core.menu_file import QueueNode
 from ivr.core.twiml import render_empty, render_message, render_screen, render_screen_result
@@ -123,6 +123,9 @@ def queue(line: Line, node_id: str) -> Response:
                    f"queue exit of call {call_sid} not noted")
     if result == "leave" and callbacks.offers_callback(line, node_id):
         return answer(line, callback_calls.begin(line, node_id, at), at)
+    taken = analyst_desk.call_sid(call_sid)
+    if result == "redirected" and taken:  # dequeued by an analyst (REST): into their room
+        return answer(line, analyst_desk.join(node_id, taken), at)
     return answer(line, navigator.queue_ended(line, node_id, result, at), at)
 
 
@@ -137,7 +140,8 @@ def wait(line: Line, node_id: str) -> Response:
     call_sid, at = param("CallSid"), moment(line)
     if call_sid:
         db.attempt(lambda: callback_store.joined_queue(
-            db.connection(), call_sid=call_sid, line=line.id, node=node_id, now=at.at),
+            db.connection(), call_sid=call_sid, line=line.id, node=node_id, now=at.at,
+            queue_sid=analyst_desk.queue_sid(param("QueueSid"))),
             f"queue join of call {call_sid} not noted")
     plan = navigator.waiting(line, node_id, param("QueueTime"), param("QueuePosition"),
                              param("AvgQueueTime"))
