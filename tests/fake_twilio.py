@@ -8,7 +8,7 @@ import base64
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +37,7 @@ class FakeTwilio:
     queues: dict[str, str] = field(default_factory=dict)
     members: dict[str, list[str]] = field(default_factory=dict)
     member_status: int | None = None
+    on_member: Callable[[], None] | None = None  # called on each member update (a slow API)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         """Answer like Twilio's REST API for the few resources the console uses."""
@@ -74,6 +75,8 @@ class FakeTwilio:
 
     def _dequeue(self, queue: str, call: str) -> Response:
         """Take `call` out of `queue` (it will run the url given), or 404 if not in it."""
+        if self.on_member is not None:
+            self.on_member()
         if self.member_status is not None:
             return _json({"code": 20500, "message": "Internal error"}, self.member_status)
         waiting = self.members.get(queue, [])

@@ -13,7 +13,7 @@ from flask import Flask
 
 from ivr import db
 from ivr.store import callbacks
-from tests.conftest import BASE, CCO, TOKEN, Caller, Clock
+from tests.conftest import BASE, CCO, TOKEN, Caller, Clock, Monotonic
 from tests.fake_twilio import ACCOUNT, FakeTwilio, serving
 from tests.test_callbacks import CARACAS, MOBILE, ask_callback, queued, wait
 
@@ -230,7 +230,9 @@ def test_the_claimed_caller_is_dequeued_into_the_analysts_room(
     assert attributes == {"beep": "false", "endConferenceOnExit": "true",
                           "maxParticipants": "2"}
     assert taken.verbs.index("Say") < taken.verbs.index("Dial")  # the whisper first
-    assert "/voice/cco/analyst/bridged" in taken.one("Dial").get("action")
+    dial = taken.one("Dial")
+    assert "/voice/cco/analyst/bridged" in dial.get("action")
+    assert dial.get("hangupOnStar") == "true"  # a room the caller has left: * for the menu
     caller_side = joined(first, update["form"]["Url"])
     assert room_of(caller_side) == (room, attributes) and not caller_side.one("Dial").get("action")
     left = first.queue_ends("redirected")  # the action Twilio requests on a REST dequeue
@@ -269,6 +271,25 @@ def test_the_queue_is_looked_up_by_name_without_a_queue_sid(
     assert [r["path"].rsplit("/", 1)[-1] for r in fake_twilio.received] == [
         "Queues.json", FIRST + ".json"]
     assert room_of(taken)[0] == "take-" + FIRST
+
+
+def test_claims_stop_when_twilio_is_slow(rest_client: Any, runner: Any, clock: Clock,
+                                         fake_twilio: FakeTwilio, monotonic: Monotonic) -> None:
+    """Each 404 took 5 s: no third claim after 8 s in one webhook (Twilio waits 15 s), the
+    analyst hears nobody waits and the menu; the unclaimed caller keeps waiting."""
+    fake_twilio.on_member = lambda: monotonic.advance(5)
+    two_waiting(rest_client, clock)
+    third = Caller(rest_client)
+    third.sid = "CA" + "c3" * 16
+    queued(third, clock, "2026-11-30 10:04", number="+584143334455")
+    wait(third, 3, 0, 0)
+    taken = analyst_takes(rest_client, runner, clock)
+    assert [u["call"] for u in fake_twilio.member_updates()] == [FIRST, SECOND]
+    assert "ya no estaban en la fila. Intente de nuevo" in taken.text and "marque 1" in taken.text
+    with rest_client.application.app_context():
+        waiting = callbacks.waiting(db.session(), lines=["cco"],
+                                    since=datetime(2026, 1, 1, tzinfo=UTC))
+    assert [(w.call_sid, w.claimed_by) for w in waiting] == [(third.sid, None)]
 
 
 @pytest.mark.parametrize("status", [500, 429])

@@ -7,11 +7,14 @@ import multiprocessing
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from sqlalchemy.orm import Session
 
 from ivr import db
 from ivr.store import callbacks
-from ivr.store.tables import Callback
+from ivr.store.tables import Callback, QueueWait
 
 NOW = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 CALLBACKS = 40
@@ -102,4 +105,43 @@ def test_a_reached_callback_is_done(store_url: str) -> None:
             callbacks.record_outcome(session, ident, "maybe", max_attempts=3, now=NOW)
         assert callbacks.record_outcome(session, ident, "reached", max_attempts=3,
                                         now=NOW).status == "done"
+    engine.dispose()
+
+
+def test_a_wait_keeps_its_queue_sid_and_the_claim_returns_it(store_url: str) -> None:
+    """The first wait hit notes the QueueSid (or a later one fills it in while waiting); the
+    claim gives it back with the call; a call that left is not changed any more."""
+    engine = db.make_engine(store_url)
+    queue = "QU" + "2" * 32
+    with engine.connect() as connection:
+        callbacks.joined_queue(connection, call_sid="CA1", line="cco", node="centro_soporte",
+                               now=NOW)
+        callbacks.joined_queue(connection, call_sid="CA1", line="cco", node="centro_soporte",
+                               now=NOW + timedelta(minutes=1), queue_sid=queue)
+        row = callbacks.claim_waiting(connection, line="cco", analyst="7")
+        assert row is not None and (row.call_sid, row.joined_at, row.queue_sid) == (
+            "CA1", NOW, queue)
+        callbacks.left_queue(connection, "CA1", NOW)
+        callbacks.joined_queue(connection, call_sid="CA1", line="cco", node="centro_soporte",
+                               now=NOW, queue_sid="QU" + "3" * 32)
+        assert connection.scalar(sa.select(QueueWait.queue_sid)) == queue
+    engine.dispose()
+
+
+def test_migration_0007_goes_down_and_up(store_url: str) -> None:
+    """Down to 0006 drops queue_waits.queue_sid (batch mode: SQLite too), up brings it back."""
+    engine = db.make_engine(store_url)
+    config = Config()
+    config.set_main_option("script_location", str(db.MIGRATIONS))
+
+    def columns() -> set[str]:
+        """queue_waits' columns now."""
+        return {c["name"] for c in sa.inspect(engine).get_columns("queue_waits")}
+
+    assert "queue_sid" in columns()
+    for target in ("0006", "head"):
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            (command.downgrade if target == "0006" else command.upgrade)(config, target)
+        assert ("queue_sid" in columns()) == (target == "head")
     engine.dispose()

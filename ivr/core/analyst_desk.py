@@ -31,6 +31,7 @@ _CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 _QUEUE_SID = re.compile(r"QU[0-9a-fA-F]{32}")
 ROOM_PREFIX = "take-"
 MAX_TAKES = 3  # callers gone from Twilio's queue (404) skipped before "nobody waits"
+TAKE_SECONDS = 8.0  # no new claim after this long in one webhook (Twilio waits 15 s at most)
 
 
 def keys(digits: str | None, limit: int = MAX_CODE_DIGITS) -> str:

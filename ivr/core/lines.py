@@ -53,6 +53,7 @@ ANALYST_PROMPTS = (
     "analista_menu", "analista_nadie_espera", "analista_sin_pendientes", "analista_cliente",
     "analista_caso", "analista_gravedad", "analista_pendiente", "analista_llamando",
     "analista_resultado", "analista_resultado_guardado", "analista_no_disponible",
+    "analista_no_tomado",
 )
 
 # Prompts of the case nodes; required of a language only where a line uses those nodes.

@@ -137,12 +137,16 @@ def render(line: Line, plan: Plan, urls: Urls, stop_transcription: str | None = 
 
 
 def _join_room(response: VoiceResponse, line: Line, action: JoinRoom, urls: Urls) -> None:
-    """`<Dial><Conference>` into a room of two that ends when either one leaves."""
+    """`<Dial><Conference>` into a room of two that ends when either one leaves.
+
+    The analyst's side (with a hook) may also leave by pressing * (a room the caller has left).
+    """
     if action.hook is None:
         dial = response.dial()
     else:
         dial = response.dial(action=urls(Hook(action.hook), line_id=line.id,
-                                         **dict(action.values)), method="POST")
+                                         **dict(action.values)), method="POST",
+                             hangup_on_star=True)
     dial.conference(action.room, beep=False, end_conference_on_exit=True, max_participants=2)
 
 

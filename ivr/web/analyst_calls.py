@@ -7,6 +7,7 @@ atomically in the database; a claimed caller is taken out of Twilio's queue by t
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -114,14 +115,19 @@ def _next_caller(line: Line, analyst: int) -> Plan:
     """Claim the caller who has waited longest in the line's queues, and take that very call.
 
     The claimed call is dequeued by Twilio's REST API into a room the analyst then joins; one
-    gone from Twilio's queue (404) is marked left and the next is claimed (MAX_TAKES in all).
+    gone from Twilio's queue (404) is marked left and the next is claimed (MAX_TAKES in all,
+    none started after TAKE_SECONDS).
     Without credentials, or when the API fails: `<Dial><Queue>` (Twilio's front caller).
     """
     at = now()
+    clock = current_app.config.get("MONOTONIC", time.monotonic)
+    started = clock()
     for _ in range(desk.MAX_TAKES):
+        if clock() - started > desk.TAKE_SECONDS:
+            break
         found = db.attempt(lambda: _claim_caller(line, analyst), "queue claim impossible")
         if found is None:
-            break
+            return desk.nobody(line, analyst, "analista_nadie_espera")
         node, call_sid, queue_sid, case, joined = found
         taken = _dequeue(line, node, call_sid, queue_sid)
         if taken == twilio_api.GONE:
@@ -129,7 +135,7 @@ def _next_caller(line: Line, analyst: int) -> Plan:
             continue
         room = desk.room(call_sid) if taken == twilio_api.DEQUEUED else None
         return desk.take_caller(line, analyst, node, case, joined, at, room)
-    return desk.nobody(line, analyst, "analista_nadie_espera")
+    return desk.nobody(line, analyst, "analista_no_tomado")  # others may still wait
 
 
 def _gone(line: Line, node: str, call_sid: str, at: datetime) -> None:
