@@ -17,7 +17,7 @@ from ivr import db
 from ivr.core import analyst_desk as desk
 from ivr.core import navigator
 from ivr.core.lines import Line
-from ivr.core.menu_file import AnalystsSpec
+from ivr.core.menu_file import AnalystsSpec, QueueNode
 from ivr.core.navigator import Plan
 from ivr.core.twiml import Hook
 from ivr.store import analysts
@@ -159,10 +159,10 @@ def _claim_caller(
 def _dequeue(line: Line, node: str, call_sid: str, queue_sid: str | None) -> str:
     """Ask Twilio to send this very call to the join webhook (DEQUEUED, GONE or FAILED)."""
     spec = line.spec.nodes.get(node)
-    name = getattr(spec, "queue", None)
-    if not twilio_api.configured() or desk.call_sid(call_sid) is None or not name:
+    if (not twilio_api.configured() or desk.call_sid(call_sid) is None
+            or not isinstance(spec, QueueNode)):
         return twilio_api.FAILED
-    taken = twilio_api.dequeue(call_sid, queue_sid, str(name),
+    taken = twilio_api.dequeue(call_sid, queue_sid, spec.queue,
                                _absolute(Hook.ANALYST_JOIN, line_id=line.id, node_id=node,
                                          t=call_sid))
     if taken == twilio_api.FAILED:
