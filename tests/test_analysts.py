@@ -318,3 +318,21 @@ def test_the_join_webhook_refuses_what_is_no_call_sid(client: Any) -> None:
     caller.sid = "+584141112233"
     answered = caller.request("/voice/cco/join/centro_soporte?t=%2B584141112233")
     assert not answered.all("Conference")
+
+
+def test_a_simulated_analyst_call_makes_no_rest_request(
+        make_app: Any, fake_twilio: FakeTwilio, clock: Clock) -> None:
+    """`flask ivr call --analyst` with the account's credentials set: 1 dials the queue as
+    text, no real caller is dequeued into a room nobody would join; the setting is restored."""
+    app = make_app(TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_API_BASE_URL=fake_twilio.url)
+    runner = app.test_cli_runner()
+    fake_twilio.members[QUEUE] = [FIRST]
+    first = Caller(app.test_client())
+    first.sid = FIRST
+    queued(first, clock, "2026-11-30 10:00")
+    wait(first, 1, 0, 0)
+    add_analyst(runner)
+    result = runner.invoke(args=["ivr", "call", CCO, "--analyst", "--at", "2026-11-30 10:07",
+                                 "--keys", "42 2468 1", "--dial", "completed"])
+    assert "desde hace 7 minutos" in result.output and "centro-soporte" in result.output
+    assert fake_twilio.received == [] and app.config["TWILIO_ACCOUNT_SID"] == ACCOUNT

@@ -315,7 +315,7 @@ class Simulator:
         """
         self._reset()
         self.to = to
-        with self._clock(at), self._listening():
+        with self._clock(at), self._listening(), self._no_rest_api():
             self._header(at)
             try:
                 self._call(Hop(self.origin + entry, "POST", {"CallStatus": "ringing"}))
@@ -607,6 +607,17 @@ class Simulator:
             yield
         finally:
             self.app.config["CLOCK"] = saved
+
+    @contextmanager
+    def _no_rest_api(self) -> Iterator[None]:
+        """No REST request to Twilio during the call: an analyst's 1 dials the queue (text)
+        instead of dequeuing a real waiting caller into a room nobody would join."""
+        saved = self.app.config.get("TWILIO_ACCOUNT_SID", "")
+        self.app.config["TWILIO_ACCOUNT_SID"] = ""
+        try:
+            yield
+        finally:
+            self.app.config["TWILIO_ACCOUNT_SID"] = saved
 
     @contextmanager
     def _listening(self) -> Iterator[None]:
