@@ -610,8 +610,10 @@ class Simulator:
 
     @contextmanager
     def _no_rest_api(self) -> Iterator[None]:
-        """No REST request to Twilio during the call: an analyst's 1 dials the queue (text)
-        instead of dequeuing a real waiting caller into a room nobody would join."""
+        """No REST request to Twilio during the call (an analyst's 1 dials the queue, as text).
+
+        Otherwise a real waiting caller would be dequeued into a room nobody joins.
+        """
         saved = self.app.config.get("TWILIO_ACCOUNT_SID", "")
         self.app.config["TWILIO_ACCOUNT_SID"] = ""
         try:
