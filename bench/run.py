@@ -1,7 +1,7 @@
 """The side-by-side benchmark: the service as deployed against a constant-TwiML floor.
 
     .venv/bin/python -m bench.run [--duration 3] [--connections 1,8,32] [--postgres URL]
-                                  [--peer /path/to/ivr-phone-tree-python] [--scenarios a,b]
+                                  [--peer /path/to/ivr-phone-tree-python] [--only SCENARIO]
     .venv/bin/python -m bench.run --capacity --postgres URL   # calls/s per core, scaling
 
 Starts gunicorn with the project's gunicorn.conf.py (gthread, 2 workers) twice: once serving
@@ -41,7 +41,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr import db
 from ivr.core import check_digit
-from ivr.store.tables import Case
+from ivr.store.tables import Callback, Case
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
@@ -52,6 +52,23 @@ PEER_APP = "ivr_phone_tree_python:app"
 SEEDED_CASES = 1_000
 SIGNED_PER_SCENARIO = 4_000
 CALLER = "+573001234567"
+CCO_CALLER = "+584141112233"
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Where each server of a run listens: the service's port (--port-base) and the next ones."""
+
+    service: int
+    floor: int
+    peer: int
+    second: int
+    baseline: int
+
+    @classmethod
+    def from_base(cls, base: int) -> Ports:
+        """The service on `base`, the floor on the next port, then the peer and the others."""
+        return cls(base, base + 1, base + 2, base + 3, base + 4)
 
 
 @dataclass(frozen=True)
@@ -78,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
     connections = [int(c) for c in options.connections.split(",")]
     peer = Path(options.peer).resolve() if options.peer else None
     baseline = Path(options.baseline).resolve() if options.baseline else None
-    wanted = set(options.scenarios.split(",")) if options.scenarios else None
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
         backends = {"sqlite": f"sqlite:///{tmp}/bench.sqlite3"}
         if options.postgres:
@@ -91,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                 report.append(_capacity(name, url, Path(tmp), options.duration, options.rounds))
                 continue
             report.append(_run_backend(name, url, Path(tmp), connections, options.duration,
-                                       options.rounds, peer, wanted, baseline))
+                                       options.rounds, peer, options.only, baseline,
+                                       Ports.from_base(options.port_base)))
     text = "\n".join(report)
     print(text)
     if options.out:
@@ -113,10 +130,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                                            "before a change): measured in the same turns")
     parser.add_argument("--peer", help="a checkout of TwilioDevEd/ivr-phone-tree-python (BOM "
                                        "stripped from views.py): measure its welcome webhook")
-    parser.add_argument("--scenarios", help="only these scenarios (comma-separated names)")
     parser.add_argument("--capacity", action="store_true",
                         help="instead: calls per CPU-second, 1 and 2 workers, two servers")
     parser.add_argument("--out", help="also write the Markdown report to this file")
+    parser.add_argument("--only", action="append", metavar="SCENARIO",
+                        help="run only this scenario (repeatable; default: all)")
+    parser.add_argument("--port-base", type=int, default=SERVICE_PORT,
+                        help="the service's port; the floor's is the next one")
     return parser.parse_args(argv)
 
 
@@ -147,32 +167,34 @@ def service_env(url: str, workers: int = 2) -> dict[str, str]:
 
 
 def _run_backend(name: str, url: str, tmp: Path, connections: list[int], duration: int,
-                 rounds: int, peer: Path | None, wanted: set[str] | None,
-                 baseline: Path | None = None) -> str:
-    """All scenarios on one database, with the floor (and the peer, the baseline) alongside."""
+                 rounds: int, peer: Path | None, only: list[str] | None,
+                 baseline: Path | None = None, ports: Ports | None = None) -> str:
+    """All scenarios (or `only` these) on one database, with the floor (and the peer, the
+    baseline) measured alongside."""
+    ports = ports or Ports.from_base(SERVICE_PORT)
     numbers = seed_cases(url, SEEDED_CASES)
     log = open(tmp / f"service-{name}.log", "w")  # noqa: SIM115 - closed below
-    with _gunicorn("wsgi:app", SERVICE_PORT, service_env(url), log) as service:
-        size = len(_post(SERVICE_PORT, "/voice", {"To": "+576017442727", "CallSid": "CAsize"}))
+    with _gunicorn("wsgi:app", ports.service, service_env(url), log) as service:
+        size = len(_post(ports.service, "/voice", {"To": "+576017442727", "CallSid": "CAsize"}))
         floor_env = {**os.environ, "FLOOR_BYTES": str(size), "WEB_CONCURRENCY": "2"}
-        with _gunicorn("bench.floor:app", FLOOR_PORT, floor_env, log) as floor, \
-                _maybe_peer(peer, log) as peer_pid, \
-                _maybe_baseline(baseline, url, log) as baseline_pid:
-            scenarios = build_scenarios(numbers, SERVICE_PORT)
-            base = build_scenarios(numbers, BASELINE_PORT) if baseline_pid else {}
-            targets = {s: (SERVICE_PORT, r) for s, r in scenarios.items()
-                       if wanted is None or s in wanted}
+        with _gunicorn("bench.floor:app", ports.floor, floor_env, log) as floor, \
+                _maybe_peer(peer, log, ports.peer) as peer_pid, \
+                _maybe_baseline(baseline, url, log, ports.baseline) as baseline_pid:
+            scenarios = build_scenarios(numbers, ports.service)
+            base = build_scenarios(numbers, ports.baseline) if baseline_pid else {}
+            targets = {s: (ports.service, r) for s, r in scenarios.items()
+                       if not only or s in only}
             if peer_pid:
-                targets[PEER] = (PEER_PORT, peer_requests(len(scenarios["incoming call"])))
+                targets[PEER] = (ports.peer, peer_requests(len(scenarios["incoming call"])))
             rows = []
             for scenario, (port, requests) in targets.items():
                 cells = {}
                 for c in connections:
-                    masters = {FLOOR_PORT: floor, SERVICE_PORT: service, PEER_PORT: peer_pid,
-                               BASELINE_PORT: baseline_pid}
+                    masters = {ports.floor: floor, ports.service: service, ports.peer: peer_pid,
+                               ports.baseline: baseline_pid}
                     cells[c] = _paired(tmp, scenario, port, requests,
                                        scenarios["incoming call"], c, duration, rounds,
-                                       base.get(scenario), masters)
+                                       base.get(scenario), masters, ports)
                 rows.append((scenario, cells))
             memory = {"service": _peak_memory(service), "floor": _peak_memory(floor),
                       "service private": _private_memory(service),
@@ -246,18 +268,19 @@ def _together(tmp: Path, targets: list[tuple[int, list[tuple[str, str, str]], in
 
 
 @contextmanager
-def _maybe_baseline(baseline: Path | None, url: str, log: object) -> Iterator[int]:
+def _maybe_baseline(baseline: Path | None, url: str, log: object,
+                    port: int = BASELINE_PORT) -> Iterator[int]:
     """Another checkout of the service (its own code and gunicorn.conf.py), same database."""
     if baseline is None:
         yield 0
         return
     command = [str(Path(sys.executable).with_name("gunicorn")), "-c",
-               str(baseline / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{BASELINE_PORT}",
+               str(baseline / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
                "wsgi:app"]
     process = subprocess.Popen(command, cwd=baseline, env=service_env(url), stdout=log,
                                stderr=log)
     try:
-        _wait_for(BASELINE_PORT)
+        _wait_for(port)
         yield process.pid
     finally:
         process.send_signal(signal.SIGTERM)
@@ -265,13 +288,13 @@ def _maybe_baseline(baseline: Path | None, url: str, log: object) -> Iterator[in
 
 
 @contextmanager
-def _maybe_peer(peer: Path | None, log: object) -> Iterator[int]:
+def _maybe_peer(peer: Path | None, log: object, port: int = PEER_PORT) -> Iterator[int]:
     """Twilio's sample served by the same gunicorn settings, when a checkout is given."""
     if peer is None:
         yield 0
         return
     env = {**os.environ, "WEB_CONCURRENCY": "2", "PYTHONPATH": str(peer)}
-    with _gunicorn(PEER_APP, PEER_PORT, env, log, chdir=peer) as pid:
+    with _gunicorn(PEER_APP, port, env, log, chdir=peer) as pid:
         yield pid
 
 
@@ -285,7 +308,8 @@ def peer_requests(n: int) -> list[tuple[str, str, str]]:
 def _paired(tmp: Path, scenario: str, port: int, requests: list[tuple[str, str, str]],
             floor_requests: list[tuple[str, str, str]], connections: int, duration: int,
             rounds: int, baseline: list[tuple[str, str, str]] | None = None,
-            masters: dict[int, int] | None = None) -> tuple[Result, Result, Result | None]:
+            masters: dict[int, int] | None = None, ports: Ports | None = None,
+            ) -> tuple[Result, Result, Result | None]:
     """The floor and the service (and the baseline) in turn, `rounds` times: the medians.
 
     Taking turns cancels slow drifts of a shared machine (other processes, CPU boost)
@@ -293,14 +317,15 @@ def _paired(tmp: Path, scenario: str, port: int, requests: list[tuple[str, str, 
     """
     floor, service, base = [], [], []
     pids = masters or {}
+    ports = ports or Ports.from_base(SERVICE_PORT)
     for _ in range(rounds):
-        floor.append(_wrk(tmp, "floor", FLOOR_PORT, floor_requests, connections, duration,
-                          pids.get(FLOOR_PORT)))
+        floor.append(_wrk(tmp, "floor", ports.floor, floor_requests, connections, duration,
+                          pids.get(ports.floor)))
         service.append(_wrk(tmp, scenario, port, requests, connections, duration,
                             pids.get(port)))
         if baseline:
-            base.append(_wrk(tmp, "baseline " + scenario, BASELINE_PORT, baseline,
-                             connections, duration, pids.get(BASELINE_PORT)))
+            base.append(_wrk(tmp, "baseline " + scenario, ports.baseline, baseline,
+                             connections, duration, pids.get(ports.baseline)))
     return _median(floor), _median(service), _median(base) if base else None
 
 
@@ -314,6 +339,7 @@ def seed_cases(url: str, count: int) -> list[str]:
     engine = db.make_engine(db.database_url(url, tempfile.gettempdir()))
     db.drop_schema(engine)
     db.upgrade(engine)
+    seed_callback_requests(engine, SIGNED_PER_SCENARIO)
     numbers = sorted({check_digit.new_number(8) for _ in range(count * 2)})[:count]
     now = datetime.now(UTC)
     rows = [{"number": n, "line": "cco", "team": "centro_soporte", "level": 1,
@@ -323,6 +349,16 @@ def seed_cases(url: str, count: int) -> list[str]:
         connection.execute(sa.insert(Case), rows)
     engine.dispose()
     return numbers
+
+
+def seed_callback_requests(engine: sa.Engine, count: int) -> None:
+    """Callback requests whose number is given, waiting for their severity (the last answer)."""
+    now = datetime.now(UTC)
+    rows = [{"line": "cco", "node": "centro_soporte", "call_sid": f"CB{i:032d}",
+             "number": CCO_CALLER, "status": "asking", "joined_at": now, "requested_at": now,
+             "attempts": 0, "updated_at": now} for i in range(count)]
+    with engine.begin() as connection:
+        connection.execute(sa.insert(Callback), rows)
 
 
 def build_scenarios(numbers: list[str], port: int) -> dict[str, list[tuple[str, str, str]]]:
@@ -356,6 +392,18 @@ def build_scenarios(numbers: list[str], port: int) -> dict[str, list[tuple[str, 
                    call(10**9 + i, Digits="1", To="+582124713239")) for i in range(n * 8)],
         "priority-1 dial": [signed("/voice/certicamara/menu/incidente_critico?f=0",
                                    call(i, Digits="1")) for i in range(n)],
+        # the wait told: place and minutes said, the first wait of each call noted (a write)
+        "queue wait told": [
+            signed("/voice/cco/wait/centro_soporte",
+                   call(i, To="+582124713239", From=CCO_CALLER, QueueTime="45",
+                        QueuePosition=str(1 + i % 12), AvgQueueTime="240"))
+            for i in range(n)],
+        # a callback's last answer: severity, due time in business hours, the list (a write)
+        "callback severity (write)": [
+            signed("/voice/cco/callback/centro_soporte/severity?f=0",
+                   {**call(i, Digits="2", To="+582124713239", From=CCO_CALLER),
+                    "CallSid": f"CB{i:032d}"})
+            for i in range(n)],
     }
     scenarios["mix of whole calls"] = _mix(scenarios, n)
     return scenarios

@@ -23,7 +23,9 @@ TOKEN = "screenshots-token"
 PASSWORD = "una clave larga"
 PAGES = [("login", "/console/", None), ("inicio", "/console/", "admin"),
          ("casos", "/console/cases", "admin"), ("caso", "CASE", "admin"),
-         ("perdidas", "/console/missed", "admin"), ("lineas", "/console/lines", "admin"),
+         ("perdidas", "/console/missed", "admin"),
+         ("devoluciones", "/console/callbacks", "admin"), ("devolucion", "CLAIM", "admin"),
+         ("colas", "/console/queues", "admin"), ("lineas", "/console/lines", "admin"),
          ("turno", "/console/oncall", "admin"), ("diagrama", "/console/diagrams/cco", "admin"),
          ("tablero", "/console/dashboard", "admin"), ("usuarios", "/console/users", "admin"),
          ("auditoria", "/console/audit", "admin")]
@@ -70,7 +72,32 @@ def seed(app: object, clock: Clock) -> str:
             said = post(client, action.group(1).replace("&amp;", "&"), Digits=keys, **base)
             found = re.search(r"(\d(?:, \d){7})", said)
             number = number or (found.group(1).replace(", ", "") if found else "")
+    seed_queue(client, clock)
     return number
+
+
+def seed_queue(client: FlaskClient, clock: Clock) -> None:
+    """CCO callers who queue after opening a case: three ask a callback (severities 2, 1, 3),
+    one still waits; the afternoon comes, and the severity 1 is past its due time."""
+    from tests.conftest import Caller
+
+    for n, (hour, minute, severity) in enumerate(((11, 10, "2"), (11, 20, "1"), (11, 30, "3"),
+                                                  (14, 15, None))):
+        clock.now = clock.now.replace(hour=hour, minute=minute)
+        caller = Caller(client, TOKEN)
+        caller.sid = f"CA{n + 50:032d}"
+        caller.call("+582124713239", caller=f"+58414555000{n}")
+        caller.press("1")
+        caller.silence()
+        caller.records()
+        caller.waits(0)
+        if severity is None:
+            break
+        caller.press("1")
+        caller.queue_ends("leave")
+        caller.press("1")
+        caller.press(severity)
+    clock.now = clock.now.replace(hour=14, minute=25)
 
 
 def main() -> int:
@@ -103,7 +130,11 @@ def main() -> int:
                     page.fill("input[name=username]", who)
                     page.fill("input[name=password]", PASSWORD)
                     page.click("button[type=submit]")
-                page.goto(url + (f"/console/cases/{number}" if path == "CASE" else path))
+                if path == "CLAIM":  # take the next callback: its page
+                    page.goto(url + "/console/callbacks")
+                    page.click("form[name=claim-cco] button")
+                else:
+                    page.goto(url + (f"/console/cases/{number}" if path == "CASE" else path))
                 page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
                 print(f"docs/console/{name}.png")
             browser.close()

@@ -11,8 +11,18 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr import config, console, db, log_buffer
-from ivr.admin import call, cli, graph, menus, users
-from ivr.web import audio, call_events, case_calls, helpers, live_menus, signature, voice
+from ivr.admin import call, callbacks_cli, cli, graph, menus, users
+from ivr.web import (
+    analyst_calls,
+    audio,
+    call_events,
+    callback_calls,
+    case_calls,
+    helpers,
+    live_menus,
+    signature,
+    voice,
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -32,18 +42,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _configure_logging(app.config["LOG_LEVEL"], app.config["IVR_LOG_FLUSH_SECONDS"])
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
-                                x_port=hops, x_prefix=hops)  # type: ignore[method-assign]
+        # Flask's documented way to wrap its WSGI app; mypy sees a method being replaced.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
     signature.init_app(app)  # first: its gate runs before any other request hook
     live_menus.init_app(app)
     db.init_app(app)
     call_events.init_app(app)
     helpers.init_app(app)
     voice.init_app(app)
-    for commands in (cli, menus, graph, call, users):
+    for commands in (cli, menus, graph, call, users, callbacks_cli):
         commands.init_app(app)
     app.register_blueprint(voice.bp)
     app.register_blueprint(case_calls.bp)
+    app.register_blueprint(callback_calls.bp)
+    app.register_blueprint(analyst_calls.bp)
     app.register_blueprint(audio.bp)
     console.init_app(app)
     return app

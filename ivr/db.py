@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,9 +70,9 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def _sqlite_pragmas(connection: object, record: object) -> None:
+def _sqlite_pragmas(connection: sqlite3.Connection, record: object) -> None:
     """WAL (readers never wait for the writer), foreign keys on, wait for locks 5 s."""
-    cursor = connection.cursor()  # type: ignore[attr-defined]
+    cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # In WAL mode NORMAL syncs at checkpoints, not at every commit: a committed case survives
     # any crash of the service; only a power cut of the machine may lose the last commits.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
 from twilio.request_validator import RequestValidator
+
+from ivr.admin.simulator import call_parameters, send_as_twilio
 
 TOKEN = "test-auth-token"
 BASE = "http://localhost"
@@ -145,15 +148,14 @@ class Caller:
     def post(self, url: str, params: dict[str, str], signature: str | None = None,
              headers: dict[str, str] | None = None) -> Any:
         """POST `params` to `url`, signed for `BASE + url` unless a signature is given."""
-        if signature is None:
-            signature = self.validator.compute_signature(BASE + url, params)
-        all_headers = {"X-Twilio-Signature": signature, **(headers or {})}
-        return self.client.post(url, data=params, headers=all_headers)
+        return send_as_twilio(self.client, self.validator, "POST", url, BASE + url, params,
+                              signature, headers)
 
     def request(self, url: str, **params: str) -> Twiml:
         """A signed webhook call that must answer 200 with valid TwiML."""
-        params = {"CallSid": self.sid, "AccountSid": "AC" + "1" * 32, **self.call_params,
-                  **params}
+        leg = call_parameters(self.sid, self.call_params.get("From", ""),
+                              self.call_params.get("To", ""))
+        params = {**{k: v for k, v in leg.items() if v}, **params}
         response = self.post(url, params)
         assert response.status_code == 200, response.data
         assert response.mimetype == "text/xml"
@@ -206,6 +208,20 @@ class Caller:
         action = self.last.one("Record").get("action")
         return self.request(action, RecordingUrl=url, RecordingDuration=str(seconds),
                             RecordingSid="RE" + "3" * 32)
+
+    def says(self, url: str, *sentences: str) -> None:
+        """Twilio's real-time transcription posts each sentence said, then that it stopped."""
+        for i, sentence in enumerate(sentences, start=1):
+            data = json.dumps({"transcript": sentence, "confidence": 0.93})
+            response = self.post(url, {"CallSid": self.sid, "TranscriptionSid": "GT" + "7" * 32,
+                                       "TranscriptionEvent": "transcription-content",
+                                       "LanguageCode": "es-MX", "Track": "inbound_track",
+                                       "Final": "true", "SequenceId": str(i),
+                                       "TranscriptionData": data})
+            assert response.status_code == 200 and Twiml(response.data).verbs == []
+        stopped = self.post(url, {"CallSid": self.sid, "TranscriptionEvent":
+                                  "transcription-stopped", "SequenceId": str(len(sentences) + 1)})
+        assert stopped.status_code == 200
 
     def waits(self, seconds: int) -> Twiml:
         """Twilio asks the queue's waitUrl what to play after `seconds` in the queue."""

@@ -86,16 +86,15 @@ def test_recording_and_transcription_are_kept_with_the_case(app: Flask, caller: 
     caller.call(CCO)
     number = _number(caller.press("1").text)
     record = caller.silence()
-    transcribe_url = record.one("Record").get("transcribeCallback")
-    caller.records(url=recording("9"), seconds=31)
-    response = caller.post(transcribe_url, {"TranscriptionText": "La impresora no imprime",
-                                            "TranscriptionStatus": "completed",
-                                            "CallSid": caller.sid})
-    assert response.status_code == 200
+    transcribe_url = record.one("Transcription").get("statusCallbackUrl")
+    assert record.one("Transcription").get("languageCode") == "es-MX"
+    after = caller.records(url=recording("9"), seconds=31)
+    assert after.verbs[0] == "Stop"  # the transcription ends with the description
+    caller.says(transcribe_url, "La impresora", "no imprime.")
     [case] = _cases(app)
     assert (case.number, case.recording_url, case.recording_seconds) == (
         number, recording("9"), 31)
-    assert case.transcription == "La impresora no imprime"
+    assert case.transcription == "La impresora no imprime."
 
 
 def test_silence_instead_of_a_description_goes_on(caller: Caller) -> None:

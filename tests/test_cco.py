@@ -25,7 +25,7 @@ def test_in_hours_reaches_the_support_center(
     assert "Su número de caso es" in caller.press("1").text
     record = caller.silence()
     assert "nombre de su empresa" in record.text  # what the procedure asks the caller to give
-    assert record.one("Record").get("transcribe") == "true"
+    assert record.one("Transcription").get("languageCode") == "es-MX"
     twiml = caller.records()
     assert "descripción quedó registrada" in twiml.text
     assert twiml.one("Enqueue").text == "centro-soporte"
@@ -54,7 +54,7 @@ def test_out_of_hours_offers_the_on_call_specialists(
     assert [n for n, _ in second.numbers] == ON_CALL[1:]
     message = caller.dial_ends("busy")
     assert "nadie puede atender" in message.text and "Después del tono" in message.text
-    assert message.one("Record").get("transcribe") == "true"
+    assert message.one("Transcription").get("languageCode") == "es-MX"
 
 
 def test_emergency_in_hours_with_9(caller: Caller, clock: Clock) -> None:

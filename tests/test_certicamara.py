@@ -20,7 +20,8 @@ def test_welcome_menu_listens_during_the_prompt(caller: Caller) -> None:
     said = " ".join(s.text for s in gather.iter("Say"))
     assert "Bienvenido" in said and "marque 2" in said and "marque 3" in said
     assert gather.get("numDigits") == "2"  # 2 then 5, typed ahead
-    assert gather.get("timeout") == "2"
+    assert gather.get("timeout") == "1"  # a lone 2 waits 1 s for a possible 5
+    assert twiml.one("Pause").get("length") == "4"  # still 5 s for the first key
     assert gather.get("finishOnKey") == ""
     assert twiml.verbs == ["Gather", "Redirect"]
     assert all(s.get("voice") == "Polly.Mia" and s.get("language") == "es-MX"

@@ -325,3 +325,27 @@ def test_the_oncall_command_shows_an_override_set_from_the_console(
         "starts": "2026-12-01T21:00", "until": "2026-12-02T08:00", "reason": ""})
     out = runner.invoke(args=["ivr", "oncall", "cco"]).output
     assert "guardia suplente" in out.splitlines()[0] and "[override]" in out
+
+
+def test_the_console_key_warning_is_said_when_serving_not_by_commands(
+    tmp_path: Any, caplog: Any
+) -> None:
+    """Without SECRET_KEY the key is made once in the instance folder; serving says so, an
+    admin command does not."""
+    import logging
+
+    from ivr import console, create_app
+
+    config = {"TWILIO_AUTH_TOKEN": "t", "DATABASE_URL": f"sqlite:///{tmp_path}/k.db",
+              "SECRET_KEY": None}
+    with caplog.at_level(logging.WARNING, logger="ivr.console"):
+        first = create_app(config)
+        runner = first.test_cli_runner()
+        assert runner.invoke(args=["ivr", "validate"]).exit_code == 0
+        assert "SECRET_KEY is not set" not in caplog.text
+        console.warn_when_serving(first)
+        assert "SECRET_KEY is not set" in caplog.text
+    again = create_app(config)
+    assert again.config["SECRET_KEY"] == first.config["SECRET_KEY"]  # kept across restarts
+    first.extensions["ivr.engine"].dispose()
+    again.extensions["ivr.engine"].dispose()

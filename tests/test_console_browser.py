@@ -196,3 +196,43 @@ def test_the_dashboard_after_a_scripted_day(browser: Any, site: tuple[Flask, str
     per_line = page.inner_text("#per-line")
     assert "certicamara\t3\t3" in per_line and "cco\t1\t1" in per_line
     assert page.locator(".chart svg").count() == 3
+
+
+def test_an_analyst_takes_the_gravest_callback_calls_back_and_it_leaves_the_list(
+        browser: Any, site: tuple[Flask, str], fake_twilio: FakeTwilio, clock: Clock) -> None:
+    """Three callers ask callbacks through the phone flow (severities 2, 1, 2); the list shows
+    them in the claim's order; "Tomar la siguiente" gives the severity 1; the callback call
+    reaches the fake REST API; its dial action and status callback land on the callback, which
+    leaves the list while the others keep their places."""
+    from tests.test_console_callbacks import register, rows
+
+    app, url = site
+    for n, (joined, severity) in enumerate((("10:00", "2"), ("10:05", "1"), ("09:55", "2"))):
+        register(app.test_client(), clock, n, joined, severity, asked="10:10")
+    order = [r.id for r in rows(app)]
+    page = open_as(browser, url, "analyst")
+    page.goto(url + "/console/callbacks")
+    listed = page.locator("#callbacks-cco tr[data-id]")
+    assert [int(listed.nth(i).get_attribute("data-id")) for i in range(3)] == order
+    assert [listed.nth(i).get_attribute("data-severity") for i in range(3)] == ["1", "2", "2"]
+    page.click("form[name=claim-cco] button")
+    assert page.inner_text("#callback-status") == "claimed"
+    assert "una falla crítica" in page.inner_text("main")
+    page.click("#call-me")
+    assert "Llamando a su teléfono" in page.inner_text("main")
+    [placed] = fake_twilio.calls()
+    form = placed["form"]
+    assert (form["To"], form["From"]) == ("+573001112233", "+582124713239")
+    twilio = Caller(app.test_client())
+    bridge = twilio.request(form["Url"].removeprefix(url))
+    assert bridge.numbers == [("+584141112201", None)]
+    asked = twilio.request(bridge.one("Dial").get("action"), DialCallStatus="completed")
+    twilio.request(asked.one("Gather").get("action"), Digits="1")
+    twilio.request(form["StatusCallback"].removeprefix(url), CallStatus="completed")
+    page.reload()
+    assert page.inner_text("#callback-status") == "done"
+    assert page.inner_text(".customer-status") == "completed"
+    page.goto(url + "/console/callbacks")
+    listed = page.locator("#callbacks-cco tr[data-id]")
+    assert [int(listed.nth(i).get_attribute("data-id")) for i in range(2)] == order[1:]
+    assert listed.count() == 2

@@ -81,18 +81,20 @@ def test_whole_chain_fails_message_is_recorded_and_kept(
     message = caller.dial_ends("busy")
     assert "nadie puede atender" in message.text
     record = message.one("Record")
-    assert record.get("transcribe") == "true" and record.get("playBeep") == "true"
-    transcribe_url = record.get("transcribeCallback")
+    assert record.get("transcribe") is None and record.get("playBeep") == "true"
+    spanish = message.one("Transcription")  # Twilio's <Record transcribe> is English-only
+    assert spanish.get("languageCode") == "es-MX" and spanish.get("track") == "inbound_track"
+    assert message.verbs[-3:] == ["Start", "Record", "Redirect"]
     thanks = caller.records(url=recording("77"), seconds=20)
-    assert "Recibimos su mensaje" in thanks.text and thanks.verbs[-1] == "Hangup"
-    response = caller.post(transcribe_url, {"CallSid": caller.sid, "TranscriptionStatus":
-                                            "completed", "TranscriptionText": "Se cayó el ERP"})
-    assert response.status_code == 200
+    assert "Recibimos su mensaje" in thanks.text  # then the callback's questions
+    assert thanks.verbs[0] == "Stop"
+    assert thanks.one("Transcription").get("name") == spanish.get("name")
+    caller.says(spanish.get("statusCallbackUrl"), "Se cayó el ERP.", "Llámenme, por favor.")
     with app.app_context():
         [missed] = missed_calls.listing(db.session())
     assert (missed.line, missed.node, missed.caller) == ("cco", "mensaje_guardia", "+584141112233")
     assert (missed.recording_url, missed.transcription) == (recording("77"),
-                                                            "Se cayó el ERP")
+                                                            "Se cayó el ERP. Llámenme, por favor.")
     listing = runner.invoke(args=["ivr", "missed"])
     assert recording("77") in listing.output and "Se cayó el ERP" in listing.output
 

@@ -45,10 +45,9 @@ def _calls_of_every_kind(app: Flask, clock: Clock) -> list[str]:
     caller = Caller(app.test_client())
     caller.call(CCO, caller=PHONE)
     number = _number(caller.press("1").text)
-    transcribe = caller.silence().one("Record").get("transcribeCallback")
+    transcribe = caller.silence().one("Transcription").get("statusCallbackUrl")
     caller.records(url=recording("21"))
-    caller.post(transcribe, {"CallSid": caller.sid, "TranscriptionStatus": "completed",
-                             "TranscriptionText": DESCRIPTION, "From": PHONE})
+    caller.says(transcribe, DESCRIPTION)
     looker = Caller(app.test_client())
     looker.sid = "CA" + "2" * 32
     looker.call(CCO, caller=OTHER)
@@ -60,10 +59,9 @@ def _calls_of_every_kind(app: Flask, clock: Clock) -> list[str]:
     night.call(CCO, caller=PHONE)
     night.press("1")
     night.dial_ends("no-answer")
-    transcribe = night.dial_ends("busy").one("Record").get("transcribeCallback")
+    transcribe = night.dial_ends("busy").one("Transcription").get("statusCallbackUrl")
     night.records(url=recording("22"))
-    night.post(transcribe, {"CallSid": night.sid, "TranscriptionStatus": "completed",
-                            "TranscriptionText": MESSAGE, "From": PHONE})
+    night.says(transcribe, MESSAGE)
     gone = Caller(app.test_client())
     gone.sid = "CA" + "4" * 32
     gone.call(CCO, caller=OTHER)
@@ -94,10 +92,9 @@ def _database_failures(app: Flask, clock: Clock) -> None:
     night.call(CCO, caller=PHONE)
     night.press("1")
     night.dial_ends("no-answer")
-    transcribe = night.dial_ends("busy").one("Record").get("transcribeCallback")
+    transcribe = night.dial_ends("busy").one("Transcription").get("statusCallbackUrl")
     assert "no pudimos guardar" in night.records(url=recording("23")).text
-    night.post(transcribe, {"CallSid": night.sid, "TranscriptionStatus": "completed",
-                            "TranscriptionText": MESSAGE, "From": PHONE})
+    night.says(transcribe, MESSAGE)
 
 
 def test_logs_carry_no_number_case_or_transcription_at_info(
@@ -110,7 +107,8 @@ def test_logs_carry_no_number_case_or_transcription_at_info(
         _database_failures(app, clock)
     logged = _everything_logged(caplog.records)
     # the paths were taken and logged (then searched): kept and lost messages, failures
-    assert '"outcome": "message-taken"' in logged and '"outcome": "message-lost"' in logged
+    # (CCO's kept after-hours message goes on to the callback questions)
+    assert '"outcome": "callback-confirm"' in logged and '"outcome": "message-lost"' in logged
     assert "NOT STORED" in logged and "no case number for call" in logged
     for secret in [PHONE, PHONE[1:], PHONE[4:], OTHER, OTHER[4:], *numbers, DESCRIPTION,
                    MESSAGE, "Marta"]:

@@ -38,7 +38,7 @@ def test_certicamara_in_hours_25_types_ahead_into_the_subasta_queue(
     lines = call(runner, CERTICAMARA, "--at", "2026-12-01 10:00", "--keys", "25")
     assert "línea certicamara (Certicámara), martes 2026-12-01 10:00" in lines[0]
     assert "  Bienvenido a la línea de servicio al cliente de Certicámara." in lines
-    assert "  [pausa 3s]" in lines
+    assert "  [pausa 4s]" in lines
     assert after(lines, "⇢ marque una tecla (hasta 2 dígitos)", "  ⌨ 25")
     assert "→ POST /voice/certicamara/menu/principal?f=0  Digits=25  ⇒ subasta (queue)" in lines
     assert "⏳ en cola 'soporte-subasta'" in lines
@@ -127,15 +127,19 @@ def test_cco_in_hours_1_reads_the_case_number_records_and_queues(runner: Any) ->
 
 
 def test_cco_saturday_night_nobody_answers_a_message_is_recorded(runner: Any) -> None:
-    """Saturday 03:00, 1: both on-call mobiles miss it; the caller leaves a voice message."""
-    lines = call(runner, CCO, "--at", "2026-11-28 03:00", "--keys", "1",
+    """Saturday 03:00, 1: both on-call mobiles miss it; the caller leaves a voice message, which
+    becomes a callback (the simulated caller ID is withheld: a number is typed)."""
+    lines = call(runner, CCO, "--at", "2026-11-28 03:00", "--keys", "1 04141234567 2",
                  "--dial", "no-answer,no-answer")
     assert [line for line in lines if line.startswith("☎")] == [
         "☎ llamando a +58 414-0143913 (25 s) …", "☎ llamando a +58 414-0320151 (25 s) …"]
     assert "  En este momento nadie puede atender su llamada." in lines
     assert after(lines, "● grabando mensaje (hasta 120 s)",
                  "  Gracias. Recibimos su mensaje y lo atenderemos lo antes posible.")
-    assert lines[-2:] == ["✆ cuelga", "■ fin: cuelga (5 webhooks)"]
+    assert "  ⌨ 04141234567" in lines
+    assert any("Lo llamaremos el lunes 30 antes de las" in line for line in lines)
+    assert lines[-2:] == ["✆ cuelga", "■ fin: cuelga (7 webhooks)"]
+    assert "+584141234567" in runner.invoke(args=["ivr", "callbacks", "list"]).output
     missed = runner.invoke(args=["ivr", "missed"])
     assert "mensaje_guardia" in missed.output and "/Accounts/AC" + "0" * 32 in missed.output
 

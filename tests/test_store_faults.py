@@ -67,7 +67,7 @@ def _read_only(app: Flask) -> None:
 def _disk_full(app: Flask) -> None:
     """From now on the database cannot grow by a page: a full disk, as SQLite sees it."""
     with app.app_context():  # a page filled by one row, so the next row needs a new page
-        missed_calls.attach_transcription(db.session(), line="cco", node="x", call_sid="CA-fill",
+        missed_calls.append_transcription(db.session(), line="cco", node="x", call_sid="CA-fill",
                                           caller=None, text="x" * 4000, now=NOW)
     with app.extensions["ivr.engine"].connect() as connection:
         pages = connection.exec_driver_sql("PRAGMA page_count").scalar()

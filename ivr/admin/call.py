@@ -44,9 +44,11 @@ def init_app(app: Flask) -> None:
                    "declined (answered but not accepted). Default: completed, answered.")
 @click.option("--from", "caller", default=DEFAULT_CALLER, show_default=True,
               help="The caller's number.")
+@click.option("--analyst", is_flag=True,
+              help="Call the line's analysts' number (/voice/LINE/analyst) instead.")
 @with_appcontext
 def call_command(number: str, at_text: str | None, keys: str | None, dial_text: str | None,
-                 caller: str) -> None:
+                 caller: str, analyst: bool) -> None:
     """Simulate a call to NUMBER: what the caller hears, what the call does, where it goes.
 
     The real webhooks answer, signed with TWILIO_AUTH_TOKEN, so the call leaves what a real
@@ -57,13 +59,21 @@ def call_command(number: str, at_text: str | None, keys: str | None, dial_text: 
     if to is None:
         raise click.BadParameter(f"{number!r} is not a phone number; write it as +57 601 ...",
                                  param_hint="NUMBER")
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    # The app itself, not the proxy: the simulator calls it outside this context.
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # typed Flask
     live_menus.require_menus(app)
     try:
         simulator = Simulator(app, _driver(keys, dial_text), click.echo, caller=caller)
     except SimulatorError as e:
         raise click.ClickException(str(e)) from e
-    transcript = simulator.run(to, _moment(to, at_text))
+    entry = "/voice"
+    if analyst:
+        line = get_lines().for_number(to)
+        if line is None or line.spec.analysts is None:
+            raise click.BadParameter(f"no line with an analysts' number answers {number}",
+                                     param_hint="NUMBER")
+        entry = f"/voice/{line.id}/analyst"
+    transcript = simulator.run(to, _moment(to, at_text), entry)
     if not transcript.ok:
         raise SystemExit(1)
 

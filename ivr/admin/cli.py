@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Callable
 from datetime import datetime, tzinfo
+from typing import IO
 from zoneinfo import ZoneInfo
 
 import click
@@ -93,7 +94,7 @@ def local_time(text: str, zone: tzinfo | None) -> datetime:
     return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
 
 
-def _now() -> datetime:
+def now() -> datetime:
     """The app's clock."""
     moment: datetime = current_app.config["CLOCK"]()
     return moment
@@ -113,8 +114,8 @@ def _clock_time(moment: datetime, zone: ZoneInfo) -> str:
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the schema to the newest migration."""
-    engine = db.session().get_bind()
-    db.upgrade(engine)  # type: ignore[arg-type]
+    engine = db.get_engine()
+    db.upgrade(engine)
     click.echo(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
 
 
@@ -164,7 +165,7 @@ def cases_show(number: str) -> None:
 def cases_status(number: str, status: str, level: int | None) -> None:
     """Change a case's status (and escalation level)."""
     try:
-        case = cases.set_status(db.session(), number, status, _now(), level)
+        case = cases.set_status(db.session(), number, status, now(), level)
     except cases.CaseError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"case {case.number}: {case.status}, level {case.level}")
@@ -175,7 +176,7 @@ def cases_status(number: str, status: str, level: int | None) -> None:
 def cases_close(number: str) -> None:
     """Close a case."""
     try:
-        case = cases.set_status(db.session(), number, "closed", _now())
+        case = cases.set_status(db.session(), number, "closed", now())
     except cases.CaseError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"case {case.number}: closed")
@@ -184,7 +185,7 @@ def cases_close(number: str) -> None:
 @cases_cli.command("export")
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
               help="CSV file to write (default: standard output).")
-def cases_export(output: click.utils.LazyFile) -> None:
+def cases_export(output: IO[str]) -> None:
     """Export every case as CSV."""
     count = cases.export_csv(cases.all_cases(db.session()), output)
     if output.name != "<stdout>":
@@ -203,13 +204,13 @@ def _set_override(line_id: str, node: str | None, opened: bool, start: str | Non
     line = line_or_fail(line_id)
     if node is not None and node not in line.spec.nodes:
         raise click.BadParameter(f"line {line_id!r} has no node {node!r}")
-    now = _now()
+    at = now()
     zone = ZoneInfo(line.spec.timezone)
-    starts_at = _local(line, start, now).astimezone(zone)
-    ends = _local(line, until, now).astimezone(zone)
+    starts_at = _local(line, start, at).astimezone(zone)
+    ends = _local(line, until, at).astimezone(zone)
     try:
         row = overrides.add(db.session(), line=line.id, node=node, open_=opened,
-                                 starts_at=starts_at, until=ends, reason=reason, now=now)
+                                 starts_at=starts_at, until=ends, reason=reason, now=at)
     except overrides.OverrideError as e:
         raise click.ClickException(str(e)) from e
     what = f"node {node}" if node else "the whole line"
@@ -261,7 +262,7 @@ def override_open(line_id: str, node: str | None, start: str | None, until: str,
 @click.option("--all", "everything", is_flag=True, help="Also the expired and cancelled ones.")
 def override_list(everything: bool) -> None:
     """Overrides in force or to come (newest first)."""
-    rows = overrides.listing(db.session(), _now(), everything)
+    rows = overrides.listing(db.session(), now(), everything)
     for row in rows:
         state = "cancelled" if row.cancelled_at else row.state
         zone = _zone(row.line)
@@ -277,7 +278,7 @@ def override_list(everything: bool) -> None:
 def override_cancel(override_id: int) -> None:
     """End an override now."""
     try:
-        row = overrides.cancel(db.session(), override_id, _now())
+        row = overrides.cancel(db.session(), override_id, now())
     except overrides.OverrideError as e:
         raise click.ClickException(str(e)) from e
     log.warning("override %s cancelled", row.id)
@@ -296,7 +297,7 @@ def oncall(line_id: str, rotation: str | None, at_text: str | None) -> None:
     if not names:
         raise click.ClickException(f"line {line_id!r} has no on_call rotations")
     zone = ZoneInfo(line.spec.timezone)
-    at = _local(line, at_text, _now()).astimezone(zone)
+    at = _local(line, at_text, now()).astimezone(zone)
     # with the dated overrides set from the console, as the phone chains see them
     moment = Moment(at, (), oncall_overrides.active(db.session(), line.id, at))
     for name in names:

@@ -18,6 +18,7 @@ from ivr.admin.menu_warnings import warnings
 from ivr.core.lines import Line
 from ivr.core.loader import load_files
 from ivr.core.menu_file import LineFile
+from ivr.core.moment import HoursOverride
 from ivr.store import overrides
 
 SCHEMA_FILE = "menu.schema.json"
@@ -109,7 +110,7 @@ def menu_schema() -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def _overrides(line: Line, at: datetime) -> tuple[overrides.HoursOverride, ...]:
+def _overrides(line: Line, at: datetime) -> tuple[HoursOverride, ...]:
     """Overrides in force at `at` (none, with a note, when the database is away)."""
     try:
         return overrides.active(db.session(), line.id, at)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from flask import Flask
+from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
@@ -31,6 +32,7 @@ from ivr.core.phone import format_international
 from ivr.web.helpers import webhook_answered
 from ivr.web.live_menus import get_lines
 
+ACCOUNT_SID = "AC" + "0" * 32  # a made-up account: the signature is what Twilio checks
 MAX_STEPS = 50  # webhooks per simulated call: more means a loop
 MAX_SCREEN_STEPS = 5  # webhooks of one screened callee's leg
 # Twilio's From for a caller whose number is withheld: no real number is needed to simulate.
@@ -234,10 +236,44 @@ def _keys_hint(limit: int, finish: str) -> str:
 
 
 def _target_text(target: ET.Element) -> str:
-    """A number with ' ext. N' for <Number sendDigits="wwwwN">, a SIP address as is."""
+    """Who a <Dial> rings, as the transcript says it.
+
+    A number with ' ext. N' for <Number sendDigits="wwwwN">, a SIP address as is, and "la cola
+    'NAME'" for an analyst taking a caller from a queue.
+    """
+    if target.tag == "Queue":
+        return f"la cola '{(target.text or '').strip()}'"
     text = readable_number((target.text or "").strip())
     extension = (target.get("sendDigits") or "").lower().replace("w", "")
     return f"{text} ext. {extension}" if extension else text
+
+
+def call_parameters(call_sid: str, caller: str, to: str) -> dict[str, str]:
+    """What Twilio sends with every request of an inbound call's leg."""
+    return {"AccountSid": ACCOUNT_SID, "CallSid": call_sid, "From": caller, "To": to,
+            "Direction": "inbound", "CallStatus": "in-progress", "ApiVersion": "2010-04-01"}
+
+
+def send_as_twilio(
+    client: FlaskClient, validator: RequestValidator | None, method: str, path: str, url: str,
+    params: dict[str, str], signature: str | None = None, headers: dict[str, str] | None = None,
+) -> TestResponse:
+    """One webhook request as Twilio makes it: the form signed over the full public `url`.
+
+    `signature` replaces the computed one (a forged or foreign signature, for tests). A GET
+    carries the parameters in its query string, signed there.
+    """
+    if method == "GET" and params:
+        query = ("&" if "?" in path else "?") + urlencode(params)
+        path, url, params = path + query, url + query, {}
+    sent = dict(headers or {})
+    if signature is not None:
+        sent["X-Twilio-Signature"] = signature
+    elif validator is not None:
+        sent["X-Twilio-Signature"] = validator.compute_signature(url, params)
+    if method == "GET":
+        return client.get(path, headers=sent)
+    return client.post(path, data=params, headers=sent)
 
 
 class Simulator:
@@ -272,14 +308,17 @@ class Simulator:
         self.connected: str | None = None
         self.to = ""
 
-    def run(self, to: str, at: datetime | None = None) -> Transcript:
-        """Call `to` (E.164), at local time `at` if given (else the app's clock), to the end."""
+    def run(self, to: str, at: datetime | None = None, entry: str = "/voice") -> Transcript:
+        """Call `to` (E.164), at local time `at` if given (else the app's clock), to the end.
+
+        `entry` is the number's voice URL (an analysts' number: /voice/LINE/analyst).
+        """
         self._reset()
         self.to = to
-        with self._clock(at), self._listening():
+        with self._clock(at), self._listening(), self._no_rest_api():
             self._header(at)
             try:
-                self._call(Hop(self.origin + "/voice", "POST", {"CallStatus": "ringing"}))
+                self._call(Hop(self.origin + entry, "POST", {"CallStatus": "ringing"}))
             except SimulationError as e:
                 self.transcript.error = str(e)
         self._footer()
@@ -314,7 +353,8 @@ class Simulator:
             "Say": self._speak, "Play": self._speak, "Pause": self._speak,
             "Gather": self._gather, "Dial": self._dial, "Enqueue": self._enqueue,
             "Record": self._record, "Redirect": self._redirect, "Hangup": self._hangup,
-            "Reject": self._hangup, "Leave": self._leave,
+            "Reject": self._hangup, "Leave": self._leave, "Start": self._start,
+            "Stop": self._stop,
         }
 
     def _end(self, end: End) -> None:
@@ -367,7 +407,7 @@ class Simulator:
 
     def _dial(self, verb: ET.Element, url: str) -> Hop | End | None:
         """Ring the targets; the driver says how it ends; a screened callee is simulated too."""
-        targets = [t for t in verb if t.tag in ("Number", "Sip", "Client")]
+        targets = [t for t in verb if t.tag in ("Number", "Sip", "Client", "Queue")]
         called = ", ".join(_target_text(t) for t in targets) or readable_number(
             (verb.text or "").strip())
         self._emit(f"☎ llamando a {called} ({_attr(verb, 'timeout', '30')} s) …")
@@ -413,8 +453,20 @@ class Simulator:
                       {"QueueSid": _sid("QU"), "QueueTime": "0", "QueuePosition": "1",
                        "CurrentQueueSize": "1", "AvgQueueTime": "0"})
             for child in self._request(hop):
-                self._speak(child)
+                for spoken in (child if child.tag == "Gather" else [child]):
+                    self._speak(spoken)
         return End("queue", f"en cola '{name}'")
+
+    def _start(self, verb: ET.Element, url: str) -> None:
+        """A real-time transcription starts (the simulator transcribes nothing)."""
+        for child in verb:
+            language = child.get("languageCode", "")
+            self._emit(f"  [{child.tag.lower()} en tiempo real {language}]".replace(" ]", "]"))
+
+    def _stop(self, verb: ET.Element, url: str) -> None:
+        """A real-time transcription ends."""
+        for child in verb:
+            self._emit(f"  [fin de {child.tag.lower()}]")
 
     def _record(self, verb: ET.Element, url: str) -> Hop:
         """The caller speaks after the beep: a simulated recording goes to the action."""
@@ -450,7 +502,7 @@ class Simulator:
         """The person called hears who calls and presses 1 (or not): whether they are bridged."""
         child = {"CallSid": leg, "ParentCallSid": self.sid, "From": self.caller,
                  "To": (target.text or "").strip(), "Direction": "outbound-dial",
-                 "CallStatus": "in-progress", "AccountSid": self._account()}
+                 "CallStatus": "in-progress", "AccountSid": ACCOUNT_SID}
         for _ in range(MAX_SCREEN_STEPS):
             result = self._screen_step(self._request(hop, child), hop.url, accept)
             if isinstance(result, bool):
@@ -503,25 +555,11 @@ class Simulator:
 
     def _call_params(self) -> dict[str, str]:
         """What Twilio sends with every request of the caller's leg."""
-        return {"AccountSid": self._account(), "CallSid": self.sid, "From": self.caller,
-                "To": self.to, "Direction": "inbound", "CallStatus": "in-progress",
-                "ApiVersion": "2010-04-01"}
-
-    def _account(self) -> str:
-        """A made-up account id."""
-        return "AC" + "0" * 32
+        return call_parameters(self.sid, self.caller, self.to)
 
     def _send(self, method: str, path: str, url: str, params: dict[str, str]) -> TestResponse:
         """One request, signed over the full URL and the form (run with no Flask context)."""
-        if method == "GET" and params:
-            query = ("&" if "?" in path else "?") + urlencode(params)
-            path, url, params = path + query, url + query, {}
-        headers = {}
-        if self.validator is not None:
-            headers["X-Twilio-Signature"] = self.validator.compute_signature(url, params)
-        if method == "GET":
-            return self.client.get(path, headers=headers)
-        return self.client.post(path, data=params, headers=headers)
+        return send_as_twilio(self.client, self.validator, method, path, url, params)
 
     def _local(self, url: str) -> str:
         """The path to ask the test client for a URL of this app (anything else is an error)."""
@@ -569,6 +607,19 @@ class Simulator:
             yield
         finally:
             self.app.config["CLOCK"] = saved
+
+    @contextmanager
+    def _no_rest_api(self) -> Iterator[None]:
+        """No REST request to Twilio during the call (an analyst's 1 dials the queue, as text).
+
+        Otherwise a real waiting caller would be dequeued into a room nobody joins.
+        """
+        saved = self.app.config.get("TWILIO_ACCOUNT_SID", "")
+        self.app.config["TWILIO_ACCOUNT_SID"] = ""
+        try:
+            yield
+        finally:
+            self.app.config["TWILIO_ACCOUNT_SID"] = saved
 
     @contextmanager
     def _listening(self) -> Iterator[None]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
 from ivr import db
-from ivr.admin.cli import ivr_group
+from ivr.admin.cli import ivr_group, now
 from ivr.store import audit, users
 from ivr.store.console_tables import ROLES
 
@@ -39,11 +39,6 @@ def read_password() -> str:
     return given[0]
 
 
-def _now() -> object:
-    """The app's clock."""
-    return current_app.config["CLOCK"]()
-
-
 @users_cli.command("add")
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), required=True)
@@ -52,13 +47,13 @@ def _now() -> object:
 def users_add(username: str, role: str, phone: str | None, lines: str) -> None:
     """Create an account."""
     try:
-        user = users.add(db.session(), username.lower(), role, read_password(), _now(),  # type: ignore[arg-type]
+        user = users.add(db.session(), username.lower(), role, read_password(), now(),
                          phone=phone, lines=lines.replace(" ", ""))
     except users.UserError as e:
         raise click.ClickException(str(e)) from e
     audit.record(db.session(), actor=ACTOR, action="user.add", target=f"user:{user.username}",
                  before=None, after={"role": role, "phone": phone, "lines": user.lines},
-                 now=_now())  # type: ignore[arg-type]
+                 now=now())
     click.echo(f"user {user.username} ({user.role}) created")
 
 
@@ -73,7 +68,7 @@ def users_role(username: str, role: str) -> None:
     except users.UserError as e:
         raise click.ClickException(str(e)) from e
     audit.record(db.session(), actor=ACTOR, action="user.role", target=f"user:{username}",
-                 before={"role": before}, after={"role": role}, now=_now())  # type: ignore[arg-type]
+                 before={"role": before}, after={"role": role}, now=now())
     click.echo(f"user {username}: {role}")
 
 
@@ -86,7 +81,7 @@ def users_reset(username: str) -> None:
     except users.UserError as e:
         raise click.ClickException(str(e)) from e
     audit.record(db.session(), actor=ACTOR, action="user.reset", target=f"user:{username}",
-                 before=None, after={"password": "(changed)"}, now=_now())  # type: ignore[arg-type]
+                 before=None, after={"password": "(changed)"}, now=now())
     click.echo(f"user {username}: password changed")
 
 
@@ -100,7 +95,7 @@ def users_remove(username: str) -> None:
     except users.UserError as e:
         raise click.ClickException(str(e)) from e
     audit.record(db.session(), actor=ACTOR, action="user.remove", target=f"user:{username}",
-                 before={"role": before}, after=None, now=_now())  # type: ignore[arg-type]
+                 before={"role": before}, after=None, now=now())
     click.echo(f"user {username} removed")
 
 

@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
     """Secret key, cookie settings, CSRF, translations, the console and its Twilio callbacks."""
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path))
+        app.extensions["ivr.secret_key_file"] = Path(app.instance_path) / "secret_key"
     secure = bool(app.config.get("CONSOLE_SECURE_COOKIES", True))
     app.config.update(
         SESSION_COOKIE_NAME="ivr_console",
@@ -88,7 +89,16 @@ def instance_secret(instance: Path) -> str:
             out.write(key)
     if not key:  # another worker is writing it this instant
         key = path.read_text(encoding="ascii").strip()
-    log.warning("SECRET_KEY is not set: the console signs its sessions with the key in %s. "
-                "Fine for one machine; set SECRET_KEY (the same on every machine) otherwise.",
-                path)
     return key
+
+
+def warn_when_serving(app: Flask) -> None:
+    """Warn loudly, as the server starts, when the console's key comes from the instance folder.
+
+    Said when serving, not under every admin command, which signs no session.
+    """
+    path = app.extensions.get("ivr.secret_key_file")
+    if path is not None:
+        log.warning("SECRET_KEY is not set: the console signs its sessions with the key in %s. "
+                    "Fine for one machine; set SECRET_KEY (the same on every machine) "
+                    "otherwise.", path)

@@ -1,10 +1,12 @@
 """The dashboard's figures, computed from the call events every worker writes (not logs).
 
-Calls per line, per hour and per day, how far callers got, and priority-1 calls answered.
+Calls per line, per hour and per day, how far callers got, and priority-1 calls answered; and
+callbacks by severity against their targets (from the callbacks table).
 """
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -132,3 +134,67 @@ def per_line_table(figures: Figures) -> list[tuple[str, int, int]]:
     for line, count in figures.calls_week.items():
         totals[line][1] = count
     return sorted(((k, v[0], v[1]) for k, v in totals.items()), key=lambda r: -r[2])
+
+
+@dataclass(frozen=True)
+class SeverityFigures:
+    """Callbacks of one severity of one line in a window: asked, reached, how fast, how late.
+
+    Times run from the request to the callback's close as done (wall clock, in minutes); the
+    target is the level's `within_hours`, counted in business hours, so "late" compares each
+    callback with its own due time rather than the minutes with the hours.
+    """
+
+    line: str
+    severity: int
+    label: str
+    target_hours: float
+    requested: int
+    reached: int
+    median_minutes: float | None
+    max_minutes: float | None
+    late: int
+    overdue: int
+
+
+def callback_figures(rows: Iterable[Any], lines: Mapping[str, Line], now: datetime,
+                     start: datetime) -> list[SeverityFigures]:
+    """Per line and severity, the callbacks asked since `start` (rows are Callback rows).
+
+    Reached: done; late: done after its due time; overdue: still open past its due time.
+    """
+    groups: defaultdict[tuple[str, int], list[Any]] = defaultdict(list)
+    for row in rows:
+        if row.requested_at >= start and row.severity is not None:
+            groups[(row.line, row.severity)].append(row)
+    found = []
+    for line_id, line in lines.items():
+        spec = line.spec.callbacks
+        if spec is None:
+            continue
+        for key, level in sorted(spec.severities.items()):
+            found.append(_severity(line_id, int(key), level.label, level.within_hours,
+                                   groups.get((line_id, int(key)), []), now))
+    return found
+
+
+def _severity(line: str, severity: int, label: str, target: float, rows: list[Any],
+              now: datetime) -> SeverityFigures:
+    """The figures of one severity's callbacks."""
+    done = [r for r in rows if r.status == "done"]
+    minutes = sorted((r.updated_at - r.requested_at).total_seconds() / 60 for r in done)
+    return SeverityFigures(
+        line=line, severity=severity, label=label, target_hours=target, requested=len(rows),
+        reached=len(done), median_minutes=statistics.median(minutes) if minutes else None,
+        max_minutes=minutes[-1] if minutes else None,
+        late=sum(1 for r in done if r.due_at is not None and r.updated_at > r.due_at),
+        overdue=sum(1 for r in rows if r.status in ("pending", "claimed")
+                    and r.due_at is not None and r.due_at < now))
+
+
+def duration(minutes: float | None) -> str:
+    """'45 min', '2 h 05 min', '—'."""
+    if minutes is None:
+        return "—"
+    whole = round(minutes)
+    return f"{whole} min" if whole < 60 else f"{whole // 60} h {whole % 60:02d} min"

@@ -90,3 +90,15 @@ class ProfileForm(FlaskForm):
     """One's own phone (the console rings it before the customer)."""
 
     phone = StringField(_l("Mi teléfono"), validators=[Optional(), Length(max=40)])
+
+
+class OutcomeForm(FlaskForm):
+    """How a claimed callback went, told by hand (or cancel it), with an optional note."""
+
+    outcome = SelectField(_l("Resultado"), choices=[
+        SelectChoice("reached", _l("Hablé con el cliente")),
+        SelectChoice("no-answer", _l("No contestó")),
+        SelectChoice("busy", _l("Ocupado")),
+        SelectChoice("voicemail", _l("Buzón de voz")),
+        SelectChoice("cancel", _l("Cancelar la devolución"))])
+    note = StringField(_l("Nota"), validators=[Optional(), Length(max=300)])

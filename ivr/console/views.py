@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 import sqlalchemy as sa
@@ -30,23 +31,26 @@ from markupsafe import Markup
 from wtforms import SelectChoice
 
 from ivr import db
-from ivr.console import auth, callme, charts, figures, status, twilio_api
+from ivr.console import auth, callme, charts, figures, status
 from ivr.console.auth import me, requires
 from ivr.console.forms import (
     CaseStatusForm,
     EmptyForm,
     LoginForm,
     OnCallForm,
+    OutcomeForm,
     OverrideForm,
     PasswordForm,
     ProfileForm,
     RoleForm,
     UserForm,
 )
+from ivr.core.callbacks import severity_label
 from ivr.core.lines import Line
 from ivr.core.moment import Moment
 from ivr.core.phone import format_international, normalize_called
 from ivr.store import (
+    analysts,
     audit,
     call_events,
     cases,
@@ -56,14 +60,17 @@ from ivr.store import (
     overrides,
     users,
 )
-from ivr.store.console_tables import ROLES
-from ivr.store.tables import CASE_STATUSES, Case, MissedCall
+from ivr.store import callbacks as callback_store
+from ivr.store.console_tables import ROLES, ConsoleUser
+from ivr.store.tables import CALLBACK_OPEN, CASE_STATUSES, Callback, Case, MissedCall
+from ivr.web import twilio_api
 from ivr.web.helpers import now
 from ivr.web.live_menus import get_lines
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static", static_url_path="/static")
 RECORDING_CHUNK = 64 * 1024
+STALE_WAIT = timedelta(hours=12)  # a queue exit never noted (database away) stops showing
 
 
 @bp.before_request
@@ -118,8 +125,10 @@ def _line(line_id: str) -> Line:
     return line
 
 
-def _local(line: Line, value: datetime) -> datetime:
-    """A naive local time from a form, aware in the line's zone."""
+def _local(line: Line, value: datetime | None) -> datetime:
+    """A naive local time from a form, aware in the line's zone (none given: a bad request)."""
+    if value is None:
+        abort(400)
     return value.replace(tzinfo=status.zone(line))
 
 
@@ -138,11 +147,11 @@ def login() -> Any:
     """The login form; too many failures lock a username (and an address) for a while."""
     form = LoginForm()
     if form.validate_on_submit():
-        name = form.username.data.strip().lower()
+        name = (form.username.data or "").strip().lower()
         if auth.locked_out(name):
             flash(_("Demasiados intentos fallidos. Espere unos minutos."))
             return render_template("console/login.html", form=form), 429
-        user = auth.check_login(name, form.password.data)
+        user = auth.check_login(name, form.password.data or "")
         if user is not None:
             auth.log_in(user)
             target = request.args.get("next", "")
@@ -246,7 +255,7 @@ def force(line_id: str) -> Any:
            {"id": row.id, "node": node, "state": row.state, "until": row.until,
             "reason": row.reason})
     flash(_("Línea %(line)s: %(state)s hasta %(until)s.", line=line.spec.name,
-            state=row.state, until=form.until.data.strftime("%Y-%m-%d %H:%M")))
+            state=row.state, until=f"{row.until.astimezone(status.zone(line)):%Y-%m-%d %H:%M}"))
     return redirect(url_for("console.lines"))
 
 
@@ -359,8 +368,8 @@ def users_page() -> Any:
     if form.validate_on_submit():
         phone = _phone(form.phone.data)
         try:
-            user = users.add(db.session(), form.username.data.strip().lower(), form.role.data,
-                             form.password.data, now(), phone=phone,
+            user = users.add(db.session(), (form.username.data or "").strip().lower(),
+                             form.role.data, form.password.data or "", now(), phone=phone,
                              lines=(form.lines.data or "").replace(" ", ""))
         except users.UserError as e:
             flash(str(e))
@@ -396,7 +405,7 @@ def user_password(username: str) -> Any:
     form = PasswordForm()
     if form.validate():
         try:
-            users.set_password(db.session(), username, form.password.data)
+            users.set_password(db.session(), username, form.password.data or "")
         except users.UserError as e:
             flash(str(e))
         else:
@@ -582,7 +591,7 @@ def dashboard() -> Any:
     """
     all_lines = get_lines().lines
     first = next(iter(all_lines.values()), None)
-    zone = status.zone(first) if first is not None else status.ZoneInfo("UTC")
+    zone = status.zone(first) if first is not None else ZoneInfo("UTC")
     at = now()
     start, _today, end = figures.window(at, zone)
     rows = call_events.between(db.session(), start, end)
@@ -592,6 +601,171 @@ def dashboard() -> Any:
     daily = charts.columns([(d.strftime("%d/%m"), n) for d, n in found.per_day],
                            _("Llamadas por día, 7 días"))
     reached = charts.bars(found.reached[:25], _("Llamadas que llegaron a cada nodo"))
+    asked = callback_store.requested_between(db.session(), lines=list(all_lines), start=start,
+                                             end=end)
+    severities = {"today": figures.callback_figures(asked, all_lines, at, _today),
+                  "week": figures.callback_figures(asked, all_lines, at, start)}
     return render_template("console/dashboard.html", f=found, hourly=hourly, daily=daily,
                            reached=reached, per_line=figures.per_line_table(found),
-                           zone=zone)
+                           zone=zone, severities=severities, duration=figures.duration)
+
+
+# --- analysts: callbacks, the queues now ----------------------------------------------------
+
+
+def _callback(callback_id: int) -> tuple[Callback, Line]:
+    """A callback of one of the account's lines, or 404."""
+    row = callback_store.get(db.session(), callback_id)
+    if row is None or not auth.may_see_line(me(), row.line):
+        abort(404)
+    return row, _line(row.line)
+
+
+def _claimed_by_names(rows: Any) -> dict[str, str]:
+    """Who holds each claim, readable: a console account's name, or a phone analyst's code."""
+    names: dict[str, str] = {}
+    accounts = {f"{callme.WEB}{u.id}": u.username for u in users.listing(db.session())}
+    for row in rows:
+        who = row.claimed_by
+        if not who or who in names:
+            continue
+        if who in accounts:
+            names[who] = accounts[who]
+        elif who.isdigit():
+            analyst = analysts.get(db.session(), int(who))
+            names[who] = _("teléfono, analista %(code)s", code=analyst.code if analyst else who)
+        else:
+            names[who] = who
+    return names
+
+
+def _mine(row: Callback) -> bool:
+    """Whether the logged-in account holds this callback's claim."""
+    return row.status == "claimed" and row.claimed_by == callme.claimant(me())
+
+
+def _may_close(row: Callback, user: ConsoleUser) -> bool:
+    """Cancel: an open callback that is pending or one's own; supervisors any open one."""
+    if row.status not in CALLBACK_OPEN:
+        return False
+    return row.status == "pending" or _mine(row) or auth.allows(user, "supervisor")
+
+
+@bp.route("/callbacks")
+@requires("analyst")
+def callbacks_page() -> Any:
+    """The callbacks of one's lines in the order they are taken: severity, then place."""
+    at = now()
+    sections = []
+    for line in _visible_lines():
+        if line.spec.callbacks is None:
+            continue
+        rows = callback_store.listing(db.session(), line=line.id)
+        sections.append((line, rows, _claimed_by_names(rows)))
+    return render_template("console/callbacks.html", sections=sections, now=at,
+                           zone=status.zone, label=severity_label)
+
+
+@bp.route("/callbacks/<line_id>/claim", methods=["POST"])
+@requires("analyst")
+def callback_claim(line_id: str) -> Any:
+    """Take the line's next callback, atomically (the phones' claim): nobody else gets it."""
+    line = _line(line_id)
+    if not auth.may_see_line(me(), line.id) or line.spec.callbacks is None:
+        abort(404)
+    ident = callback_store.claim_next(db.connection(), line=line.id,
+                                      analyst=callme.claimant(me()), now=now())
+    if ident is None:
+        flash(_("No hay devoluciones pendientes en %(line)s.", line=line.spec.name))
+        return redirect(url_for("console.callbacks_page"))
+    row = callback_store.get(db.session(), ident)
+    assert row is not None
+    _audit("callback.claim", f"callback:{row.id}", {"status": "pending"},
+           {"status": row.status, "attempts": row.attempts, "severity": row.severity})
+    flash(_("Devolución %(id)s tomada: es suya.", id=row.id))
+    return redirect(url_for("console.callback_page", callback_id=row.id))
+
+
+@bp.route("/callbacks/<int:callback_id>")
+@requires("analyst")
+def callback_page(callback_id: int) -> Any:
+    """One callback: who, how grave, since when, due when; its calls and history; actions."""
+    row, line = _callback(callback_id)
+    history = [e for e in audit.listing(db.session(), limit=500)
+               if e.target == f"callback:{row.id}"]
+    return render_template(
+        "console/callback.html", cb=row, line=line, now=now(), zone=status.zone(line),
+        label=severity_label(line, row.severity), mine=_mine(row),
+        may_tell=row.status == "claimed" and (_mine(row) or auth.allows(me(), "supervisor")),
+        may_close=_may_close(row, me()), form=OutcomeForm(), history=history,
+        names=_claimed_by_names([row]),
+        console_calls=console_calls.of_callback(db.session(), row.id),
+        max_attempts=line.spec.callbacks.max_attempts if line.spec.callbacks else 3)
+
+
+@bp.route("/callbacks/<int:callback_id>/call", methods=["POST"])
+@requires("analyst")
+def callback_call(callback_id: int) -> Any:
+    """"Call me, then the customer" for a callback one holds."""
+    row, line = _callback(callback_id)
+    try:
+        call = callme.place_callback(me(), line, row)
+    except (callme.CallMeError, twilio_api.NotConfigured) as e:
+        flash(_("No se pudo llamar: %(why)s", why=str(e)))
+    else:
+        flash(_("Llamando a su teléfono (llamada %(id)s)…", id=call.id))
+    return redirect(url_for("console.callback_page", callback_id=row.id))
+
+
+@bp.route("/callbacks/<int:callback_id>/outcome", methods=["POST"])
+@requires("analyst")
+def callback_outcome(callback_id: int) -> Any:
+    """How the callback went, by hand (reached closes it, others keep its place), or cancel.
+
+    As on the phone: unreachable after the line's max_attempts.
+    """
+    row, line = _callback(callback_id)
+    form = OutcomeForm()
+    if not form.validate():
+        abort(400)
+    before = {"status": row.status, "attempts": row.attempts, "claimed_by": row.claimed_by}
+    chosen = form.outcome.data
+    if chosen == "cancel":
+        if not _may_close(row, me()):
+            abort(403)
+        kept = callback_store.close(db.session(), row.id, "cancelled", now())
+    else:
+        if row.status != "claimed" or not (_mine(row) or auth.allows(me(), "supervisor")):
+            abort(403)
+        limit = line.spec.callbacks.max_attempts if line.spec.callbacks else 3
+        kept = callback_store.record_outcome(db.session(), row.id, chosen, max_attempts=limit,
+                                             now=now())
+    _audit("callback.outcome", f"callback:{kept.id}", before,
+           {"outcome": chosen, "status": kept.status, "attempts": kept.attempts,
+            "note": form.note.data or None})
+    flash(_("Devolución %(id)s: %(status)s.", id=kept.id, status=kept.status))
+    return redirect(url_for("console.callbacks_page"))
+
+
+@bp.route("/callbacks/<int:callback_id>/release", methods=["POST"])
+@requires("analyst")
+def callback_release(callback_id: int) -> Any:
+    """Give back a callback one took and did not call: its place, the attempt uncounted."""
+    row, _line_ = _callback(callback_id)
+    if not callback_store.release(db.session(), row.id, claimed_by=callme.claimant(me()),
+                                  now=now()):
+        abort(403)
+    _audit("callback.release", f"callback:{row.id}", {"status": "claimed"},
+           {"status": "pending"})
+    return redirect(url_for("console.callbacks_page"))
+
+
+@bp.route("/queues")
+@requires("analyst")
+def queues_page() -> Any:
+    """Who waits in one's lines' queues now, for how long, with which case."""
+    at = now()
+    rows = callback_store.waiting(db.session(), lines=[line.id for line in _visible_lines()],
+                                  since=at - STALE_WAIT)
+    return render_template("console/queues.html", rows=rows, now=at, lines=get_lines(),
+                           zone=status.zone)

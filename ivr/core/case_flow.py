@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ivr.core import check_digit
+from ivr.core import callbacks, check_digit
 from ivr.core.lines import Line
 from ivr.core.menu_file import CaseLookupNode, NewCaseNode
 from ivr.core.moment import Moment
@@ -94,10 +94,23 @@ def entered(line: Line, node_id: str, digits: str | None, failures: int, now: Mo
     return Plan((), FindCase(node_id, number, failures), node_id, "case-lookup")
 
 
+@dataclass(frozen=True)
+class PendingCallback:
+    """A callback still pending for a case: its id and severity."""
+
+    id: int
+    severity: int | None
+
+
 def found(
-    line: Line, node_id: str, number: str, case: CaseInfo | None, failures: int, now: Moment
+    line: Line, node_id: str, number: str, case: CaseInfo | None, failures: int, now: Moment,
+    pending: PendingCallback | None = None,
 ) -> Plan:
-    """The store answered a look-up: read the status and route, or ask again."""
+    """The store answered a look-up: read the status and route, or ask again.
+
+    A case with a pending callback: the caller is told so and chooses (keep, graver, cancel)
+    before going on to the case's team.
+    """
     if _lookup(line, node_id) is None:
         return enter(line, line.spec.start, now)
     if case is None:
@@ -107,7 +120,11 @@ def found(
         line.prompt("caso_encontrado").format(number=spell_digits(case.number)),)
     status = line.prompts.get(f"caso_estado_{case.status}")  # a status no prompt names: skip
     said += (status,) if status else ()
-    plan = enter(line, team_of(line, case), now, said)
+    if pending is not None and line.spec.callbacks is not None:
+        plan = callbacks.pending_offer(line, pending.id, pending.severity, said,
+                                       team_of(line, case))
+    else:
+        plan = enter(line, team_of(line, case), now, said)
     return Plan(plan.prompts, plan.action, plan.node, f"case-found:{plan.outcome}")
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ivr.core.menu_file import LineFile, MenuNode, Step
 from ivr.core.phone import normalize_called
@@ -29,6 +30,30 @@ SYSTEM_PROMPTS = (
     "mensaje_guardado",
     "mensaje_no_guardado",
     "disculpa_fallo",
+    "espera_posicion",
+    "espera_lugar",
+    "espera_ordinales",
+    "espera_minutos",
+    "espera_un_minuto",
+)
+
+# Prompts of callbacks; required of a language only where a line offers them.
+CALLBACK_PROMPTS = (
+    "devolucion_oferta", "devolucion_oferta_larga", "devolucion_inicio", "devolucion_confirmar",
+    "devolucion_marque_numero", "devolucion_numero_invalido", "devolucion_severidad",
+    "devolucion_registrada", "devolucion_caso", "devolucion_cuando", "devolucion_cuando_hoy",
+    "devolucion_cuando_manana", "devolucion_cuando_dia", "devolucion_no_registrada",
+    "devolucion_no_disponible", "devolucion_pendiente", "devolucion_conservada",
+    "devolucion_cancelada",
+)
+
+# Prompts of the analysts' number; required of a language only where a line has `analysts:`.
+ANALYST_PROMPTS = (
+    "analista_codigo", "analista_clave", "analista_incorrecto", "analista_bloqueado",
+    "analista_menu", "analista_nadie_espera", "analista_sin_pendientes", "analista_cliente",
+    "analista_caso", "analista_gravedad", "analista_pendiente", "analista_llamando",
+    "analista_resultado", "analista_resultado_guardado", "analista_no_disponible",
+    "analista_no_tomado",
 )
 
 # Prompts of the case nodes; required of a language only where a line uses those nodes.
@@ -85,6 +110,7 @@ class Line:
     chains: Mapping[str, tuple[Step, ...]]
     source: Source
     rescue: Rescue | None = None
+    words: Mapping[str, Any] = field(default_factory=dict)  # hours.yaml: times said aloud
 
     @property
     def id(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -14,8 +15,26 @@ import pydantic
 import yaml
 
 from ivr.core.hours_speech import describe_week, load_words
-from ivr.core.lines import CASE_PROMPTS, SYSTEM_PROMPTS, Directory, GatherTiming, Line, Rescue
-from ivr.core.menu_file import DialNode, LineFile, Link, MenuNode, Model, NodeBase, QueueNode
+from ivr.core.lines import (
+    ANALYST_PROMPTS,
+    CALLBACK_PROMPTS,
+    CASE_PROMPTS,
+    SYSTEM_PROMPTS,
+    Directory,
+    GatherTiming,
+    Line,
+    Rescue,
+)
+from ivr.core.menu_file import (
+    DialNode,
+    LineFile,
+    Link,
+    MenuNode,
+    Model,
+    NodeBase,
+    QueueNode,
+    VoicemailNode,
+)
 from ivr.core.menu_tree import node_links, prompt_refs, walk
 from ivr.core.prompts import Prompt, load_catalog
 from ivr.core.rotation import Contact, Handoff, Override, Rotation
@@ -25,10 +44,11 @@ from ivr.core.yaml_source import Path_, Source, SourceError, load_source
 
 # How a menu listens (see docs/menus.md, "Time on the phone"): a menu whose keys all lead to
 # an end waits only for one key; a menu with sub-menus also takes the next level's key typed
-# ahead, at the cost of a short wait for that second key.
+# ahead, at the cost of a short wait for that second key: 1 s (Twilio's shortest timeout),
+# which still catches "25" pressed in one go (two keys about a third of a second apart).
 TYPE_AHEAD = 2
 FIRST_KEY_SECONDS = 5
-NEXT_KEY_SECONDS = 2
+NEXT_KEY_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -168,7 +188,7 @@ def _all_field_names() -> tuple[str, ...]:
 
 _FIELD_NAMES = _all_field_names()
 _NODE_TYPES = tuple(
-    model.model_fields["type"].annotation.__args__[0]  # the Literal of each node class
+    typing.get_args(model.model_fields["type"].annotation)[0]  # each node class's Literal
     for model in NodeBase.__subclasses__()
 )
 
@@ -199,6 +219,7 @@ class _Checker:
         tz = self._zone(self.spec.timezone, ("timezone",))
         schedules, hours_text = self._schedules(tz)
         rotations = self._rotations(tz)
+        self._callbacks()
         self._links()
         self._back_key()
         self._reachable()
@@ -219,6 +240,7 @@ class _Checker:
             chains={node_id: tuple(node.chain()) for node_id, node in self.spec.nodes.items()
                     if isinstance(node, DialNode)},
             rescue=rescue,
+            words=self._words(),
         )
 
     def _rescue(self, schedules: dict[str, Schedule]) -> Rescue | None:
@@ -241,6 +263,23 @@ class _Checker:
         hours = getattr(nodes.get(spec.in_hours), "hours", None)
         return Rescue(spec.in_hours, spec.after_hours, schedules.get(hours) if hours else None)
 
+    def _words(self) -> dict[str, Any]:
+        """The words times are said with (read before, in `_schedules`: known to load)."""
+        return load_words(self.prompt_dir / self.spec.language / "hours.yaml")
+
+    def _callbacks(self) -> None:
+        """A node that offers callbacks needs the line's `callbacks:` (levels, hours)."""
+        spec = self.spec.callbacks
+        if spec is not None and spec.hours and spec.hours not in self.spec.schedules:
+            hint = _did_you_mean(spec.hours, list(self.spec.schedules))
+            self.error(("callbacks", "hours"), f"no schedule {spec.hours!r}{hint}")
+        for node_id, node in self.spec.nodes.items():
+            offers = (isinstance(node, QueueNode) and node.callback is not None) or (
+                isinstance(node, VoicemailNode) and node.callback)
+            if offers and spec is None:
+                self.error(("nodes", node_id, "callback"), "callbacks need the line's "
+                           "'callbacks:' (severity levels and their due times)")
+
     def _prompts(self) -> dict[str, Prompt]:
         """Load the line's language and check that every prompt it names exists."""
         try:
@@ -249,7 +288,10 @@ class _Checker:
             self.error(("language",), str(e))
             return {}
         uses_cases = any(n.type in ("new_case", "case_lookup") for n in self.spec.nodes.values())
-        for prompt_id in SYSTEM_PROMPTS + (CASE_PROMPTS if uses_cases else ()):
+        uses_callbacks = self.spec.callbacks is not None
+        for prompt_id in (SYSTEM_PROMPTS + (CASE_PROMPTS if uses_cases else ())
+                          + (CALLBACK_PROMPTS if uses_callbacks else ())
+                          + (ANALYST_PROMPTS if self.spec.analysts is not None else ())):
             if prompt_id not in catalog:
                 self.error(("language",), f"voice_prompts/{self.spec.language} lacks the "
                                           f"service prompt {prompt_id!r}")

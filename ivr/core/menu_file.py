@@ -236,6 +236,13 @@ class DialNode(NodeBase):
         return super().links() + _optional_link("on_no_answer", self.on_no_answer)
 
 
+class QueueCallback(Model):
+    """A caller waiting in this queue may leave it and be called back instead."""
+
+    key: OptionKey = "1"  # pressed at any moment of the wait (the wait message says so)
+    offer_after: int = Field(default=120, ge=0, le=3600)  # from then on, the offer is said
+
+
 class QueueNode(NodeBase):
     """Put the caller in a named Twilio queue, with a wait message and hold music."""
 
@@ -246,6 +253,7 @@ class QueueNode(NodeBase):
     hold_music: str | None = Field(default=None, pattern=r"^(https?://|/)\S+$")
     max_wait: int = Field(default=600, ge=30, le=3600)
     on_no_answer: NodeId | None = None
+    callback: QueueCallback | None = None
 
     def links(self) -> list[Link]:
         """After hours, and where the call goes when nobody takes it from the queue."""
@@ -296,8 +304,9 @@ class VoicemailNode(NodeBase):
 
     type: Literal["voicemail"]
     prompt: PromptId
-    max_seconds: int = Field(default=120, ge=10, le=120)  # Twilio transcribes up to 2 min
+    max_seconds: int = Field(default=120, ge=10, le=120)
     next: NodeId | None = None
+    callback: bool = False  # the message becomes a callback, its severity asked first
 
     def links(self) -> list[Link]:
         """After hours, and the node after the message (none: goodbye)."""
@@ -419,6 +428,35 @@ class FallbackUrlSpec(Model):
     after_hours: NodeId
 
 
+class SeveritySpec(Model):
+    """One severity level of a callback: how it is said, and within how long it is returned."""
+
+    label: str = Field(min_length=3, max_length=120)
+    within_hours: float = Field(gt=0, le=200)  # counted in the callbacks' business hours
+
+
+class CallbacksSpec(Model):
+    """Callbacks of this line: the severity levels (the key is the level, 1 the gravest)."""
+
+    severities: dict[OptionKey, SeveritySpec] = Field(min_length=1, max_length=9)
+    hours: NodeId | None = None  # the schedule due times are counted in (none: any hour)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+
+    @field_validator("severities", mode="before")
+    @classmethod
+    def _keys_are_digits(cls, value: Any) -> Any:
+        """Accept unquoted YAML keys (1: ...)."""
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+
+class AnalystsSpec(Model):
+    """The analysts' own number: keypad login, then callers and callbacks to take."""
+
+    numbers: list[LineNumber] = []  # Twilio numbers whose voice URL is /voice/LINE/analyst
+    max_pin_failures: int = Field(default=3, ge=1, le=10)
+    lockout_minutes: int = Field(default=15, ge=1, le=1440)
+
+
 class LineFile(Model):
     """One customer-service line: its numbers, voice, schedules and menu tree."""
 
@@ -442,6 +480,8 @@ class LineFile(Model):
     back_key: Literal["0", "#", "*", "9", "none"] = "#"
     hold_music: str | None = Field(default=None, pattern=r"^(https?://|/)\S+$")
     schedules: dict[NodeId, ScheduleSpec] = {}
+    callbacks: CallbacksSpec | None = None
+    analysts: AnalystsSpec | None = None
     nodes: dict[NodeId, Node] = Field(min_length=1)
 
     @field_validator("back_key", mode="before")

@@ -25,6 +25,7 @@ from ivr.core.menu_file import (
 )
 from ivr.core.moment import Moment
 from ivr.core.prompts import Prompt, spell_digits
+from ivr.core.wait_speech import wait_prompts
 
 MAX_KEYS = 32  # more keys than any menu path or case number: the rest is noise
 ANSWERED = frozenset({"completed", "answered"})
@@ -65,9 +66,60 @@ class Enqueue:
 
 @dataclass(frozen=True)
 class Hold:
-    """While the caller waits in a queue: the wait message and hold music."""
+    """While the caller waits in a queue: the wait message and hold music.
+
+    Inside a one-key <Gather> when the queue offers a callback on `callback_key`.
+    """
 
     node: str
+    callback_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Listen for keys in a <Gather> whose action is the webhook `hook` with the route `values`.
+
+    `hook` is a `twiml.Hook` value; silence is sent there too, with no Digits.
+    """
+
+    hook: str
+    values: tuple[tuple[str, str | int], ...]
+    num_digits: int = 1
+    timeout: int = 5
+    finish_on_key: str = ""
+
+
+@dataclass(frozen=True)
+class BridgeQueue:
+    """An analyst takes the caller at the front of a queue node's queue (`<Dial><Queue>`).
+
+    The dial's action is the analyst webhook `hook` with `values`.
+    """
+
+    node: str
+    hook: str
+    values: tuple[tuple[str, str | int], ...]
+
+
+@dataclass(frozen=True)
+class JoinRoom:
+    """Into the conference room of an analyst and the one caller taken (`<Dial><Conference>`).
+
+    With `hook`, the dial's action is that webhook with `values` (the analyst's side).
+    """
+
+    room: str
+    hook: str | None = None
+    values: tuple[tuple[str, str | int], ...] = ()
+
+
+@dataclass(frozen=True)
+class CallCustomer:
+    """An analyst calls a customer back, the line's number as caller ID."""
+
+    number: str
+    hook: str
+    values: tuple[tuple[str, str | int], ...]
 
 
 @dataclass(frozen=True)
@@ -137,7 +189,7 @@ class FindCase:
 
 Action = (
     Gather | Dial | Enqueue | Hold | Leave | Hangup | OpenCase | ReadCase | RecordCase | AskCase
-    | FindCase | TakeMessage | CallerGone
+    | FindCase | TakeMessage | CallerGone | Ask | BridgeQueue | JoinRoom | CallCustomer
 )
 
 
@@ -351,16 +403,30 @@ def queue_ended(line: Line, node_id: str, result: str | None, now: Moment) -> Pl
     return _nobody(line, node_id, node.on_no_answer, now)
 
 
-def waiting(line: Line, node_id: str, queue_seconds: str | None) -> Plan:
-    """The caller is waiting in a queue: hold music, or out after the node's longest wait."""
+def waiting(
+    line: Line, node_id: str, queue_seconds: str | None, position: str | None = None,
+    average: str | None = None,
+) -> Plan:
+    """The caller is waiting in a queue: what they hear, or out after the longest wait.
+
+    Their place and wait, the wait message and music (and the callback offer).
+    """
     node = line.spec.nodes.get(node_id)
     if not isinstance(node, QueueNode):
         return Plan((), Leave(), node_id, "leave-unknown-node")
     waited = parse_count(queue_seconds, limit=86_400, width=6)
     if waited >= node.max_wait:
         return Plan((), Leave(), node_id, "leave-max-wait")
-    prompt = line.prompt(node.wait_prompt or "espera")
-    return Plan((prompt,), Hold(node_id), node_id, "hold")
+    said = wait_prompts(line, parse_count(position, limit=9999, width=4),
+                        parse_count(average, limit=86_400, width=6), waited)
+    said += (line.prompt(node.wait_prompt or "espera"),)
+    offer = node.callback
+    if offer is None:
+        return Plan(said, Hold(node_id), node_id, "hold")
+    long_wait = waited >= offer.offer_after
+    said += (line.prompt("devolucion_oferta_larga" if long_wait else "devolucion_oferta")
+             .format(key=offer.key),)
+    return Plan(said, Hold(node_id, offer.key), node_id, "hold-callback-offered")
 
 
 def parse_count(text: str | None, limit: int = 99, width: int = 3) -> int:

@@ -12,7 +12,8 @@ from ivr.core.yaml_source import read_utf8
 
 AUDIO_SUFFIXES = (".mp3", ".wav")
 # What the service fills in: a misspelt name would fail on the phone, so it fails at load.
-PLACEHOLDERS = frozenset({"hours", "holiday", "line", "number", "key", "level"})
+PLACEHOLDERS = frozenset({"hours", "holiday", "line", "number", "key", "level", "position",
+                          "minutes", "label", "day", "when", "severity", "attempts"})
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,17 @@ from ivr.core.menu_file import (
     VoicemailNode,
 )
 from ivr.core.navigator import (
+    Ask,
     AskCase,
+    BridgeQueue,
+    CallCustomer,
     CallerGone,
     Dial,
     Enqueue,
     Gather,
     Hangup,
     Hold,
+    JoinRoom,
     Leave,
     Plan,
     ReadCase,
@@ -56,6 +60,12 @@ class Hook(StrEnum):
     MESSAGE_TRANSCRIBED = "voice.message_transcribed"  # a voice message's transcription
     QUEUE = "voice.queue"  # the <Enqueue> action, told how the wait ended
     WAIT = "voice.wait"  # the <Enqueue> waitUrl, asked what to play while the caller waits
+    WAIT_KEY = "voice.wait_key"  # a key pressed while waiting (the callback offer)
+    CALLBACK = "callback_calls.step"  # a caller's answer to a callback question
+    CALLBACK_PENDING = "callback_calls.pending"  # a repeat caller: keep, graver or cancel
+    ANALYST_CALL = "analyst_calls.incoming"  # the analysts' number answers
+    ANALYST = "analyst_calls.step"  # the analysts' number: login, menu, outcomes
+    ANALYST_JOIN = "analyst_calls.join"  # a caller dequeued for an analyst (REST member url)
     AUDIO = "audio.prompt"  # a recorded prompt
     CASE_READ = "case_calls.read"  # after a case number was read back
     CASE_RECORDED = "case_calls.recorded"  # the <Record> action of a case's description
@@ -65,6 +75,7 @@ class Hook(StrEnum):
     CONSOLE_BRIDGE = "console_hooks.bridge"  # the analyst the console called answered
     CONSOLE_DIALED = "console_hooks.dialed"  # the <Dial> action of the customer's leg
     CONSOLE_STATUS = "console_hooks.status"  # the status callback of the console's call
+    CONSOLE_TOLD = "console_hooks.told"  # a callback's customer answered: person or voicemail
 
 
 class Urls(Protocol):
@@ -74,9 +85,11 @@ class Urls(Protocol):
         """The URL Twilio is sent to."""
 
 
-def render(line: Line, plan: Plan, urls: Urls) -> str:
-    """Return the TwiML document for `plan` on `line`."""
+def render(line: Line, plan: Plan, urls: Urls, stop_transcription: str | None = None) -> str:
+    """Return the TwiML document for `plan` on `line` (first stopping a transcription)."""
     response = VoiceResponse()
+    if stop_transcription:
+        response.stop().transcription(name=stop_transcription)
     action = plan.action
     if isinstance(action, Gather):
         _gather(response, line, plan.prompts, action, urls)
@@ -84,6 +97,10 @@ def render(line: Line, plan: Plan, urls: Urls) -> str:
         _read_case(response, line, plan.prompts, action, urls)
     elif isinstance(action, AskCase):
         _ask_case(response, line, plan.prompts, action, urls)
+    elif isinstance(action, Ask):
+        _ask(response, line, plan.prompts, action, urls)
+    elif isinstance(action, Hold):
+        _hold(response, line, plan.prompts, action, urls)
     else:
         for prompt in plan.prompts:
             _say(response, line, prompt, urls)
@@ -97,10 +114,19 @@ def render(line: Line, plan: Plan, urls: Urls) -> str:
                 wait_url=urls(Hook.WAIT, line_id=line.id, node_id=action.node),
                 wait_url_method="POST",
             )
-        elif isinstance(action, Hold):
-            _hold(response, line, action)
         elif isinstance(action, Leave):
             response.leave()
+        elif isinstance(action, BridgeQueue):
+            dial = response.dial(action=urls(Hook(action.hook), line_id=line.id,
+                                             **dict(action.values)), method="POST")
+            dial.queue(_queue_node(line, action.node).queue)
+        elif isinstance(action, JoinRoom):
+            _join_room(response, line, action, urls)
+        elif isinstance(action, CallCustomer):
+            dial = response.dial(action=urls(Hook(action.hook), line_id=line.id,
+                                             **dict(action.values)), method="POST",
+                                 caller_id=line.spec.numbers[0], timeout=30)
+            dial.number(action.number)
         elif isinstance(action, RecordCase):
             _record_case(response, line, action, urls)
         elif isinstance(action, TakeMessage):
@@ -108,6 +134,20 @@ def render(line: Line, plan: Plan, urls: Urls) -> str:
         elif isinstance(action, Hangup | CallerGone):
             response.hangup()
     return str(response)
+
+
+def _join_room(response: VoiceResponse, line: Line, action: JoinRoom, urls: Urls) -> None:
+    """`<Dial><Conference>` into a room of two that ends when either one leaves.
+
+    The analyst's side (with a hook) may also leave by pressing * (a room the caller has left).
+    """
+    if action.hook is None:
+        dial = response.dial()
+    else:
+        dial = response.dial(action=urls(Hook(action.hook), line_id=line.id,
+                                         **dict(action.values)), method="POST",
+                             hangup_on_star=True)
+    dial.conference(action.room, beep=False, end_conference_on_exit=True, max_participants=2)
 
 
 def render_message(text: str, voice: str, language: str) -> str:
@@ -185,8 +225,8 @@ def _record_case(response: VoiceResponse, line: Line, action: RecordCase, urls: 
     node = line.spec.nodes[action.node]
     assert isinstance(node, NewCaseNode)
     where = {"line_id": line.id, "node_id": action.node, "n": action.number}
-    _record(response, urls(Hook.CASE_RECORDED, **where), urls(Hook.CASE_TRANSCRIBED, **where),
-            node.max_record_seconds)
+    _record(response, line, action.node, urls(Hook.CASE_RECORDED, **where),
+            urls(Hook.CASE_TRANSCRIBED, **where), node.max_record_seconds)
 
 
 def _dial(response: VoiceResponse, line: Line, action: Dial, urls: Urls) -> None:
@@ -269,27 +309,62 @@ def _take_message(response: VoiceResponse, line: Line, action: TakeMessage, urls
     node = line.spec.nodes[action.node]
     assert isinstance(node, VoicemailNode)
     where = {"line_id": line.id, "node_id": action.node}
-    _record(response, urls(Hook.MESSAGE, **where), urls(Hook.MESSAGE_TRANSCRIBED, **where),
-            node.max_seconds)
+    _record(response, line, action.node, urls(Hook.MESSAGE, **where),
+            urls(Hook.MESSAGE_TRANSCRIBED, **where), node.max_seconds)
 
 
-def _record(response: VoiceResponse, action: str, transcribed: str, seconds: int) -> None:
-    """Record after a beep (# or 5 s of silence ends it), transcription requested."""
+def _record(
+    response: VoiceResponse, line: Line, name: str, action: str, transcribed: str, seconds: int
+) -> None:
+    """Record after a beep (# or 5 s of silence ends it), transcribed in the line's language.
+
+    `<Record transcribe>` knows only English: a real-time <Transcription> of the caller's side
+    runs during the recording instead (its action stops it, by `name`).
+    """
+    response.start().transcription(
+        name=name, language_code=line.spec.say_language, track="inbound_track",
+        status_callback_url=transcribed, status_callback_method="POST", partial_results=False)
     response.record(action=action, method="POST", max_length=seconds, timeout=5,
-                    finish_on_key="#", play_beep=True, transcribe=True,
-                    transcribe_callback=transcribed)
+                    finish_on_key="#", play_beep=True)
     # Silence records nothing and Twilio skips the action: go on all the same.
     response.redirect(action, method="POST")
 
 
-def _hold(response: VoiceResponse, line: Line, action: Hold) -> None:
-    """Hold music after the wait message (a pause where the line has no music)."""
+def _hold(
+    response: VoiceResponse, line: Line, said: tuple[Prompt, ...], action: Hold, urls: Urls
+) -> None:
+    """The place, the wait and the wait message, then hold music.
+
+    A pause where the line has no music; inside a one-key <Gather> when a key asks for a
+    callback. Twilio asks the wait URL again when the document ends.
+    """
+    parent: VoiceResponse | GatherVerb = response
+    if action.callback_key:
+        parent = response.gather(
+            action=urls(Hook.WAIT_KEY, line_id=line.id, node_id=action.node), method="POST",
+            input="dtmf", num_digits=1, timeout=1, finish_on_key="",
+            action_on_empty_result=False)
+    for prompt in said:
+        _say(parent, line, prompt, urls)
     node = _queue_node(line, action.node)
     music = node.hold_music or line.spec.hold_music
     if music:
-        response.play(music)
+        parent.play(music)
     else:
-        response.pause(length=10)
+        parent.pause(length=10)
+
+
+def _ask(
+    response: VoiceResponse, line: Line, said: tuple[Prompt, ...], action: Ask, urls: Urls
+) -> None:
+    """A question on the keypad: the prompts inside the <Gather>; silence goes to the same URL."""
+    url = urls(Hook(action.hook), line_id=line.id, **dict(action.values))
+    gather = response.gather(action=url, method="POST", input="dtmf",
+                             num_digits=action.num_digits, timeout=action.timeout,
+                             finish_on_key=action.finish_on_key)
+    for prompt in said:
+        _say(gather, line, prompt, urls)
+    response.redirect(url, method="POST")
 
 
 def _queue_node(line: Line, node_id: str) -> QueueNode:

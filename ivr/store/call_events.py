@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ivr.store.console_tables import CallEvent
+from ivr.store.tables import table
 
-_EVENTS = CallEvent.__table__
+_EVENTS = table(CallEvent)
 _INSERT = sa.insert(_EVENTS)
 
 

@@ -6,7 +6,7 @@ import csv
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,21 +15,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ivr.core.check_digit import new_number
-from ivr.store.tables import CASE_STATUSES, Case, CaseCall, fit
+from ivr.store.tables import CASE_STATUSES, Case, CaseCall, fit, table
 
 NUMBER_TRIES = 20  # a random clash is rare; twenty in a row means the number space is full
 
 # The statements of a call's hot path, built once (Core, on the tables: no ORM unit of work).
-_CASES, _CALLS = Case.__table__, CaseCall.__table__
+_CASES, _CALLS = table(Case), table(CaseCall)
 _INSERT_CASE = sa.insert(_CASES).returning(_CASES.c.id)
 _INSERT_CALL = sa.insert(_CALLS)
 # A note of a call that is already there (a replayed or retried webhook) is not added again:
 # the partial unique index uq_case_calls_once decides, on either engine.
-_ONCE = {"index_elements": ["case_id", "call_sid", "outcome"],
-         "index_where": _CALLS.c.call_sid.isnot(None)}
+_ONCE_COLUMNS = ["case_id", "call_sid", "outcome"]
+_ONCE_WHERE = _CALLS.c.call_sid.isnot(None)
 _NOTE_ONCE = {
-    "postgresql": postgresql.insert(_CALLS).on_conflict_do_nothing(**_ONCE),
-    "sqlite": sqlite.insert(_CALLS).on_conflict_do_nothing(**_ONCE),
+    "postgresql": postgresql.insert(_CALLS).on_conflict_do_nothing(
+        index_elements=_ONCE_COLUMNS, index_where=_ONCE_WHERE),
+    "sqlite": sqlite.insert(_CALLS).on_conflict_do_nothing(
+        index_elements=_ONCE_COLUMNS, index_where=_ONCE_WHERE),
 }
 _ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
 _NUMBER_OF_CALL = sa.select(_CASES.c.number).where(_CASES.c.call_sid == sa.bindparam("sid"))
@@ -52,7 +54,7 @@ def _summary_noted() -> sa.Select[Any]:
                   sa.bindparam("at", type_=_CALLS.c.at.type),
                   sa.bindparam("node", type_=_CALLS.c.node.type),
                   sa.bindparam("outcome", type_=_CALLS.c.outcome.type)),
-    ).on_conflict_do_nothing(**_ONCE).cte("noted")
+    ).on_conflict_do_nothing(index_elements=_ONCE_COLUMNS, index_where=_ONCE_WHERE).cte("noted")
     return sa.select(found.c.id, found.c.number, found.c.status, found.c.team, found.c.level,
                      sa.func.set_config("synchronous_commit", "off", True)).add_cte(note)
 
@@ -177,7 +179,7 @@ def find_case(db: Session, number: str) -> Case | None:
     return db.scalars(sa.select(Case).where(Case.number == number)).one_or_none()
 
 
-def summary(db: Session | Connection, number: str) -> sa.Row[tuple[int, str, str, str, int]] | None:
+def summary(db: Session | Connection, number: str) -> sa.Row[int, str, str, str, int] | None:
     """What a call needs of a case (id, number, status, team, level), without loading it."""
     return db.execute(_SUMMARY, {"number": number}).one_or_none()
 
@@ -244,6 +246,24 @@ def attach_transcription(db: Session, number: str, text: str, now: datetime) -> 
         case.transcription, case.updated_at = text, now
         db.commit()
     return case
+
+
+def append_transcription(db: Session | Connection, number: str, text: str, now: datetime) -> bool:
+    """Add one transcribed sentence to the case's description; False when there is no case.
+
+    One UPDATE: sentences of one recording may arrive at once on two workers.
+    """
+    update = sa.update(_CASES).where(_CASES.c.number == number).values(
+        transcription=appended(_CASES.c.transcription, text), updated_at=now)
+    done = cast(sa.CursorResult[Any], db.execute(update))
+    db.commit()
+    return bool(done.rowcount)
+
+
+def appended(column: sa.ColumnElement[str | None], text: str) -> sa.ColumnElement[str]:
+    """SQL for `column` with one more sentence after a space (or the sentence alone)."""
+    return sa.case((sa.or_(column.is_(None), column == ""), sa.literal(text)),
+                   else_=column + sa.literal(" " + text))
 
 
 def set_status(

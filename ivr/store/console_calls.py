@@ -12,10 +12,10 @@ from ivr.store.console_tables import ConsoleCall
 
 
 def start(db: Session, *, line: str, case_number: str | None, analyst: str,
-          now: datetime) -> ConsoleCall:
-    """Note a call about to be placed."""
-    row = ConsoleCall(line=line, case_number=case_number, analyst=analyst, status="requested",
-                      created_at=now, updated_at=now)
+          now: datetime, callback_id: int | None = None) -> ConsoleCall:
+    """Note a call about to be placed (about a case, a callback, or both)."""
+    row = ConsoleCall(line=line, case_number=case_number, callback_id=callback_id,
+                      analyst=analyst, status="requested", created_at=now, updated_at=now)
     db.add(row)
     db.commit()
     return row
@@ -60,5 +60,12 @@ def update(db: Session, call_id: int, now: datetime, *, status: str | None = Non
 def of_case(db: Session, case_number: str) -> Sequence[ConsoleCall]:
     """A case's console calls, the newest first."""
     query = (sa.select(ConsoleCall).where(ConsoleCall.case_number == case_number)
+             .order_by(ConsoleCall.id.desc()))
+    return db.scalars(query).all()
+
+
+def of_callback(db: Session, callback_id: int) -> Sequence[ConsoleCall]:
+    """A callback's console calls, the newest first."""
+    query = (sa.select(ConsoleCall).where(ConsoleCall.callback_id == callback_id)
              .order_by(ConsoleCall.id.desc()))
     return db.scalars(query).all()

@@ -79,6 +79,7 @@ class ConsoleCall(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     line: Mapped[str] = mapped_column(sa.String(40))
     case_number: Mapped[str | None] = mapped_column(sa.String(12), index=True)
+    callback_id: Mapped[int | None] = mapped_column(index=True)  # a call about a callback
     analyst: Mapped[str] = mapped_column(sa.String(60))
     call_sid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     status: Mapped[str] = mapped_column(sa.String(30))

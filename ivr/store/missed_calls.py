@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ivr.store.tables import MissedCall, fit
+from ivr.store.cases import appended
+from ivr.store.tables import MissedCall, fit, table
 
-_MISSED = MissedCall.__table__
+_MISSED = table(MissedCall)
 
 
 def note_missed(
@@ -48,14 +49,16 @@ def attach_recording(
     return row
 
 
-def attach_transcription(
+def append_transcription(
     db: Session, *, line: str, node: str, call_sid: str, caller: str | None, text: str,
     now: datetime,
 ) -> MissedCall:
-    """Keep the message's transcription with the missed call (noting the call if need be)."""
+    """Add one transcribed sentence to the message's text (noting the call if need be)."""
     row = note_missed(db, line=line, node=node, call_sid=call_sid, caller=caller, now=now)
-    row.transcription = text
+    db.execute(sa.update(_MISSED).where(_MISSED.c.id == row.id).values(
+        transcription=appended(_MISSED.c.transcription, text)))
     db.commit()
+    db.refresh(row)
     return row
 
 

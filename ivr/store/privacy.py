@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -41,7 +42,8 @@ def forget(db: Session, callers: Sequence[str]) -> Forgotten:
     done.missed_calls = len(missed)
     for row in missed:
         db.delete(row)
-    notes = db.execute(sa.delete(CaseCall).where(CaseCall.caller.in_(callers)))
-    done.notes = notes.rowcount  # type: ignore[attr-defined]
+    notes = cast(sa.CursorResult[Any],  # what a DELETE gives: a result with a row count
+                 db.execute(sa.delete(CaseCall).where(CaseCall.caller.in_(callers))))
+    done.notes = notes.rowcount
     db.commit()
     return done

@@ -7,7 +7,7 @@ voice messages.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -131,6 +131,11 @@ class MissedCall(Base):
     handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
+def table(model: type[Base]) -> sa.Table:
+    """The table of a mapped class (its `__table__`, typed as the Table it is)."""
+    return cast(sa.Table, model.__table__)
+
+
 def fit(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
     """`values` cut to their columns' lengths, so what Twilio sends is stored, never refused.
 
@@ -141,3 +146,62 @@ def fit(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, str) and length is not None and len(value) > length:
             out[name] = value[:length]
     return out
+
+
+CALLBACK_STATUSES = ("asking", "pending", "claimed", "done", "cancelled", "unreachable")
+CALLBACK_OPEN = ("pending", "claimed")
+
+
+class QueueWait(Base):
+    """A caller in a queue: when they first joined it (their place, kept if they ask a call)."""
+
+    __tablename__ = "queue_waits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    line: Mapped[str] = mapped_column(sa.String(40))
+    node: Mapped[str] = mapped_column(sa.String(40))
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(40))
+    queue_sid: Mapped[str | None] = mapped_column(sa.String(64))  # Twilio's queue (QU...)
+
+
+class Callback(Base):
+    """A caller to call back: where, how grave, since when in line, and how it went."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (sa.Index("ix_callbacks_queue", "line", "status", "severity", "joined_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line: Mapped[str] = mapped_column(sa.String(40))
+    node: Mapped[str] = mapped_column(sa.String(40))
+    call_sid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    number: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    case_number: Mapped[str | None] = mapped_column(sa.String(12), index=True)
+    severity: Mapped[int | None]
+    status: Mapped[str] = mapped_column(sa.String(20), default="asking")
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_outcome: Mapped[str | None] = mapped_column(sa.String(20))
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(40))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Analyst(Base):
+    """Someone who takes callers and callbacks by phone: a keypad code and a hashed PIN."""
+
+    __tablename__ = "analysts"
+    __table_args__ = (sa.UniqueConstraint("line", "code", name="uq_analysts_line_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line: Mapped[str] = mapped_column(sa.String(40))
+    code: Mapped[str] = mapped_column(sa.String(12))
+    name: Mapped[str | None] = mapped_column(sa.String(80))
+    pin_hash: Mapped[str] = mapped_column(sa.String(200))
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from ivr import db
-from ivr.core import case_flow, navigator
+from ivr.core import case_flow, navigator, transcripts
 from ivr.core.lines import Line
 from ivr.core.twiml import render_empty
 from ivr.store import cases
@@ -48,21 +48,22 @@ def recorded(line: Line, node_id: str) -> Response:
     kept = bool(url and number and twilio_recording(url, param("CallSid"))
                 and _keep_recording(number, url, param("RecordingDuration"), node_id))
     at = moment(line)
-    return answer(line, case_flow.recorded(line, node_id, number or "", kept, at), at)
+    return answer(line, case_flow.recorded(line, node_id, number or "", kept, at), at,
+                  stop_transcription=node_id)
 
 
 @bp.route("/<line_id>/case/<node_id>/transcribed", methods=METHODS)
 @twilio_only
 def transcribed(line_id: str, node_id: str) -> Response:
-    """Twilio's transcription of a description (an asynchronous callback, not part of the call)."""
+    """A sentence of a description, transcribed in Spanish (outside the call, as it is said)."""
     line = get_lines().get(line_id)
     number = case_param(line.spec.case_digits) if line is not None else None
-    text = request.values.get("TranscriptionText", "")[:10_000]
-    status = param("TranscriptionStatus")
-    if number is not None and status == "completed":
-        db.attempt(lambda: cases.attach_transcription(db.session(), number, text, now()),
+    event = param("TranscriptionEvent")
+    text = transcripts.final_text(event, param("Final"), request.values.get("TranscriptionData"))
+    if number is not None and text is not None:
+        db.attempt(lambda: cases.append_transcription(db.connection(), number, text, now()),
                    f"NOT STORED: transcription of a case of call {param('CallSid')}")
-    log_call(line_id, node_id, f"transcription-{status or 'unknown'}")
+    log_call(line_id, node_id, event or "transcription-unknown")
     return twiml(render_empty())
 
 

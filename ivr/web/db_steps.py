@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr import db
-from ivr.core import case_flow
+from ivr.core import callbacks, case_flow
 from ivr.core.lines import Line
 from ivr.core.moment import Moment
 from ivr.core.navigator import CallerGone, FindCase, OpenCase, Plan, TakeMessage
+from ivr.store import callbacks as callback_store
 from ivr.store import cases, missed_calls
 
 log = logging.getLogger("ivr.cases")
@@ -89,7 +90,34 @@ def _find(
     if not noted:
         _note_look_up(row.id, action, call_sid, caller, now)
     info = case_flow.CaseInfo(row.number, row.status, row.team, row.level)
-    return case_flow.found(line, action.node, action.number, info, action.failures, now)
+    pending = _pending_callback(line, row.number, caller) if line.spec.callbacks else None
+    return case_flow.found(line, action.node, action.number, info, action.failures, now,
+                           pending)
+
+
+def _pending_callback(
+    line: Line, case_number: str, caller: str | None
+) -> case_flow.PendingCallback | None:
+    """The case's pending callback, unless this call was already told of it at its start.
+
+    A caller recognised by number heard the offer for that callback when the call came in;
+    the same one is not offered twice. None as well when the database cannot say.
+    """
+    number = callbacks.dialable(caller, line.spec.country)
+
+    def look_up() -> tuple[int, int | None] | None:
+        """(id, severity) of the case's first open callback, if not the caller's own first."""
+        session = db.session()
+        row = callback_store.pending_for(session, line=line.id, case_number=case_number)
+        if row is None:
+            return None
+        by_number = callback_store.pending_for(session, line=line.id, number=number)
+        if by_number is not None and by_number.id == row.id:
+            return None
+        return (row.id, row.severity)
+
+    found = db.attempt(look_up, "pending callbacks unreadable")
+    return case_flow.PendingCallback(*found) if found is not None else None
 
 
 def _note_look_up(case_id: int, action: FindCase, call_sid: str | None, caller: str | None,

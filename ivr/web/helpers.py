@@ -56,12 +56,12 @@ def link(hook: Hook, /, **values: str | int | None) -> str:
     return base + path[len(request.script_root):] if base else path
 
 
-def answer(line: Line, plan: Plan, at: Moment) -> Response:
+def answer(line: Line, plan: Plan, at: Moment, stop_transcription: str | None = None) -> Response:
     """Settle any database step of `plan`, render it, and log one line about this webhook."""
     if db_steps.needs_database(plan):  # most webhooks have nothing for the database to do
         plan = db_steps.resolve(line, plan, param("CallSid"), param("From"), at)
     log_call(line.id, plan.node, plan.outcome, [o.id for o in at.overrides])
-    return twiml(_rendered(line, plan))
+    return twiml(_rendered(line, plan, stop_transcription))
 
 
 def answer_from_memory(line: Line, plan: Plan) -> Response:
@@ -70,15 +70,15 @@ def answer_from_memory(line: Line, plan: Plan) -> Response:
     return twiml(_rendered(line, plan))
 
 
-def _rendered(line: Line, plan: Plan) -> str:
+def _rendered(line: Line, plan: Plan, stop_transcription: str | None = None) -> str:
     """The TwiML of a plan, rendered once per worker and reused: most calls take a few paths."""
     cache = get_render_cache()
-    key = (id(line), plan, request.environ.get("SCRIPT_NAME", ""))
+    key = (id(line), plan, request.environ.get("SCRIPT_NAME", ""), stop_transcription)
     document = cache.get(key)
     if document is None:
         if len(cache) >= RENDER_CACHE_SIZE:
             cache.clear()
-        document = cache[key] = render(line, plan, link)
+        document = cache[key] = render(line, plan, link, stop_transcription)
     return document
 
 

@@ -10,10 +10,13 @@ from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ivr import db
-from ivr.core import navigator
+from ivr.core import analyst_desk, callbacks, navigator, transcripts
 from ivr.core.lines import Line
+from ivr.core.menu_file import QueueNode
 from ivr.core.twiml import render_empty, render_message, render_screen, render_screen_result
+from ivr.store import callbacks as callback_store
 from ivr.store import missed_calls
+from ivr.web import callback_calls
 from ivr.web.helpers import (
     answer,
     answer_from_memory,
@@ -45,7 +48,8 @@ def incoming() -> Response:
     if line is None:
         return unknown_line()
     at = moment(line)
-    return answer(line, navigator.incoming(line, at), at)
+    repeat = callback_calls.recognised(line, at)
+    return answer(line, repeat or navigator.incoming(line, at), at)
 
 
 @bp.route("/fallback", methods=METHODS)
@@ -112,17 +116,53 @@ def screen_answer(line_id: str, node_id: str) -> Response:
 @twilio_only
 @for_line
 def queue(line: Line, node_id: str) -> Response:
-    """The caller left a queue: connected, hung up, or waited too long."""
-    at = moment(line)
-    return answer(line, navigator.queue_ended(line, node_id, param("QueueResult"), at), at)
+    """The caller left a queue: connected, hung up, waited too long or asked for a call."""
+    at, result, call_sid = moment(line), param("QueueResult"), param("CallSid")
+    if call_sid:
+        db.attempt(lambda: callback_store.left_queue(db.connection(), call_sid, at.at),
+                   f"queue exit of call {call_sid} not noted")
+    if result == "leave" and callbacks.offers_callback(line, node_id):
+        return answer(line, callback_calls.begin(line, node_id, at), at)
+    taken = analyst_desk.call_sid(call_sid)
+    if result == "redirected" and taken:  # dequeued by an analyst (REST): into their room
+        return answer(line, analyst_desk.join(node_id, taken), at)
+    return answer(line, navigator.queue_ended(line, node_id, result, at), at)
 
 
 @bp.route("/<line_id>/wait/<node_id>", methods=METHODS)
 @twilio_only
 @for_line
 def wait(line: Line, node_id: str) -> Response:
-    """What a caller waiting in a queue hears."""
-    return answer(line, navigator.waiting(line, node_id, param("QueueTime")), moment(line))
+    """What a caller waiting in a queue hears: place, wait, message, music.
+
+    It notes when the caller first joined, so that a callback keeps the place.
+    """
+    call_sid, at = param("CallSid"), moment(line)
+    if call_sid:
+        db.attempt(lambda: callback_store.joined_queue(
+            db.connection(), call_sid=call_sid, line=line.id, node=node_id, now=at.at,
+            queue_sid=analyst_desk.queue_sid(param("QueueSid"))),
+            f"queue join of call {call_sid} not noted")
+    plan = navigator.waiting(line, node_id, param("QueueTime"), param("QueuePosition"),
+                             param("AvgQueueTime"))
+    return answer(line, plan, at)
+
+
+@bp.route("/<line_id>/wait/<node_id>/key", methods=METHODS)
+@twilio_only
+@for_line
+def wait_key(line: Line, node_id: str) -> Response:
+    """A key pressed while waiting: the callback key leaves the queue, any other goes on.
+
+    After the callback key, the <Enqueue> action asks the questions.
+    """
+    at = moment(line)
+    node = line.spec.nodes.get(node_id)
+    key = node.callback.key if isinstance(node, QueueNode) and node.callback else None
+    if key is not None and (param("Digits") or "")[:1] == key:
+        return answer(line, navigator.Plan((), navigator.Leave(), node_id, "callback-asked"), at)
+    plan = navigator.waiting(line, node_id, param("QueueTime"))
+    return answer(line, plan, at)
 
 
 @bp.route("/<line_id>/message/<node_id>", methods=METHODS)
@@ -139,21 +179,27 @@ def message(line: Line, node_id: str) -> Response:
             db.session(), line=line.id, node=node_id, call_sid=call_sid, caller=param("From"),
             url=url, seconds=seconds, now=at.at),
             f"NOT STORED: voice message {url} of call {call_sid}") is not None
-    return answer(line, navigator.message_taken(line, node_id, bool(url), at, kept), at)
+    if kept and callbacks.offers_callback(line, node_id):
+        # the message becomes a callback: its severity asked the same way as in a queue
+        said = (line.prompt("mensaje_guardado"),)
+        return answer(line, callback_calls.begin(line, node_id, at, said), at,
+                      stop_transcription=node_id)
+    return answer(line, navigator.message_taken(line, node_id, bool(url), at, kept), at,
+                  stop_transcription=node_id)
 
 
 @bp.route("/<line_id>/message/<node_id>/transcribed", methods=METHODS)
 @twilio_only
 def message_transcribed(line_id: str, node_id: str) -> Response:
-    """Twilio's transcription of a voice message (a callback outside the call)."""
-    call_sid, status = param("CallSid"), param("TranscriptionStatus")
-    text = request.values.get("TranscriptionText", "")[:10_000]
-    if call_sid and status == "completed":
-        db.attempt(lambda: missed_calls.attach_transcription(
+    """A sentence of a voice message, transcribed in Spanish (a callback outside the call)."""
+    call_sid, event = param("CallSid"), param("TranscriptionEvent")
+    text = transcripts.final_text(event, param("Final"), request.values.get("TranscriptionData"))
+    if call_sid and text is not None:
+        db.attempt(lambda: missed_calls.append_transcription(
             db.session(), line=line_id[:40], node=node_id[:40], call_sid=call_sid,
             caller=param("From"), text=text, now=now()),
             f"NOT STORED: transcription of call {call_sid}")
-    log_call(line_id, node_id, f"transcription-{status or 'unknown'}")
+    log_call(line_id, node_id, event or "transcription-unknown")
     return twiml(render_empty())
 
 

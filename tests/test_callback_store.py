@@ -1,0 +1,147 @@
+"""The callback list in the database, on SQLite and PostgreSQL: order, atomic claims from two
+processes, retries that keep the place, and unreachable after the last attempt."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.orm import Session
+
+from ivr import db
+from ivr.store import callbacks
+from ivr.store.tables import Callback, QueueWait
+
+NOW = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+CALLBACKS = 40
+
+
+def _add(session: Session, sid: str, severity: int, joined_minutes: int) -> int:
+    """A pending callback of line cco."""
+    row = Callback(line="cco", node="centro_soporte", call_sid=sid, number="+582125551234",
+                   severity=severity, status="pending",
+                   joined_at=NOW + timedelta(minutes=joined_minutes), requested_at=NOW,
+                   attempts=0, updated_at=NOW)
+    session.add(row)
+    session.commit()
+    return row.id
+
+
+def _claim_all(url: str, analyst: str, out: multiprocessing.Queue[list[int]]) -> None:
+    """In another process: claim callbacks until none is left; report the ids claimed."""
+    engine = db.make_engine(url)
+    claimed: list[int] = []
+    with engine.connect() as connection:
+        while (got := callbacks.claim_next(connection, line="cco", analyst=analyst,
+                                           now=NOW)) is not None:
+            claimed.append(got)
+    engine.dispose()
+    out.put(claimed)
+
+
+def test_claims_from_two_processes_never_share_a_callback(store_url: str) -> None:
+    """Two processes (two gunicorn machines) claim at once: each callback goes to exactly one."""
+    engine = db.make_engine(store_url)
+    with Session(engine) as session:
+        ids = {_add(session, f"CA{i:032d}", 1 + i % 3, i) for i in range(CALLBACKS)}
+    engine.dispose()
+    context = multiprocessing.get_context("spawn")
+    out: multiprocessing.Queue[list[int]] = context.Queue()
+    workers = [context.Process(target=_claim_all, args=(store_url, name, out))
+               for name in ("ana", "beto")]
+    for worker in workers:
+        worker.start()
+    results = [out.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    first, second = results
+    assert not set(first) & set(second)
+    assert set(first) | set(second) == ids
+    assert len(first) + len(second) == CALLBACKS
+
+
+def test_claims_follow_severity_then_first_join(store_url: str) -> None:
+    """The gravest first; within a severity, who joined the queue first."""
+    engine = db.make_engine(store_url)
+    with Session(engine) as session:
+        late_two = _add(session, "CA" + "1" * 32, 2, 30)
+        early_two = _add(session, "CA" + "2" * 32, 2, 0)
+        one = _add(session, "CA" + "3" * 32, 1, 45)
+    with engine.connect() as connection:
+        order = [callbacks.claim_next(connection, line="cco", analyst="ana", now=NOW)
+                 for _ in range(4)]
+    engine.dispose()
+    assert order == [one, early_two, late_two, None]
+
+
+def test_unreached_callbacks_are_retried_in_place_then_closed(store_url: str) -> None:
+    """No answer: back on the list with its place; after max_attempts, unreachable."""
+    engine = db.make_engine(store_url)
+    with Session(engine) as session:
+        first = _add(session, "CA" + "1" * 32, 2, 0)
+        _add(session, "CA" + "2" * 32, 2, 10)
+        outcomes = []
+        for outcome in ("no-answer", "busy", "voicemail"):
+            with engine.connect() as connection:
+                claimed = callbacks.claim_next(connection, line="cco", analyst="ana", now=NOW)
+            assert claimed == first  # still ahead of the later caller of the same severity
+            row = callbacks.record_outcome(session, first, outcome, max_attempts=3, now=NOW)
+            outcomes.append((row.status, row.attempts, row.last_outcome))
+    engine.dispose()
+    assert outcomes == [("pending", 1, "no-answer"), ("pending", 2, "busy"),
+                        ("unreachable", 3, "voicemail")]
+
+
+def test_a_reached_callback_is_done(store_url: str) -> None:
+    """Reached closes it; an unknown outcome is refused."""
+    engine = db.make_engine(store_url)
+    with Session(engine) as session:
+        ident = _add(session, "CA" + "1" * 32, 1, 0)
+        with pytest.raises(callbacks.CallbackError):
+            callbacks.record_outcome(session, ident, "maybe", max_attempts=3, now=NOW)
+        assert callbacks.record_outcome(session, ident, "reached", max_attempts=3,
+                                        now=NOW).status == "done"
+    engine.dispose()
+
+
+def test_a_wait_keeps_its_queue_sid_and_the_claim_returns_it(store_url: str) -> None:
+    """The first wait hit notes the QueueSid (or a later one fills it in while waiting); the
+    claim gives it back with the call; a call that left is not changed any more."""
+    engine = db.make_engine(store_url)
+    queue = "QU" + "2" * 32
+    with engine.connect() as connection:
+        callbacks.joined_queue(connection, call_sid="CA1", line="cco", node="centro_soporte",
+                               now=NOW)
+        callbacks.joined_queue(connection, call_sid="CA1", line="cco", node="centro_soporte",
+                               now=NOW + timedelta(minutes=1), queue_sid=queue)
+        row = callbacks.claim_waiting(connection, line="cco", analyst="7")
+        assert row is not None and (row.call_sid, row.joined_at, row.queue_sid) == (
+            "CA1", NOW, queue)
+        callbacks.left_queue(connection, "CA1", NOW)
+        callbacks.joined_queue(connection, call_sid="CA1", line="cco", node="centro_soporte",
+                               now=NOW, queue_sid="QU" + "3" * 32)
+        assert connection.scalar(sa.select(QueueWait.queue_sid)) == queue
+    engine.dispose()
+
+
+def test_migration_0007_goes_down_and_up(store_url: str) -> None:
+    """Down to 0006 drops queue_waits.queue_sid (batch mode: SQLite too), up brings it back."""
+    engine = db.make_engine(store_url)
+    config = Config()
+    config.set_main_option("script_location", str(db.MIGRATIONS))
+
+    def columns() -> set[str]:
+        """queue_waits' columns now."""
+        return {c["name"] for c in sa.inspect(engine).get_columns("queue_waits")}
+
+    assert "queue_sid" in columns()
+    for target in ("0006", "head"):
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            (command.downgrade if target == "0006" else command.upgrade)(config, target)
+        assert ("queue_sid" in columns()) == (target == "head")
+    engine.dispose()
