@@ -25,10 +25,31 @@ from ivr.web import (
 )
 
 
+class IvrFlask(Flask):
+    """Flask, with its coroutine check remembered per function.
+
+    Flask asks, for every hook and view of every request, whether the function is a
+    coroutine (`inspect`, five times per webhook); the answer never changes.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """A Flask app with an empty memory of functions already checked."""
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """The sync version of `func`, worked out on its first call."""
+        sync = self._sync.get(func)
+        if sync is None:
+            if len(self._sync) > 10_000:  # bound methods made per call would otherwise pile up
+                self._sync.clear()
+            sync = self._sync[func] = super().ensure_sync(func)
+        return sync
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create the app: settings, the loaded menus, the webhooks."""
-    app = Flask("ivr", instance_relative_config=True)
-    app.ensure_sync = _sync_once(app.ensure_sync)  # type: ignore[method-assign]
+    app = IvrFlask("ivr", instance_relative_config=True)
     # Webhook URLs are the app's own: an odd one ('//') gets TwiML, never a redirect.
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
@@ -60,27 +81,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(audio.bp)
     console.init_app(app)
     return app
-
-
-def _sync_once(ensure_sync: Callable[[Callable[..., Any]], Callable[..., Any]]
-               ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Flask's `ensure_sync`, remembered per function.
-
-    Flask asks, for every hook and view of every request, whether the function is a
-    coroutine (`inspect`, five times per webhook); the answer never changes.
-    """
-    known: dict[Callable[..., Any], Callable[..., Any]] = {}
-
-    def ensure_sync_once(func: Callable[..., Any]) -> Callable[..., Any]:
-        """The sync version of `func`, worked out on its first call."""
-        sync = known.get(func)
-        if sync is None:
-            if len(known) > 10_000:  # bound methods made per call would otherwise pile up
-                known.clear()
-            sync = known[func] = ensure_sync(func)
-        return sync
-
-    return ensure_sync_once
 
 
 def _configure_logging(level: str, every: float) -> None:

@@ -64,7 +64,7 @@ _CASE_VALUES = ("number", "line", "team", "level", "status", "call_sid", "caller
                 "updated_at")
 
 
-def _issue_in_one() -> sa.CompoundSelect:
+def _issue_in_one() -> sa.CompoundSelect[Any]:
     """PostgreSQL, one statement: this call's case number, or a new case and its first note.
 
     The number the call already has (a replayed webhook) wins; otherwise the case is inserted
@@ -187,7 +187,7 @@ def summary(db: Session | Connection, number: str) -> sa.Row[int, str, str, str,
 def summary_noted(
     db: Connection, number: str, *, call_sid: str | None, caller: str | None, node: str,
     outcome: str, now: datetime,
-) -> sa.Row[Any] | None:
+) -> sa.Row[int, str, str, str, int] | None:
     """`summary` and `record_call` in one round trip, where the database allows it.
 
     On PostgreSQL, on a connection with no transaction open: one statement committed on its

@@ -6,7 +6,6 @@ Each step degrades without the database, never fails: the caller is told what is
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -64,7 +63,7 @@ def _find(
     The note is best effort: a database that can be read but not written still gives the
     caller the case."""
 
-    def look_up() -> tuple[sa.Row[Any] | None, bool]:
+    def look_up() -> tuple[sa.Row[int, str, str, str, int] | None, bool]:
         """The case's summary (None: no such case) and whether the call is noted already.
 
         One round trip where the database allows it; otherwise (or when that statement is
