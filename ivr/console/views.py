@@ -308,7 +308,7 @@ def oncall_add(line_id: str) -> Any:
             db.session(), line=line.id, rotation=form.rotation.data, contact=form.contact.data,
             starts_at=_local(line, form.starts.data), until=_local(line, form.until.data),
             reason=form.reason.data or None, now=now())
-    except oncall_overrides.OnCallOverrideError as e:
+    except overrides.OverrideError as e:
         flash(str(e))
         return redirect(url_for("console.oncall"))
     contact = rotation.contacts[row.contact]
@@ -325,7 +325,7 @@ def oncall_cancel(override_id: int) -> Any:
     """End an on-call override now."""
     try:
         row = oncall_overrides.cancel(db.session(), override_id, now())
-    except oncall_overrides.OnCallOverrideError as e:
+    except overrides.OverrideError as e:
         flash(str(e))
     else:
         _audit("oncall.cancel", f"line:{row.line}/{row.rotation}", {"id": row.id},

@@ -10,19 +10,13 @@ from sqlalchemy.orm import Session
 
 from ivr.core.moment import OnCallOverride
 from ivr.store.console_tables import OnCallOverrideRow
-
-
-class OnCallOverrideError(ValueError):
-    """An on-call override that cannot be set or cancelled (and why)."""
+from ivr.store.overrides import check_period, end_now
 
 
 def add(db: Session, *, line: str, rotation: str, contact: int, starts_at: datetime,
         until: datetime, reason: str | None, now: datetime) -> OnCallOverrideRow:
     """Put a rotation's contact on call from `starts_at` until `until`."""
-    if until <= starts_at:
-        raise OnCallOverrideError("the end is not after the start")
-    if until <= now:
-        raise OnCallOverrideError("the end is already past")
+    check_period(starts_at, until, now)
     row = OnCallOverrideRow(line=line, rotation=rotation, contact=contact, starts_at=starts_at,
                             until=until, reason=reason, created_at=now)
     db.add(row)
@@ -32,12 +26,7 @@ def add(db: Session, *, line: str, rotation: str, contact: int, starts_at: datet
 
 def cancel(db: Session, override_id: int, now: datetime) -> OnCallOverrideRow:
     """End an on-call override now."""
-    row = db.get(OnCallOverrideRow, override_id)
-    if row is None or row.cancelled_at is not None:
-        raise OnCallOverrideError(f"no active on-call override {override_id!r}")
-    row.cancelled_at = now
-    db.commit()
-    return row
+    return end_now(db, OnCallOverrideRow, override_id, now, "on-call override")
 
 
 def active(db: Session, line: str, now: datetime) -> tuple[OnCallOverride, ...]:

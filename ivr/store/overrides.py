@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ivr.core.moment import HoursOverride
+from ivr.store.console_tables import OnCallOverrideRow
 from ivr.store.tables import HoursOverrideRow
 
 
@@ -21,10 +23,7 @@ def add(
     until: datetime, reason: str | None, now: datetime,
 ) -> HoursOverrideRow:
     """Force a line or node open or closed from `starts_at` until `until`."""
-    if until <= starts_at:
-        raise OverrideError(f"until {until.isoformat()!r} is not after {starts_at.isoformat()!r}")
-    if until <= now:
-        raise OverrideError(f"until {until.isoformat()!r} is already past")
+    check_period(starts_at, until, now)
     row = HoursOverrideRow(line=line, node=node, state="open" if open_ else "closed",
                            starts_at=starts_at, until=until, reason=reason, created_at=now)
     db.add(row)
@@ -34,9 +33,27 @@ def add(
 
 def cancel(db: Session, override_id: int, now: datetime) -> HoursOverrideRow:
     """End an override now."""
-    row = db.get(HoursOverrideRow, override_id)
+    return end_now(db, HoursOverrideRow, override_id, now, "override")
+
+
+def check_period(starts_at: datetime, until: datetime, now: datetime) -> None:
+    """Refuse a period that ends before it starts, or is already over (OverrideError)."""
+    if until <= starts_at:
+        raise OverrideError(f"until {until.isoformat()!r} is not after {starts_at.isoformat()!r}")
+    if until <= now:
+        raise OverrideError(f"until {until.isoformat()!r} is already past")
+
+
+Cancellable = TypeVar("Cancellable", HoursOverrideRow, OnCallOverrideRow)
+
+
+def end_now(
+    db: Session, model: type[Cancellable], override_id: int, now: datetime, what: str
+) -> Cancellable:
+    """End an hours or on-call override now; OverrideError when none such is in force."""
+    row = db.get(model, override_id)
     if row is None or row.cancelled_at is not None:
-        raise OverrideError(f"no active override {override_id!r}")
+        raise OverrideError(f"no active {what} {override_id!r}")
     row.cancelled_at = now
     db.commit()
     return row
