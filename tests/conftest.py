@@ -18,6 +18,7 @@ from lxml import etree
 from twilio.request_validator import RequestValidator
 
 from ivr.admin.simulator import call_parameters, send_as_twilio
+from tests.fake_twilio import FakeTwilio, serving
 
 TOKEN = "test-auth-token"
 BASE = "http://localhost"
@@ -327,3 +328,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 # The autouse fixture above clears IVR_* from the environment; keep the PostgreSQL URL for
 # the store tests, read once when the tests start.
 _saved_postgres_url = os.environ.get(POSTGRES_ENV)
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """Twilio's REST API, faked on a loopback port; it records what it receives."""
+    fake = FakeTwilio(TOKEN)
+    with serving(fake) as url:
+        fake.url = url
+        yield fake

@@ -4,7 +4,6 @@ next callback dialled with the line's number and its outcome kept."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,8 +12,8 @@ from flask import Flask
 
 from ivr import db
 from ivr.store import callbacks
-from tests.conftest import BASE, CCO, TOKEN, Caller, Clock, Monotonic
-from tests.fake_twilio import ACCOUNT, FakeTwilio, serving
+from tests.conftest import BASE, CCO, Caller, Clock, Monotonic
+from tests.fake_twilio import ACCOUNT, FakeTwilio
 from tests.test_callbacks import CARACAS, MOBILE, ask_callback, queued, wait
 
 ANALYST_PHONE = "+584149998877"
@@ -165,14 +164,6 @@ def test_flask_ivr_call_plays_an_analysts_call(app: Flask, client: Any, runner: 
 QUEUE = "QU" + "2" * 32  # the QueueSid `wait` posts
 FIRST, SECOND = "CA" + "a1" * 16, "CA" + "b2" * 16
 
-
-@pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
-    """Twilio's REST API, faked on a loopback port; it records what it receives."""
-    fake = FakeTwilio(TOKEN)
-    with serving(fake) as url:
-        fake.url = url
-        yield fake
 
 
 @pytest.fixture

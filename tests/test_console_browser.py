@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import CCO, CERTICAMARA, TOKEN, Caller, Clock
+from tests.conftest import CCO, CERTICAMARA, Caller, Clock
 from tests.fake_twilio import ACCOUNT, FakeTwilio, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,14 +36,6 @@ def browser() -> Iterator[Any]:
         yield launched
         launched.close()
 
-
-@pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
-    """Twilio's REST API, faked on a loopback port; it records what it receives."""
-    fake = FakeTwilio(TOKEN)
-    with serving(fake) as url:
-        fake.url = url
-        yield fake
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ callbacks by severity. Callbacks are made through the real phone flow (signed we
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from ivr.store import audit
 from ivr.store import callbacks as callback_store
 from ivr.store.tables import Callback
 from tests.conftest import Caller, Clock
-from tests.fake_twilio import ACCOUNT, FakeTwilio, serving
+from tests.fake_twilio import ACCOUNT, FakeTwilio
 from tests.test_callbacks import CARACAS, ask_callback, queued, wait
 from tests.test_console import HTTPS, add_user, client_for, log_in, token
 
@@ -51,16 +50,6 @@ def listed_ids(page: str) -> list[int]:
     """The callback ids of the list page, top to bottom."""
     return [int(n) for n in re.findall(r'<tr data-id="(\d+)"', page)]
 
-
-@pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
-    """Twilio's REST API on a loopback port."""
-    from tests.conftest import TOKEN
-
-    fake = FakeTwilio(TOKEN)
-    with serving(fake) as url:
-        fake.url = url
-        yield fake
 
 
 @pytest.fixture
