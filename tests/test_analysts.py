@@ -327,3 +327,37 @@ def test_a_simulated_analyst_call_makes_no_rest_request(
                                  "--keys", "42 2468 1", "--dial", "completed"])
     assert "desde hace 7 minutos" in result.output and "centro-soporte" in result.output
     assert fake_twilio.received == [] and app.config["TWILIO_ACCOUNT_SID"] == ACCOUNT
+
+
+def test_a_database_failure_is_not_told_as_nobody_waiting(
+    app: Flask, client: Any, runner: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1 and 2 while the claim fails: the analyst hears that the list cannot be read, not that
+    nobody waits; a callback claimed but then unreadable goes back to its place, untried."""
+    from sqlalchemy.exc import OperationalError
+
+    add_analyst(runner)
+    customer = Caller(client)
+    queued(customer, clock, "2026-11-30 10:00")
+    ask_callback(customer)
+    customer.press("1")
+    customer.press("1")
+    analyst = analyst_call(client)
+    log_in(analyst)
+
+    def failing(*args: object, **kwargs: object) -> None:
+        """The database refuses the statement."""
+        raise OperationalError("SELECT", {}, Exception("database away"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(callbacks, "claim_waiting", failing)
+        assert "no podemos consultar la lista" in analyst.press("1").text
+    with monkeypatch.context() as patch:
+        patch.setattr(callbacks, "claim_next", failing)
+        assert "no podemos consultar la lista" in analyst.press("2").text
+    with monkeypatch.context() as patch:
+        patch.setattr(callbacks, "get", failing)
+        assert "no podemos consultar la lista" in analyst.press("2").text
+    with app.app_context():
+        [row] = callbacks.listing(db.session())
+    assert (row.status, row.attempts, row.claimed_by) == ("pending", 0, None)

@@ -22,7 +22,6 @@ from ivr.core.navigator import Plan
 from ivr.core.twiml import Hook
 from ivr.store import analysts
 from ivr.store import callbacks as callback_store
-from ivr.store.tables import Callback
 from ivr.web import twilio_api
 from ivr.web.helpers import answer, for_line, log_call, moment, now, param, unknown_line
 from ivr.web.signature import twilio_only
@@ -125,7 +124,10 @@ def _next_caller(line: Line, analyst: int) -> Plan:
     for _ in range(desk.MAX_TAKES):
         if clock() - started > desk.TAKE_SECONDS:
             break
-        found = db.attempt(lambda: _claim_caller(line, analyst), "queue claim impossible")
+        claimed = db.attempt(lambda: (_claim_caller(line, analyst),), "queue claim impossible")
+        if claimed is None:  # the database failed: not "nobody waits"
+            return desk.nobody(line, analyst, "analista_no_disponible")
+        found = claimed[0]
         if found is None:
             return desk.nobody(line, analyst, "analista_nadie_espera")
         node, call_sid, queue_sid, case, joined = found
@@ -182,15 +184,20 @@ def _next_callback(line: Line, analyst: int) -> Plan:
     """Claim the next callback (gravest, then earliest in line) and call the customer."""
     at = now()
 
-    def claim() -> Callback | None:
-        """The claimed callback, loaded."""
-        ident = callback_store.claim_next(db.connection(), line=line.id, analyst=str(analyst),
-                                          now=at)
-        return callback_store.get(db.session(), ident) if ident is not None else None
-
-    row = db.attempt(claim, "callback claim impossible")
-    if row is None or not row.number:
+    ident = db.attempt(lambda: (callback_store.claim_next(
+        db.connection(), line=line.id, analyst=str(analyst), now=at),), "callback claim impossible")
+    if ident is None:  # the database failed: not "nothing pending"
+        return desk.nobody(line, analyst, "analista_no_disponible")
+    if ident[0] is None:
         return desk.nobody(line, analyst, "analista_sin_pendientes")
+    claimed = ident[0]
+    row = db.attempt(lambda: callback_store.get(db.session(), claimed), "callback unreadable")
+    if row is None or not row.number:  # claimed but unusable: back in its place, untried
+        db.attempt(lambda: callback_store.release(db.session(), claimed, claimed_by=str(analyst),
+                                                  now=at),
+                   f"callback {claimed} left claimed")
+        return desk.nobody(line, analyst, "analista_no_disponible" if row is None
+                           else "analista_sin_pendientes")
     return desk.call_back(line, analyst, row.id, row.number, row.case_number, row.severity,
                           row.attempts, row.joined_at, at)
 
