@@ -274,17 +274,9 @@ def _maybe_baseline(baseline: Path | None, url: str, log: object,
     if baseline is None:
         yield 0
         return
-    command = [str(Path(sys.executable).with_name("gunicorn")), "-c",
-               str(baseline / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
-               "wsgi:app"]
-    process = subprocess.Popen(command, cwd=baseline, env=service_env(url), stdout=log,
-                               stderr=log)
-    try:
-        _wait_for(port)
-        yield process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+    with _gunicorn("wsgi:app", port, service_env(url), log, chdir=baseline,
+                   config=baseline / "gunicorn.conf.py") as pid:
+        yield pid
 
 
 @contextmanager
@@ -506,10 +498,10 @@ def _lua_str(text: str) -> str:
 
 @contextmanager
 def _gunicorn(target: str, port: int, env: dict[str, str], log: object,
-              chdir: Path = ROOT) -> Iterator[int]:
+              chdir: Path = ROOT, config: Path = ROOT / "gunicorn.conf.py") -> Iterator[int]:
     """Run gunicorn (the project's config, access log off as shipped) on `port`; yields its pid."""
-    command = [str(Path(sys.executable).with_name("gunicorn")), "-c",
-               str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", target]
+    command = [str(Path(sys.executable).with_name("gunicorn")), "-c", str(config),
+               "--bind", f"127.0.0.1:{port}", target]
     process = subprocess.Popen(command, cwd=chdir, env=env, stdout=log, stderr=log)
     try:
         _wait_for(port)
