@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
-from flask import Flask, Response, current_app, request, url_for
+from flask import Flask, Response, current_app, request
+from werkzeug.routing import MapAdapter
 
 from ivr import db
 from ivr.core import check_digit
@@ -21,13 +22,14 @@ from ivr.core.recordings import is_twilio_recording
 from ivr.core.twiml import Hook, render, render_empty, render_message
 from ivr.store import oncall_overrides, overrides
 from ivr.web import call_events, db_steps
-from ivr.web.live_menus import get_lines, get_render_cache
-from ivr.web.signature import form_params
+from ivr.web.live_menus import get_lines
+from ivr.web.signature import form_params, request_path
 
 log = logging.getLogger("ivr.calls")
 MAX_PARAM = 256
 CASE_PARAM_CHARS = 16  # longer than any case number: the rest is not read
 RENDER_CACHE_SIZE = 4096  # distinct documents kept per worker (a line has a few hundred)
+MAX_ADAPTERS = 64  # URL builders kept per worker, one per script root seen
 Overrides = tuple[tuple[HoursOverride, ...], tuple[OnCallOverride, ...]]
 OverrideCache = dict[str, tuple[float, Overrides]]
 TWIML_TYPE = "text/xml; charset=utf-8"  # what Flask makes of mimetype="text/xml", made once
@@ -41,8 +43,9 @@ webhook_answered = Namespace().signal("ivr.webhook-answered")
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its (empty) cache of hours overrides."""
+    """Give the app its (empty) caches: hours overrides, URL builders."""
     app.extensions["ivr.override_cache"] = {}
+    app.extensions["ivr.url_adapters"] = {}
 
 
 def link(hook: Hook, /, **values: str | int | None) -> str:
@@ -50,10 +53,24 @@ def link(hook: Hook, /, **values: str | int | None) -> str:
 
     Absolute under PUBLIC_BASE_URL, whose host and prefix Twilio is given.
     """
+    return build_link(current_app._get_current_object(),  # type: ignore[attr-defined]
+                      request.environ, hook, **values)
+
+
+def build_link(app: Flask, environ: dict[str, Any], hook: Hook, /,
+               **values: str | int | None) -> str:
+    """`link` for a request's environ, with no request context (what `url_for` builds)."""
     given: dict[str, Any] = {name: value for name, value in values.items() if value is not None}
-    path = url_for(hook.value, **given)
-    base = current_app.config["PUBLIC_BASE_URL"]
-    return base + path[len(request.script_root):] if base else path
+    script_name = environ.get("SCRIPT_NAME", "")
+    adapters: dict[str, MapAdapter] = app.extensions["ivr.url_adapters"]
+    adapter = adapters.get(script_name)
+    if adapter is None:
+        if len(adapters) >= MAX_ADAPTERS:  # a prefix a proxy sets per request: keep a few
+            adapters.clear()
+        adapter = adapters[script_name] = app.url_map.bind("localhost", script_name=script_name)
+    path = adapter.build(hook.value, given)
+    base = app.config["PUBLIC_BASE_URL"]
+    return base + path[len(adapter.script_name.rstrip("/")):] if base else path
 
 
 def answer(line: Line, plan: Plan, at: Moment, stop_transcription: str | None = None) -> Response:
@@ -72,13 +89,21 @@ def answer_from_memory(line: Line, plan: Plan) -> Response:
 
 def _rendered(line: Line, plan: Plan, stop_transcription: str | None = None) -> str:
     """The TwiML of a plan, rendered once per worker and reused: most calls take a few paths."""
-    cache = get_render_cache()
-    key = (id(line), plan, request.environ.get("SCRIPT_NAME", ""), stop_transcription)
+    return rendered_in(current_app._get_current_object(),  # type: ignore[attr-defined]
+                       request.environ, line, plan, stop_transcription)
+
+
+def rendered_in(app: Flask, environ: dict[str, Any], line: Line, plan: Plan,
+                stop_transcription: str | None = None) -> str:
+    """`_rendered` for a request's environ, with no request context."""
+    cache: dict[object, str] = app.extensions["ivr.render_cache"]
+    key = (id(line), plan, environ.get("SCRIPT_NAME", ""), stop_transcription)
     document = cache.get(key)
     if document is None:
         if len(cache) >= RENDER_CACHE_SIZE:
             cache.clear()
-        document = cache[key] = render(line, plan, link, stop_transcription)
+        urls = functools.partial(build_link, app, environ)
+        document = cache[key] = render(line, plan, urls, stop_transcription)
     return document
 
 
@@ -86,9 +111,23 @@ def moment(line: Line) -> Moment:
     """Now, with the line's hours and on-call overrides (read again every few seconds)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # one look-up
     at = app.config["CLOCK"]()
-    hours, on_call = _overrides(app, line.id, at)
+    return moment_with(at, _overrides(app, line.id, at))
+
+
+def moment_with(at: datetime, found: Overrides) -> Moment:
+    """The moment `at`, with those of the overrides found that have not ended."""
+    hours, on_call = found
     return Moment(at, tuple(o for o in hours if o.until > at),
                   tuple(o for o in on_call if o.until > at))
+
+
+def fresh_overrides(app: Flask, line_id: str) -> Overrides | None:
+    """The line's overrides if this worker read them less than IVR_OVERRIDE_TTL ago, else None."""
+    cached = app.extensions["ivr.override_cache"].get(line_id)
+    if cached is not None and cached[0] > app.config["MONOTONIC"]():
+        found: Overrides = cached[1]
+        return found
+    return None
 
 
 def get_override_cache() -> OverrideCache:
@@ -151,13 +190,18 @@ def log_call(
     line: str | None, node: str | None, outcome: str, overrides: list[int] | None = None
 ) -> None:
     """One structured line per webhook: call, line, node, outcome (and overrides in force)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one look-up
-    req = request._get_current_object()  # type: ignore[attr-defined]
-    call = form_params(req.environ).get("CallSid")
+    log_webhook(current_app._get_current_object(),  # type: ignore[attr-defined]
+                request.environ, line, node, outcome, overrides)
+
+
+def log_webhook(app: Flask, environ: dict[str, Any], line: str | None, node: str | None,
+                outcome: str, overrides: list[int] | None = None) -> None:
+    """`log_call` for a request's environ, with no request context (its event noted too)."""
+    call = form_params(environ).get("CallSid")
     call = call[:MAX_PARAM] if call is not None else None
     record: dict[str, object] = {
         "event": "webhook",
-        "path": req.path[:MAX_PARAM],
+        "path": request_path(environ)[:MAX_PARAM],
         "call": call,
         "line": line,
         "node": node,

@@ -65,12 +65,6 @@ def get_lines() -> Directory:
     return lines
 
 
-def get_render_cache() -> dict[object, str]:
-    """TwiML documents already rendered by this worker, emptied when the menus change."""
-    cache: dict[object, str] = current_app.extensions["ivr.render_cache"]
-    return cache
-
-
 def require_menus(app: Flask) -> None:
     """Stop an admin command that needs the menus when they did not load, saying where."""
     error: MenuError | None = app.extensions.get("ivr.menu_error")

@@ -23,6 +23,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -30,7 +31,7 @@ import werkzeug.urls  # noqa: F401 - registers the "werkzeug.url_quote" codec er
 from flask import Flask, Request, abort, current_app, request
 from twilio.request_validator import RequestValidator, compare, get_signature_algorithm
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
-from werkzeug.wsgi import LimitedStream
+from werkzeug.wsgi import LimitedStream, get_host
 
 log = logging.getLogger("ivr.signature")
 _SAFE = "/:@!$&'()*+,;=-._~"
@@ -89,27 +90,32 @@ def _gate() -> None:
         abort(403)
 
 
-def get_validator() -> RequestValidator | None:
-    """The validator of this app's Auth Token (None without a token: nothing validates)."""
-    validator: RequestValidator | None = current_app.extensions["ivr.validator"]
-    return validator
-
-
-def public_url() -> str:
-    """The URL Twilio called: PUBLIC_BASE_URL plus the path, else the request's own URL.
+def public_url(environ: dict[str, Any], base: str) -> str:
+    """The URL Twilio called: `base` (PUBLIC_BASE_URL) plus the path, else the request's own.
 
     The path and query are taken as sent (the server's raw request line) where the server
-    gives it, so that an escaped character is signed exactly as Twilio wrote it.
+    gives it, so that an escaped character is signed exactly as Twilio wrote it. Without a
+    base, scheme, host and script root as Werkzeug's request gives them.
     """
-    req = request._get_current_object()  # type: ignore[attr-defined]  # one look-up, not six
-    base = current_app.config["PUBLIC_BASE_URL"] or (
-        f"{req.scheme}://{req.host}{quote(req.script_root, safe=_SAFE)}")
-    raw = req.environ.get("RAW_URI") or req.environ.get("REQUEST_URI")
+    if not base:
+        root = _decoded(environ.get("SCRIPT_NAME", "")).rstrip("/")
+        base = f"{environ['wsgi.url_scheme']}://{get_host(environ)}{quote(root, safe=_SAFE)}"
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:
         return f"{base}{raw}"
-    query = req.query_string.decode("latin-1")
-    path = quote(req.path, safe=_SAFE)
+    query = environ.get("QUERY_STRING", "")
+    path = quote(request_path(environ), safe=_SAFE)
     return f"{base}{path}?{query}" if query else f"{base}{path}"
+
+
+def request_path(environ: dict[str, Any]) -> str:
+    """The request's path, as Werkzeug's `request.path` gives it."""
+    return "/" + _decoded(environ.get("PATH_INFO", "")).lstrip("/")
+
+
+def _decoded(wsgi_text: str) -> str:
+    """A WSGI string (bytes as latin-1) as the UTF-8 text it carries, as Werkzeug decodes it."""
+    return wsgi_text.encode("latin-1").decode(errors="replace")
 
 
 def is_signed() -> bool:
@@ -125,15 +131,40 @@ def _check() -> bool:
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # one look-up
     if not app.config["IVR_SIGNATURE_CHECK"]:
         return True
-    validator: RequestValidator | None = app.extensions["ivr.validator"]
     environ = request.environ
+    expected = expected_signature(app, environ)
+    if expected is None:
+        return False
+    pairs = _posted_pairs(request) if environ.get("REQUEST_METHOD") == "POST" else []
+    return expected.matches(public_url(environ, app.config["PUBLIC_BASE_URL"]), pairs)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A signature to check: the account's token, the algorithm, and what the request sent."""
+
+    token: bytes
+    algorithm: str
+    given: str
+
+    def matches(self, url: str, pairs: list[tuple[str, str]]) -> bool:
+        """Whether the request's URL and parameters were signed with the token."""
+        return signature_matches(self.token, url, pairs, self.given, self.algorithm)
+
+
+def expected_signature(app: Flask, environ: dict[str, Any]) -> Expected | None:
+    """What the request's signature is checked against; None when it cannot match at all.
+
+    None: no Auth Token, or a signature header that is not the shape of Twilio's (checked
+    before the body is read).
+    """
+    validator: RequestValidator | None = app.extensions["ivr.validator"]
     given = environ.get("HTTP_X_TWILIO_SIGNATURE", "")
     algorithm = get_signature_algorithm(environ.get("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS"))
     shape = _SHAPES.get(algorithm.upper())
     if validator is None or shape is None or not shape.fullmatch(given):
-        return False
-    pairs = _posted_pairs(request) if environ.get("REQUEST_METHOD") == "POST" else []
-    return signature_matches(validator.token, public_url(), pairs, given, algorithm)
+        return None
+    return Expected(validator.token, algorithm, given)
 
 
 def form_params(environ: dict[str, Any] | None = None) -> dict[str, str]:
@@ -165,35 +196,46 @@ def _posted_pairs(req: Request) -> list[tuple[str, str]]:
     environ = req.environ
     content_type = environ.get("CONTENT_TYPE", "")
     if content_type.partition(";")[0].strip().lower() == FORM:
-        pairs = parse_qsl(_body(req).decode(), keep_blank_values=True,
-                          errors="werkzeug.url_quote")
+        pairs = parse_form(_body(req))
     else:
         form = req.form
         pairs = [(name, value) for name, values in form.lists() for value in values]
         _refuse_a_full_chunked_body(req)
-    environ[PARAMS] = _first_values(pairs)
+    environ[PARAMS] = first_values(pairs)
     return pairs
 
 
 def _body(req: Request) -> bytes:
     """The request's body (the gate has refused one longer than the limit).
 
-    With a Content-Length, read straight from the server's input (Werkzeug's checked stream
-    costs more than the read itself), then put back as a fresh stream so that `request.form`
-    or `get_data` still find it; a body shorter than announced is a client gone, as Werkzeug
-    says it. Without (chunked), Werkzeug's stream, which stops at the limit.
+    With a Content-Length, `take_body`; without (chunked), Werkzeug's stream, which stops at
+    the limit.
     """
-    environ = req.environ
     length = req.content_length
     if length is None:
         body = req.get_data(cache=True)
         _refuse_a_full_chunked_body(req)
         return body
+    return take_body(req.environ, length)
+
+
+def take_body(environ: dict[str, Any], length: int) -> bytes:
+    """`length` bytes of body, read straight from the server's input, then put back.
+
+    Werkzeug's checked stream costs more than the read itself; put back as a fresh stream,
+    `request.form` or `get_data` still find it. A body shorter than announced is a client
+    gone, as Werkzeug says it.
+    """
     body = environ["wsgi.input"].read(length) if length else b""
     if len(body) < length:
         raise ClientDisconnected()
     environ["wsgi.input"] = io.BytesIO(body)
     return bytes(body)
+
+
+def parse_form(body: bytes) -> list[tuple[str, str]]:
+    """A form body's (name, value) pairs, parsed as Werkzeug's form parser parses them."""
+    return parse_qsl(body.decode(), keep_blank_values=True, errors="werkzeug.url_quote")
 
 
 def _refuse_a_full_chunked_body(req: Request) -> None:
@@ -204,7 +246,7 @@ def _refuse_a_full_chunked_body(req: Request) -> None:
             raise RequestEntityTooLarge()
 
 
-def _first_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+def first_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Each name's first value, as `MultiDict.get` gives it."""
     params: dict[str, str] = {}
     for name, value in pairs:
