@@ -18,6 +18,7 @@ from ivr.web import (
     call_events,
     callback_calls,
     case_calls,
+    fast_lane,
     helpers,
     live_menus,
     signature,
@@ -61,6 +62,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     _configure_logging(app.config["LOG_LEVEL"], app.config["IVR_LOG_FLUSH_SECONDS"])
+    if app.config["IVR_FAST_LANE"]:
+        # In front of Flask (inside ProxyFix): the hot webhooks answered from memory.
+        app.wsgi_app = fast_lane.FastLane(  # type: ignore[method-assign]
+            app, app.wsgi_app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         # Flask's documented way to wrap its WSGI app; mypy sees a method being replaced.

@@ -32,6 +32,7 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "IVR_RELOAD_SECONDS": float(env.get("IVR_RELOAD_SECONDS", "2") or 2),
         "IVR_DB_RETRY_SECONDS": float(env.get("IVR_DB_RETRY_SECONDS", "5") or 5),
         "IVR_OVERRIDE_TTL": float(env.get("IVR_OVERRIDE_TTL", "2") or 2),
+        "IVR_FAST_LANE": env.get("IVR_FAST_LANE", "on").strip().lower() != "off",
         "IVR_MAX_BODY_BYTES": int(env.get("IVR_MAX_BODY_BYTES", "65536") or 65536),
         "IVR_EVENT_FLUSH_SECONDS": float(env.get("IVR_EVENT_FLUSH_SECONDS", "1") or 0),
         "IVR_LOG_FLUSH_SECONDS": min(1.0, float(env.get("IVR_LOG_FLUSH_SECONDS", "1") or 0)),

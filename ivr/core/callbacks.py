@@ -59,6 +59,16 @@ def offers_callback(line: Line, node_id: str) -> bool:
     return isinstance(node, VoicemailNode) and node.callback
 
 
+def recognisable(line: Line, caller: str | None) -> str | None:
+    """The number whose pending callback a new call asks about; None: nothing to ask.
+
+    None when the line offers no callbacks or the caller ID cannot be called back.
+    """
+    if line.spec.callbacks is None:
+        return None
+    return dialable(caller, line.spec.country)
+
+
 def dialable(caller: str | None, country: str) -> str | None:
     """The caller ID as E.164 when it can be called back (not anonymous, client:, sip:...)."""
     if not caller or not caller.startswith("+") or len(caller) > 20:

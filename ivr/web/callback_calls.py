@@ -68,8 +68,8 @@ def recognised(line: Line, at: Moment) -> Plan | None:
 
     None: no callbacks on this line, a withheld ID, nothing pending, or the database away.
     """
-    number = callbacks.dialable(param("From"), line.spec.country)
-    if line.spec.callbacks is None or number is None:
+    number = callbacks.recognisable(line, param("From"))
+    if number is None:
         return None
     row = db.attempt(lambda: store.pending_for(db.session(), line=line.id, number=number),
                      "pending callbacks unreadable")

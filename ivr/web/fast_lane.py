@@ -1,0 +1,169 @@
+"""The two webhooks of nearly every call, answered without Flask's request machinery.
+
+An incoming call (`POST /voice`) and a key in a menu (`POST /voice/<line>/menu/<node>`) are
+most of what Twilio asks, and what they need is usually all in this worker's memory: the
+menus, the line's overrides read less than IVR_OVERRIDE_TTL ago, the documents already
+rendered. For those, this WSGI layer in front of Flask checks the signature, asks the
+navigator, leaves the webhook's log line and event, and answers, with the same functions the
+Flask views use (`signature`, `helpers`) but without a request context, URL routing, hooks
+and response objects, which cost more than the rest of the work (docs/performance.md).
+
+It answers only where it answers exactly as the Flask views would. Everything else goes on
+to Flask, untouched but for what was already worked out (the body read and put back, the
+parameters and the signature's verdict kept in the environ): another webhook or method, a
+body without Content-Length, over the limit or not a form, a signature that does not match
+(Flask refuses it, and logs it), a line or a number no line claims, a call that needs the
+database (a repeat caller to recognise, a case to open or find, a missed call to note),
+menus or overrides due a fresh look, and any exception. IVR_FAST_LANE=off sends everything
+to Flask; tests play the same calls both ways and compare documents, log lines and events.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask
+
+from ivr.core import callbacks, navigator
+from ivr.core.lines import Directory, Line
+from ivr.core.navigator import Plan
+from ivr.web import db_steps
+from ivr.web.helpers import (
+    MAX_PARAM,
+    TWIML_TYPE,
+    fresh_overrides,
+    log_webhook,
+    moment_with,
+    rendered_in,
+)
+from ivr.web.live_menus import MenuSource
+from ivr.web.signature import (
+    FORM,
+    PARAMS,
+    SIGNED,
+    expected_signature,
+    first_values,
+    parse_form,
+    public_url,
+    take_body,
+)
+
+log = logging.getLogger("ivr.fast_lane")
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Answered = tuple[str, Line, Plan, list[int]]  # the document, and what its log line says
+
+
+class FastLane:
+    """A WSGI app in front of Flask's: the hot webhooks from memory, the rest to Flask."""
+
+    def __init__(self, app: Flask, flask_wsgi: WSGIApp) -> None:
+        """Answer for `app`, handing what it does not answer to `flask_wsgi`."""
+        self.app, self.flask_wsgi = app, flask_wsgi
+
+    def __call__(self, environ: dict[str, Any],
+                 start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """Answer from memory if this request allows it, else let Flask answer."""
+        try:
+            answered = _answer(self.app, environ)
+        except Exception:  # noqa: BLE001 - Flask answers instead, with its error handling
+            log.debug("declined after an error: Flask answers", exc_info=True)
+            answered = None
+        if answered is None:
+            return self.flask_wsgi(environ, start_response)
+        document, line, plan, overrides = answered
+        try:
+            log_webhook(self.app, environ, line.id, plan.node, plan.outcome, overrides)
+        except Exception:  # noqa: BLE001 - the caller still gets the right answer
+            log.exception("the log line of a webhook failed")
+        body = document.encode()
+        start_response("200 OK", [("Content-Type", TWIML_TYPE),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def _answer(app: Flask, environ: dict[str, Any]) -> Answered | None:
+    """The incoming call's or the menu key's answer, if all it needs is in memory."""
+    if environ.get("REQUEST_METHOD") != "POST":
+        return None
+    path: str = environ.get("PATH_INFO", "")
+    route = _route(path)
+    if route is None or _menus_due_a_look(app):
+        return None
+    params = _signed_params(app, environ)
+    if params is None:
+        return None
+    lines: Directory = app.extensions["ivr.lines"]
+    if route == ():  # `voice.incoming`
+        line = lines.for_called(_cut(params.get("To")))
+        if line is None or callbacks.recognisable(line, _cut(params.get("From"))):
+            return None  # unknown number, or a caller to look for among pending callbacks
+    else:  # `voice.menu`
+        line = lines.get(route[0])
+        if line is None:
+            return None
+    found = fresh_overrides(app, line.id)
+    if found is None:
+        return None
+    at = moment_with(app.config["CLOCK"](), found)
+    if route == ():
+        plan = navigator.incoming(line, at)
+    else:
+        failures = navigator.parse_count(_query(environ).get("f"))
+        plan = navigator.press(line, route[1], _cut(params.get("Digits")), failures, at)
+    if db_steps.needs_database(plan):
+        return None
+    return rendered_in(app, environ, line, plan), line, plan, [o.id for o in at.overrides]
+
+
+def _route(path: str) -> tuple[str, ...] | None:
+    """() for `/voice`, (line, node) for `/voice/<line>/menu/<node>`, else None."""
+    if path == "/voice":
+        return ()
+    parts = path.split("/")
+    if (len(parts) == 5 and parts[1] == "voice" and parts[3] == "menu" and parts[2]
+            and parts[4] and path.isascii()):
+        return parts[2], parts[4]
+    return None
+
+
+def _menus_due_a_look(app: Flask) -> bool:
+    """Whether Flask's request hook would look at the menu files now (it reloads them)."""
+    source: MenuSource = app.extensions["ivr.menu_source"]
+    if source.every <= 0:
+        return False
+    monotonic: Callable[[], float] = app.config.get("MONOTONIC", time.monotonic)
+    return monotonic() >= source.next_look
+
+
+def _signed_params(app: Flask, environ: dict[str, Any]) -> dict[str, str] | None:
+    """The request's parameters if it is a form Twilio signed; the verdict kept for Flask."""
+    length = environ.get("CONTENT_LENGTH", "")
+    if not length.isdigit() or int(length) > app.config["IVR_MAX_BODY_BYTES"]:
+        return None
+    if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != FORM:
+        return None
+    checked = app.config["IVR_SIGNATURE_CHECK"]
+    expected = expected_signature(app, environ) if checked else None
+    if checked and expected is None:
+        environ[SIGNED] = False  # Flask's gate refuses it (403) and logs it, body unread
+        return None
+    pairs = parse_form(take_body(environ, int(length)))
+    params: dict[str, str] = first_values(pairs)
+    environ[PARAMS] = params
+    url = public_url(environ, app.config["PUBLIC_BASE_URL"])
+    signed = environ[SIGNED] = expected is None or expected.matches(url, pairs)
+    return params if signed else None
+
+
+def _query(environ: dict[str, Any]) -> dict[str, str]:
+    """Our own URL's query, first value of each name (what `request.args.get` gives)."""
+    query: str = environ.get("QUERY_STRING", "")
+    return first_values(parse_form(query.encode("latin-1"))) if query else {}
+
+
+def _cut(value: str | None) -> str | None:
+    """A Twilio parameter cut to a sane length, as `helpers.param` cuts it."""
+    return value[:MAX_PARAM] if value is not None else None

@@ -1,0 +1,201 @@
+"""The fast lane answers the incoming call and menu keys exactly as the Flask views do."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from flask import Flask
+from twilio.request_validator import RequestValidator
+
+from ivr import db
+from ivr.store import overrides
+from ivr.web import fast_lane
+from ivr.web.helpers import webhook_answered
+from tests.conftest import CCO, CERTICAMARA, TOKEN, Clock, Monotonic, Twiml
+
+SID = "CA" + "9" * 32
+ASCII_CALLER = "+573001234567"
+
+
+def _requests() -> list[tuple[str, dict[str, str], dict[str, Any]]]:
+    """Webhook requests as Twilio (or someone else) sends them: (path, params, options)."""
+    def call(**extra: str) -> dict[str, str]:
+        """Twilio's standard parameters, plus `extra`."""
+        return {"CallSid": SID, "AccountSid": "AC" + "1" * 32, "From": ASCII_CALLER,
+                "To": CERTICAMARA, "Direction": "inbound", **extra}
+
+    out: list[tuple[str, dict[str, str], dict[str, Any]]] = [
+        ("/voice", call(), {}),
+        ("/voice", call(To=CCO, From="anonymous"), {}),  # no number to recognise: memory
+        ("/voice", call(To=CCO, From="+584141112233"), {}),  # a number to look up: Flask
+        ("/voice", call(To="+15005550006"), {}),  # no line answers it
+        ("/voice", call(To="6017442727"), {}),  # not E.164: parsed
+        ("/voice", {}, {}),  # nothing at all
+        ("/voice", call(), {"signature": "A" * 27 + "="}),  # well formed, wrong
+        ("/voice", call(), {"signature": "nonsense"}),
+        ("/voice", call(), {"method": "GET"}),
+        ("/voice", call(), {"base_url": "http://localhost/ivr"}),
+        ("/voice", call(), {"environ": {"RAW_URI": "/voice"}}),
+        ("/voice/", call(), {}),
+        ("/voice/cco/menu/caso_opciones?f=0", call(To=CCO, Digits="1"), {}),  # a new case
+        ("/voice/certicamara/menu/inexistente?f=0", call(Digits="1"), {}),
+        ("/voice/nadie/menu/principal?f=0", call(Digits="1"), {}),
+        ("/voice/certicamara/menu/principal/?f=0", call(Digits="1"), {}),
+        ("/voice/certicamara/menu/princip%C3%A1l?f=0", call(Digits="1"), {}),
+        ("/voice/certicamara/menu/principal?f=0", call(Digits="2"), {"body_extra": "&x=" +
+                                                                      "y" * 70_000}),
+    ]
+    for digits in ["", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#", "25", "2x",
+                   "²", "9" * 300, "1#"]:
+        for f in ["", "?f=0", "?f=2", "?f=3", "?f=x", "?f=1&f=3"]:
+            out.append((f"/voice/certicamara/menu/principal{f}", call(Digits=digits), {}))
+    for node, digits in [("incidente_critico", "1"), ("incidente_critico", "2"),
+                         ("soporte", "5"), ("soporte", "")]:
+        out.append((f"/voice/certicamara/menu/{node}?f=0", call(Digits=digits), {}))
+        out.append((f"/voice/certicamara/menu/{node}?f=0", call(Digits=digits),
+                    {"base_url": "http://localhost/ivr"}))
+    return out
+
+
+def _play(app: Flask, monotonic: Monotonic) -> list[tuple[int, str, bytes, list[Any]]]:
+    """Each request of `_requests` against `app`: status, type, body and what it logged.
+
+    Signed for the URL Twilio would call: under PUBLIC_BASE_URL when the app has one.
+    """
+    validator = RequestValidator(TOKEN)
+    client = app.test_client()
+    seen: list[tuple[int, str, bytes, list[Any]]] = []
+    for path, params, options in _requests():
+        base = options.get("base_url", "http://localhost")
+        public = app.config["PUBLIC_BASE_URL"] or base
+        signature = options.get("signature") or validator.compute_signature(public + path,
+                                                                            params)
+        records: list[Any] = []
+
+        def keep(sender: object, record: dict[str, Any], records: list[Any] = records,
+                 **_: Any) -> None:
+            """Keep what the webhook logged."""
+            records.append(record)
+
+        with webhook_answered.connected_to(keep):
+            response = client.open(
+                path, method=options.get("method", "POST"), base_url=base,
+                data=urlencode(params) + options.get("body_extra", ""),
+                content_type="application/x-www-form-urlencoded",
+                headers={"X-Twilio-Signature": signature},
+                environ_overrides=options.get("environ", {}))
+        seen.append((response.status_code, response.content_type, response.data, records))
+        monotonic.advance(0.01)
+    return seen
+
+
+@pytest.mark.parametrize(("public_base_url", "closed"),
+                         [("", None), ("https://ivr.example.com/ivr", None), ("", "soporte"),
+                          ("", "")])
+def test_the_same_answers_with_and_without_the_fast_lane(
+        make_app: Any, monotonic: Monotonic, clock: Clock, public_base_url: str,
+        closed: str | None) -> None:
+    """Every request gets the same status, document and log line (and exactly one) whether
+    the fast lane answers it or Flask does; overrides (a node or the line closed from the
+    console) and menus looked at as often."""
+    options: dict[str, Any] = {"IVR_OVERRIDE_TTL": 2}  # as served: read every 2 s
+    if public_base_url:
+        options["PUBLIC_BASE_URL"] = public_base_url
+    app = make_app(**options)
+    if closed is not None:
+        with app.app_context():
+            overrides.add(db.session(), line="certicamara", node=closed or None, open_=False,
+                          starts_at=clock.now, until=clock.now + timedelta(hours=1),
+                          reason="prueba", now=clock.now)
+    lane = app.wsgi_app
+    assert isinstance(lane, fast_lane.FastLane)
+    to_flask: list[str] = []
+    flask_wsgi = lane.flask_wsgi
+
+    def counted(environ: dict[str, Any], start_response: Any) -> Any:
+        """Flask, counting what reaches it."""
+        to_flask.append(environ["PATH_INFO"])
+        return flask_wsgi(environ, start_response)
+
+    lane.flask_wsgi = counted
+    fast = _play(app, monotonic)
+    assert len(to_flask) < len(_requests()) / 3, to_flask  # most answered by the lane
+    slow = _play(make_app(IVR_FAST_LANE=False, **options), monotonic)
+    assert len(fast) == len(_requests())
+    for request, with_lane, without in zip(_requests(), fast, slow, strict=True):
+        assert with_lane == without, request
+        status, _, _, records = with_lane
+        if closed is not None and records:
+            assert records[0].get("overrides") or records[0]["line"] != "certicamara"
+        assert len(records) == (1 if status == 200 else 0), request  # 403, 413: warnings
+
+
+def test_it_answers_from_memory_and_leaves_the_rest_to_flask(
+        make_app: Any, monotonic: Monotonic) -> None:
+    """With Flask out of reach, an incoming call and keys still answer; a request the lane
+    does not answer (overrides or menus due a look, a database step) reaches Flask."""
+    app = make_app(IVR_OVERRIDE_TTL=2)
+    validator = RequestValidator(TOKEN)
+    client = app.test_client()
+
+    def post(path: str, **params: str) -> Any:
+        """A signed request of call SID to the Certicámara line."""
+        form = {"CallSid": SID, "From": ASCII_CALLER, "To": CERTICAMARA, **params}
+        return client.post(path, data=form, headers={
+            "X-Twilio-Signature": validator.compute_signature("http://localhost" + path, form)})
+
+    assert post("/voice").status_code == 200  # through Flask: the overrides are read
+    lane = app.wsgi_app
+    assert isinstance(lane, fast_lane.FastLane)
+    reached: list[str] = []
+
+    def flask_away(environ: dict[str, Any], start_response: Any) -> Any:
+        """Stands for Flask: notes what reached it, answers a marker."""
+        reached.append(environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "text/xml")])
+        return [b"<Response><Say>flask</Say></Response>"]
+
+    lane.flask_wsgi = flask_away
+    welcome = Twiml(post("/voice").data)
+    assert welcome.all("Gather")
+    key = Twiml(post("/voice/certicamara/menu/principal?f=0", Digits="2").data)
+    assert key.all("Gather") or key.all("Dial") or key.all("Enqueue")
+    dial = Twiml(post("/voice/certicamara/menu/incidente_critico?f=0", Digits="1").data)
+    assert dial.numbers
+    assert reached == []
+    assert Twiml(post("/voice/cco/menu/caso_opciones?f=0", Digits="1").data).text == "flask"
+    assert reached == ["/voice/cco/menu/caso_opciones"]  # unknown to this line: Flask says so
+    monotonic.advance(app.config["IVR_OVERRIDE_TTL"] + 1)  # overrides due a fresh read
+    assert Twiml(post("/voice").data).text == "flask"
+    assert reached[-1] == "/voice"
+    app.config["IVR_OVERRIDE_TTL"] = 1_000
+    lane.flask_wsgi = app.__class__.wsgi_app.__get__(app)  # Flask back: the overrides read
+    assert Twiml(post("/voice").data).all("Gather")
+    lane.flask_wsgi = flask_away
+    monotonic.advance(app.config["IVR_RELOAD_SECONDS"] + 1)  # the menu files due a look
+    assert Twiml(post("/voice").data).text == "flask"
+
+
+def test_a_failure_in_the_lane_is_answered_by_flask_once(
+        make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception in the fast lane: Flask answers the same request, one log line in all."""
+    app = make_app(IVR_OVERRIDE_TTL=2)
+    validator = RequestValidator(TOKEN)
+    client = app.test_client()
+    form = {"CallSid": SID, "From": ASCII_CALLER, "To": CERTICAMARA}
+    headers = {"X-Twilio-Signature": validator.compute_signature("http://localhost/voice", form)}
+    expected = client.post("/voice", data=form, headers=headers).data
+
+    def broken(*args: Any, **kwargs: Any) -> str:
+        """A renderer that fails."""
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(fast_lane, "rendered_in", broken)
+    records: list[Any] = []
+    with webhook_answered.connected_to(lambda sender, record, **_: records.append(record)):
+        response = client.post("/voice", data=form, headers=headers)
+    assert response.status_code == 200 and response.data == expected
+    assert len(records) == 1
