@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
+import werkzeug.urls  # noqa: F401 - registers the codec error handler parse_form uses
 from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from ivr import db
 from ivr.store import overrides
-from ivr.web import fast_lane
+from ivr.web import fast_lane, signature
 from ivr.web.helpers import webhook_answered
 from tests.conftest import CCO, CERTICAMARA, TOKEN, Clock, Monotonic, Twiml
 
@@ -199,3 +202,10 @@ def test_a_failure_in_the_lane_is_answered_by_flask_once(
         response = client.post("/voice", data=form, headers=headers)
     assert response.status_code == 200 and response.data == expected
     assert len(records) == 1
+
+
+@given(st.text(alphabet="ab=&+%2Fé;\x00 ", max_size=30))
+def test_forms_are_parsed_as_werkzeug_parses_them(text: str) -> None:
+    """`parse_form` gives the pairs `parse_qsl` gives, with or without escapes."""
+    expected = parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+    assert signature.parse_form(text.encode()) == expected
