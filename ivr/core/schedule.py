@@ -360,16 +360,12 @@ class Schedule:
 
 
 def _contains(intervals: Sequence[Interval], moment: time) -> bool:
-    """Return True if the wall-clock `moment` falls inside one of the half-open intervals."""
-    elapsed = timedelta(
-        hours=moment.hour,
-        minutes=moment.minute,
-        seconds=moment.second,
-        microseconds=moment.microsecond,
-    )
-    return any(
-        timedelta(minutes=start) <= elapsed < timedelta(minutes=end) for start, end in intervals
-    )
+    """Return True if the wall-clock `moment` falls inside one of the half-open intervals.
+
+    Interval ends are whole minutes, so the minute `moment` falls in decides.
+    """
+    minute = moment.hour * 60 + moment.minute
+    return any(start <= minute < end for start, end in intervals)
 
 
 def _date_range(first: date, stop: date) -> Iterator[date]:
