@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ivr.core.check_digit import new_number
+from ivr.store.callbacks import with_pending
 from ivr.store.tables import CASE_STATUSES, Case, CaseCall, fit, table
 
 NUMBER_TRIES = 20  # a random clash is rare; twenty in a row means the number space is full
@@ -37,16 +38,18 @@ _ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
 _NUMBER_OF_CALL = sa.select(_CASES.c.number).where(_CASES.c.call_sid == sa.bindparam("sid"))
 _SUMMARY = sa.select(_CASES.c.id, _CASES.c.number, _CASES.c.status, _CASES.c.team,
                      _CASES.c.level).where(_CASES.c.number == sa.bindparam("number"))
+# The same, with the case's first open callback of a line (`:line`) in the same statement.
+_SUMMARY_PENDING = with_pending(_SUMMARY, _CASES.c.number)
 
 
-def _summary_noted() -> sa.Select[Any]:
-    """PostgreSQL, one statement: the case's summary, and a note of the call on it (once).
+def _summary_noted(summary: sa.Select[Any]) -> sa.Select[Any]:
+    """PostgreSQL, one statement: the case's `summary`, and a note of the call on it (once).
 
     A data-modifying CTE inserts the note from the case found (nothing when there is none);
     `set_config(..., true)` makes this statement's own commit not wait for the disk (a note,
     never a case: a server crash could lose the last fraction of a second of notes).
     """
-    found = _SUMMARY.cte("found")
+    found = summary.cte("found")
     note = postgresql.insert(_CALLS).from_select(
         ["case_id", "call_sid", "caller", "at", "node", "outcome"],
         sa.select(found.c.id, sa.bindparam("call_sid", type_=_CALLS.c.call_sid.type),
@@ -55,11 +58,12 @@ def _summary_noted() -> sa.Select[Any]:
                   sa.bindparam("node", type_=_CALLS.c.node.type),
                   sa.bindparam("outcome", type_=_CALLS.c.outcome.type)),
     ).on_conflict_do_nothing(index_elements=_ONCE_COLUMNS, index_where=_ONCE_WHERE).cte("noted")
-    return sa.select(found.c.id, found.c.number, found.c.status, found.c.team, found.c.level,
-                     sa.func.set_config("synchronous_commit", "off", True)).add_cte(note)
+    return sa.select(*found.c, sa.func.set_config("synchronous_commit", "off", True)).add_cte(
+        note)
 
 
-_SUMMARY_NOTED = _summary_noted()
+_SUMMARY_NOTED = _summary_noted(_SUMMARY)
+_SUMMARY_NOTED_PENDING = _summary_noted(_SUMMARY_PENDING)
 _CASE_VALUES = ("number", "line", "team", "level", "status", "call_sid", "caller", "created_at",
                 "updated_at")
 
@@ -179,14 +183,22 @@ def find_case(db: Session, number: str) -> Case | None:
     return db.scalars(sa.select(Case).where(Case.number == number)).one_or_none()
 
 
-def summary(db: Session | Connection, number: str) -> sa.Row[int, str, str, str, int] | None:
-    """What a call needs of a case (id, number, status, team, level), without loading it."""
-    return db.execute(_SUMMARY, {"number": number}).one_or_none()
+def summary(
+    db: Session | Connection, number: str, *, callbacks_of: str | None = None
+) -> sa.Row[int, str, str, str, int] | None:
+    """What a call needs of a case (id, number, status, team, level), without loading it.
+
+    With `callbacks_of` (a line), in the same statement, the case's first open callback on
+    that line: the columns `callbacks.with_pending` adds.
+    """
+    if callbacks_of is None:
+        return db.execute(_SUMMARY, {"number": number}).one_or_none()
+    return db.execute(_SUMMARY_PENDING, {"number": number, "line": callbacks_of}).one_or_none()
 
 
 def summary_noted(
     db: Connection, number: str, *, call_sid: str | None, caller: str | None, node: str,
-    outcome: str, now: datetime,
+    outcome: str, now: datetime, callbacks_of: str | None = None,
 ) -> sa.Row[int, str, str, str, int] | None:
     """`summary` and `record_call` in one round trip, where the database allows it.
 
@@ -198,10 +210,13 @@ def summary_noted(
         raise NotImplementedError("one-statement look-up: PostgreSQL only")
     values = fit(_CALLS, {"call_sid": call_sid, "caller": caller, "node": node,
                           "outcome": outcome})
+    statement, params = _SUMMARY_NOTED, {"number": number, "at": now, **values}
+    if callbacks_of is not None:
+        statement, params["line"] = _SUMMARY_NOTED_PENDING, callbacks_of
     isolation = db.default_isolation_level
     db.execution_options(isolation_level="AUTOCOMMIT")
     try:
-        row = db.execute(_SUMMARY_NOTED, {"number": number, "at": now, **values}).one_or_none()
+        row = db.execute(statement, params).one_or_none()
         db.commit()  # ends SQLAlchemy's own bookkeeping; the server committed already
     finally:
         if db.in_transaction():
