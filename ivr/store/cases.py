@@ -23,6 +23,11 @@ NUMBER_TRIES = 20  # a random clash is rare; twenty in a row means the number sp
 # The statements of a call's hot path, built once (Core, on the tables: no ORM unit of work).
 _CASES, _CALLS = table(Case), table(CaseCall)
 _INSERT_CASE = sa.insert(_CASES).returning(_CASES.c.id)
+# A new case unless its number or its call is taken (then no row: draw again, or the call's).
+_NEW_CASE = {
+    "postgresql": postgresql.insert(_CASES).on_conflict_do_nothing().returning(_CASES.c.id),
+    "sqlite": sqlite.insert(_CASES).on_conflict_do_nothing().returning(_CASES.c.id),
+}
 _INSERT_CALL = sa.insert(_CALLS)
 # A note of a call that is already there (a replayed or retried webhook) is not added again:
 # the partial unique index uq_case_calls_once decides, on either engine.
@@ -108,36 +113,37 @@ def issue_number(
     """The case number of this call: the one it already has, or a new one, stored.
 
     Plain INSERTs in one transaction (the case, then the call that opened it): the unique
-    constraints decide, so a clash draws another number and a race of the same call returns
-    the case the other request stored. On PostgreSQL, one statement per try (`_ISSUE_IN_ONE`).
+    constraints decide, so a clash draws another number and a replayed webhook, or a race of
+    the same call, returns the case stored first (looked for only after a clash: a new call,
+    the common case, costs no read). On PostgreSQL, one statement per try (`_ISSUE_IN_ONE`).
     """
     if isinstance(db, Connection) and db.dialect.name == "postgresql" \
             and not db.in_transaction():
         return _issue_in_one_statement(db, call_sid=call_sid, line=line, team=team,
                                        caller=caller, node=node, now=now, digits=digits)
-    if call_sid:
-        existing = _number_of_call(db, call_sid)
-        if existing is not None:
-            return existing
+    dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
+    insert = _NEW_CASE.get(dialect.name, _INSERT_CASE)
     for _ in range(NUMBER_TRIES):
         number = new_number(digits)
         try:
-            case_id = db.execute(_INSERT_CASE, fit(_CASES, {
+            case_id = db.execute(insert, fit(_CASES, {
                 "number": number, "line": line, "team": team, "level": 1, "status": "open",
                 "call_sid": call_sid, "caller": caller, "created_at": now, "updated_at": now,
-            })).scalar_one()
-            db.execute(_INSERT_CALL, fit(_CALLS, {"case_id": case_id, "call_sid": call_sid,
-                                                  "caller": caller, "at": now, "node": node,
-                                                  "outcome": "opened"}))
-            db.commit()
-            return number
+            })).scalar()
+            if case_id is not None:
+                db.execute(_INSERT_CALL, fit(_CALLS, {"case_id": case_id, "call_sid": call_sid,
+                                                      "caller": caller, "at": now, "node": node,
+                                                      "outcome": "opened"}))
+                db.commit()
+                return number
         except IntegrityError:
-            db.rollback()
-            # Either the number was taken (try another) or the same call raced us here.
-            if call_sid:
-                existing = _number_of_call(db, call_sid)
-                if existing is not None:
-                    return existing
+            pass
+        db.rollback()
+        # Either the number was taken (try another) or this call has its case already.
+        if call_sid:
+            existing = _number_of_call(db, call_sid)
+            if existing is not None:
+                return existing
     raise RuntimeError(f"no free case number of {digits} digits after {NUMBER_TRIES} tries")
 
 
