@@ -165,7 +165,7 @@ def _callback(session: Session, sid: str, *, case: str, number: str | None,
 
 
 def _read_with_case(connection: sa.Connection, number: str) -> tuple[Any, ...]:
-    """(callback_id, callback_severity, first of its number) as the look-up reads them, and
+    """(callback_id, callback_severity, callback_offered_to) as the look-up reads them, and
     the same from the separate queries (by case, then by that callback's number)."""
     row = cases.summary(connection, number, callbacks_of="cco")
     assert row is not None and row.number == number
@@ -176,13 +176,14 @@ def _read_with_case(connection: sa.Connection, number: str) -> tuple[Any, ...]:
         noted = cases.summary_noted(connection, number, callbacks_of="cco", **note)
         assert noted is not None and tuple(noted)[:-1] == tuple(row)
     by_case = callbacks.pending_for(connection, line="cco", case_number=number)
-    by_number = (callbacks.pending_for(connection, line="cco", number=row.callback_number)
-                 if row.callback_id is not None else None)
+    number_of_it = connection.scalar(sa.select(Callback.number).where(
+        Callback.id == by_case.id)) if by_case is not None else None
+    by_number = callbacks.pending_for(connection, line="cco", number=number_of_it)
     connection.rollback()
-    separate = (None if by_case is None else by_case.id,
-                None if by_case is None else by_case.severity,
-                by_number is not None and by_case is not None and by_number.id == by_case.id)
-    return (row.callback_id, row.callback_severity, bool(row.callback_first_of_number)), separate
+    separate = (None, None, None) if by_case is None else (
+        by_case.id, by_case.severity,
+        number_of_it if by_number is not None and by_number.id == by_case.id else None)
+    return (row.callback_id, row.callback_severity, row.callback_offered_to), separate
 
 
 def test_a_look_up_reads_the_first_open_callback_of_the_case(store_url: str) -> None:
@@ -197,22 +198,22 @@ def test_a_look_up_reads_the_first_open_callback_of_the_case(store_url: str) -> 
                                    caller=None, node="n", now=NOW)
     mine, theirs = "+584141112233", "+584121234567"
     with Session(engine) as session, engine.connect() as connection:
-        assert _read_with_case(connection, case) == ((None, None, False),) * 2
+        assert _read_with_case(connection, case) == ((None, None, None),) * 2
         unknown = _callback(session, "CB1", case=case, number=mine, severity=None)
-        assert _read_with_case(connection, case) == ((unknown, None, True),) * 2
+        assert _read_with_case(connection, case) == ((unknown, None, mine),) * 2
         three = _callback(session, "CB2", case=case, number=mine, severity=3, joined_minutes=5)
         for sid, status in (("CB3", "done"), ("CB4", "asking"), ("CB5", "cancelled")):
             _callback(session, sid, case=case, number=mine, severity=1, status=status)
         _callback(session, "CB6", case=case, number=mine, severity=1, line="certicamara")
-        assert _read_with_case(connection, case) == ((three, 3, True),) * 2
+        assert _read_with_case(connection, case) == ((three, 3, mine),) * 2
         claimed = _callback(session, "CB7", case=case, number=theirs, severity=2,
                             status="claimed", joined_minutes=9)
-        assert _read_with_case(connection, case) == ((claimed, 2, True),) * 2
+        assert _read_with_case(connection, case) == ((claimed, 2, theirs),) * 2
         # the same number's graver callback for another case comes first for that number
         _callback(session, "CB8", case=other, number=theirs, severity=1, joined_minutes=10)
-        assert _read_with_case(connection, case) == ((claimed, 2, False),) * 2
+        assert _read_with_case(connection, case) == ((claimed, 2, None),) * 2
         early = _callback(session, "CB9", case=case, number=None, severity=2)
-        assert _read_with_case(connection, case) == ((early, 2, False),) * 2
+        assert _read_with_case(connection, case) == ((early, 2, None),) * 2
         assert cases.summary(connection, "00000000", callbacks_of="cco") is None
         plain = cases.summary(connection, case)
         assert plain is not None and "callback_id" not in plain._fields

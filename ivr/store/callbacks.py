@@ -270,10 +270,10 @@ def pending_for(db: Session | Connection, *, line: str, number: str | None = Non
 def with_pending(summary: sa.Select[Any], case_number: sa.Column[str]) -> sa.Select[Any]:
     """`summary`, a select of one case, with that case's first open callback on line `:line`.
 
-    Columns added: `callback_id` and `callback_severity` (None: nothing open), its
-    `callback_number`, and `callback_first_of_number`: whether it is also the first open
-    callback of its own number on the line, the one a caller from that number was offered
-    when the call came in (what `pending_for` by number would give).
+    Columns added: `callback_id` and `callback_severity` (None: nothing open), and
+    `callback_offered_to`: its number when it is also the first open callback of that number
+    on the line, the one a caller from that number was offered when the call came in (what
+    `pending_for` by number gives), else None.
     """
     pending = _CALLBACKS.alias("pending")
     of_case, of_number = _CALLBACKS.alias("of_case"), _CALLBACKS.alias("of_number")
@@ -286,8 +286,8 @@ def with_pending(summary: sa.Select[Any], case_number: sa.Column[str]) -> sa.Sel
     return summary.join_from(case_number.table, pending, pending.c.id == first_of_case,
                              isouter=True).add_columns(
         pending.c.id.label("callback_id"), pending.c.severity.label("callback_severity"),
-        pending.c.number.label("callback_number"),
-        (pending.c.id == first_of_number).label("callback_first_of_number"))
+        sa.case((pending.c.id == first_of_number, pending.c.number)).label(
+            "callback_offered_to"))
 
 
 def change_severity(db: Session, callback_id: int, severity: int, due_at: datetime,

@@ -106,8 +106,8 @@ def _pending_callback(
     """
     if row.callback_id is None:
         return None
-    if row.callback_first_of_number and row.callback_number is not None \
-            and row.callback_number == callbacks.dialable(caller, line.spec.country):
+    if row.callback_offered_to is not None \
+            and row.callback_offered_to == callbacks.dialable(caller, line.spec.country):
         return None
     return case_flow.PendingCallback(row.callback_id, row.callback_severity)
 
