@@ -226,18 +226,23 @@ def claim_waiting(
     return row
 
 
-def _open_ids() -> list[sa.BindParameter[str]]:
-    """The open statuses as plain parameters (an IN list fixed when the statement is built)."""
-    return [sa.literal(status, _CALLBACKS.c.status.type) for status in CALLBACK_OPEN]
+def _open_ids() -> list[sa.ColumnElement[str]]:
+    """The open statuses written into the statement (constants: no parameters to bind)."""
+    return [sa.literal_column(f"'{status}'", _CALLBACKS.c.status.type)
+            for status in CALLBACK_OPEN]
 
 
 def _first_open(rows: sa.FromClause, *where: sa.ColumnElement[bool],
                 columns: Sequence[str] = ("id",)) -> sa.Select[Any]:
-    """The first open callback among `rows` that `where` picks, in the list's order."""
+    """The first open callback among `rows` that `where` picks, in the list's order.
+
+    Its constants are written into the SQL: a look-up binds only its own values.
+    """
     return (sa.select(*(rows.c[name] for name in columns))
             .where(rows.c.status.in_(_open_ids()), *where)
-            .order_by(sa.func.coalesce(rows.c.severity, 99), rows.c.joined_at, rows.c.id)
-            .limit(1))
+            .order_by(sa.func.coalesce(rows.c.severity, sa.literal_column("99")),
+                      rows.c.joined_at, rows.c.id)
+            .limit(sa.literal_column("1")))
 
 
 # A repeat caller, recognised by number (at the incoming call) or by case (at a look-up):
