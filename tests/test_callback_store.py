@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from alembic.config import Config
 from sqlalchemy.orm import Session
 
 from ivr import db
-from ivr.store import callbacks
+from ivr.store import callbacks, cases
 from ivr.store.tables import Callback, QueueWait
 
 NOW = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
@@ -144,4 +145,76 @@ def test_migration_0007_goes_down_and_up(store_url: str) -> None:
             config.attributes["connection"] = connection
             (command.downgrade if target == "0006" else command.upgrade)(config, target)
         assert ("queue_sid" in columns()) == (target == "head")
+    engine.dispose()
+
+
+# A case looked up reads its pending callback in the same statement
+
+
+def _callback(session: Session, sid: str, *, case: str, number: str | None,
+              severity: int | None, status: str = "pending", line: str = "cco",
+              joined_minutes: int = 0) -> int:
+    """A callback of `case` to call back at `number`."""
+    row = Callback(line=line, node="centro_soporte", call_sid=sid, number=number,
+                   case_number=case, severity=severity, status=status,
+                   joined_at=NOW + timedelta(minutes=joined_minutes), requested_at=NOW,
+                   attempts=0, updated_at=NOW)
+    session.add(row)
+    session.commit()
+    return row.id
+
+
+def _read_with_case(connection: sa.Connection, number: str) -> tuple[Any, ...]:
+    """(callback_id, callback_severity, callback_offered_to) as the look-up reads them, and
+    the same from the separate queries (by case, then by that callback's number)."""
+    row = cases.summary(connection, number, callbacks_of="cco")
+    assert row is not None and row.number == number
+    if connection.dialect.name == "postgresql":
+        connection.rollback()
+        note = {"call_sid": "CA-look", "caller": None, "node": "consulta",
+                "outcome": "looked-up", "now": NOW}
+        noted = cases.summary_noted(connection, number, callbacks_of="cco", **note)
+        assert noted is not None and tuple(noted)[:-1] == tuple(row)
+    by_case = callbacks.pending_for(connection, line="cco", case_number=number)
+    number_of_it = connection.scalar(sa.select(Callback.number).where(
+        Callback.id == by_case.id)) if by_case is not None else None
+    by_number = callbacks.pending_for(connection, line="cco", number=number_of_it)
+    connection.rollback()
+    separate = (None, None, None) if by_case is None else (
+        by_case.id, by_case.severity,
+        number_of_it if by_number is not None and by_number.id == by_case.id else None)
+    return (row.callback_id, row.callback_severity, row.callback_offered_to), separate
+
+
+def test_a_look_up_reads_the_first_open_callback_of_the_case(store_url: str) -> None:
+    """The case's first open callback of the line (graver first, an unknown severity last,
+    then who queued first; closed, still-asking and other lines' not), and whether it is also
+    the first open one of its number: what the separate queries by case and number give."""
+    engine = db.make_engine(store_url)
+    with engine.connect() as connection:
+        case = cases.issue_number(connection, call_sid="CA-case", line="cco", team="t",
+                                  caller=None, node="n", now=NOW)
+        other = cases.issue_number(connection, call_sid="CA-other", line="cco", team="t",
+                                   caller=None, node="n", now=NOW)
+    mine, theirs = "+584141112233", "+584121234567"
+    with Session(engine) as session, engine.connect() as connection:
+        assert _read_with_case(connection, case) == ((None, None, None),) * 2
+        unknown = _callback(session, "CB1", case=case, number=mine, severity=None)
+        assert _read_with_case(connection, case) == ((unknown, None, mine),) * 2
+        three = _callback(session, "CB2", case=case, number=mine, severity=3, joined_minutes=5)
+        for sid, status in (("CB3", "done"), ("CB4", "asking"), ("CB5", "cancelled")):
+            _callback(session, sid, case=case, number=mine, severity=1, status=status)
+        _callback(session, "CB6", case=case, number=mine, severity=1, line="certicamara")
+        assert _read_with_case(connection, case) == ((three, 3, mine),) * 2
+        claimed = _callback(session, "CB7", case=case, number=theirs, severity=2,
+                            status="claimed", joined_minutes=9)
+        assert _read_with_case(connection, case) == ((claimed, 2, theirs),) * 2
+        # the same number's graver callback for another case comes first for that number
+        _callback(session, "CB8", case=other, number=theirs, severity=1, joined_minutes=10)
+        assert _read_with_case(connection, case) == ((claimed, 2, None),) * 2
+        early = _callback(session, "CB9", case=case, number=None, severity=2)
+        assert _read_with_case(connection, case) == ((early, 2, None),) * 2
+        assert cases.summary(connection, "00000000", callbacks_of="cco") is None
+        plain = cases.summary(connection, case)
+        assert plain is not None and "callback_id" not in plain._fields
     engine.dispose()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from ivr import db
 from ivr.store import callbacks
-from ivr.store.tables import Callback
+from ivr.store.tables import Callback, CaseCall
 from tests.conftest import CCO, Caller, Clock
 
 CARACAS = "America/Caracas"
@@ -286,3 +287,27 @@ def test_recognised_by_number_is_not_asked_again_for_its_case(app: Flask, client
     assert found.one("Enqueue").text == "centro-soporte"
     [row] = _rows(app)
     assert (row.status, row.severity) == ("pending", 3)
+
+
+def test_a_look_up_tells_the_pending_callback_on_each_database(make_app: Any, store_url: str,
+                                                               clock: Clock) -> None:
+    """SQLite and PostgreSQL (where the look-up, its note and the pending callback are one
+    statement): another number hears the case's pending callback; its own caller, already
+    offered it when the call came in, does not; the look-up is noted once per call."""
+    app: Flask = make_app(DATABASE_URL=store_url)
+    client = app.test_client()
+    case = _register(Caller(client), clock, "3")
+    _, offer = _look_up(client, case, "+584121234567", "CA" + "d" * 32)
+    assert "Encontramos su caso número" in offer.text and "pendiente" in offer.text
+    again = Caller(client)
+    again.sid = "CA" + "b" * 32
+    assert "pendiente" in again.call(CCO, caller=MOBILE).text
+    again.press("1")
+    again.press("2")
+    found = again.press(case + "#")
+    assert "Encontramos su caso número" in found.text and "pendiente" not in found.text
+    assert found.one("Enqueue").text == "centro-soporte"
+    with app.app_context():
+        looked = db.session().scalars(sa.select(CaseCall.call_sid).where(
+            CaseCall.outcome == "looked-up").order_by(CaseCall.id)).all()
+    assert looked == ["CA" + "d" * 32, "CA" + "b" * 32]

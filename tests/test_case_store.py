@@ -175,7 +175,7 @@ def test_a_connection_issues_once_per_call_and_redraws_a_taken_number(
     engine = db.make_engine(store_url)
     with engine.connect() as connection:
         first = _issue(connection, "CA1")
-        assert _issue(connection, "CA1") == first  # no number drawn for a replay
+        assert _issue(connection, "CA1") == first  # a replay: its own number, not a new one
         second = _issue(connection, "CA2")
         assert not connection.in_transaction()
     with engine.connect() as other:  # another connection sees both: committed

@@ -433,3 +433,36 @@ def test_a_refused_one_statement_look_up_takes_the_two_steps(
     caller.press("2")
     assert "Encontramos su caso" in caller.press(number).text
     assert sorted(c.outcome for c in _rows(app, CaseCall)) == ["looked-up", "opened"]
+
+
+# One pooled connection per request: threads that all read the overrides at once cannot take
+# the whole pool and then wait on each other for a second one (callers told "unavailable")
+
+
+def test_a_look_up_and_a_new_case_hold_one_connection_at_a_time(
+    make_app: Any, store_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The overrides are read afresh on each request here (TTL 0); by the time the webhook's
+    own step checks out its connection, theirs is back in the pool."""
+    app: Flask = make_app(DATABASE_URL=store_url)
+    number = _stored_case(app, clock)
+    pool = app.extensions["ivr.engine"].pool
+    held: list[int] = []
+    real_connection = db.connection
+
+    def counted() -> sa.Connection:
+        """The request's connection, noting how many the pool has out once it is taken."""
+        connection = real_connection()
+        held.append(pool.checkedout())
+        return connection
+
+    monkeypatch.setattr(db, "connection", counted)
+    caller = Caller(app.test_client())
+    caller.call(CCO)
+    caller.press("2")
+    assert "Encontramos su caso" in caller.press(number).text
+    opener = Caller(app.test_client())
+    opener.sid = "CA" + "7" * 32
+    opener.call(CCO)
+    assert _said_number(opener.press("1").text) is not None
+    assert held and set(held) == {1}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -225,16 +226,73 @@ def claim_waiting(
     return row
 
 
-def pending_for(db: Session, *, line: str, number: str | None = None,
-                case_number: str | None = None) -> Callback | None:
-    """The open callback of this number (or case) on the line, if any."""
-    if not number and not case_number:
+def _open_ids() -> list[sa.ColumnElement[str]]:
+    """The open statuses written into the statement (constants: no parameters to bind)."""
+    return [sa.literal_column(f"'{status}'", _CALLBACKS.c.status.type)
+            for status in CALLBACK_OPEN]
+
+
+def _first_open(rows: sa.FromClause, *where: sa.ColumnElement[bool],
+                columns: Sequence[str] = ("id",)) -> sa.Select[Any]:
+    """The first open callback among `rows` that `where` picks, in the list's order.
+
+    Its constants are written into the SQL: a look-up binds only its own values.
+    """
+    return (sa.select(*(rows.c[name] for name in columns))
+            .where(rows.c.status.in_(_open_ids()), *where)
+            .order_by(sa.func.coalesce(rows.c.severity, sa.literal_column("99")),
+                      rows.c.joined_at, rows.c.id)
+            .limit(sa.literal_column("1")))
+
+
+# A repeat caller, recognised by number (at the incoming call) or by case (at a look-up):
+# Core statements built once, reading only what the call needs.
+_PENDING_OF_NUMBER = _first_open(
+    _CALLBACKS, _CALLBACKS.c.line == sa.bindparam("line"),
+    _CALLBACKS.c.number == sa.bindparam("value"), columns=("id", "severity"))
+_PENDING_OF_CASE = _first_open(
+    _CALLBACKS, _CALLBACKS.c.line == sa.bindparam("line"),
+    _CALLBACKS.c.case_number == sa.bindparam("value"), columns=("id", "severity"))
+
+
+def pending_for(db: Session | Connection, *, line: str, number: str | None = None,
+                case_number: str | None = None) -> sa.Row[int, int | None] | None:
+    """(id, severity) of the open callback of this number (or case) on the line, if any.
+
+    The first in the list's order when there are several.
+    """
+    if number:
+        statement, value = _PENDING_OF_NUMBER, number
+    elif case_number:
+        statement, value = _PENDING_OF_CASE, case_number
+    else:
         return None
-    query = sa.select(Callback).where(Callback.line == line,
-                                      Callback.status.in_(CALLBACK_OPEN))
-    query = query.where(Callback.number == number if number
-                        else Callback.case_number == case_number)
-    return db.scalars(query.order_by(*_ORDER).limit(1)).first()
+    row: sa.Row[int, int | None] | None = db.execute(
+        statement, {"line": line, "value": value}).first()
+    return row
+
+
+def with_pending(summary: sa.Select[Any], case_number: sa.Column[str]) -> sa.Select[Any]:
+    """`summary`, a select of one case, with that case's first open callback on line `:line`.
+
+    Columns added: `callback_id` and `callback_severity` (None: nothing open), and
+    `callback_offered_to`: its number when it is also the first open callback of that number
+    on the line, the one a caller from that number was offered when the call came in (what
+    `pending_for` by number gives), else None.
+    """
+    pending = _CALLBACKS.alias("pending")
+    of_case, of_number = _CALLBACKS.alias("of_case"), _CALLBACKS.alias("of_number")
+    first_of_case = _first_open(
+        of_case, of_case.c.line == sa.bindparam("line"), of_case.c.case_number == case_number,
+    ).scalar_subquery()
+    first_of_number = _first_open(
+        of_number, of_number.c.line == pending.c.line, of_number.c.number == pending.c.number,
+    ).correlate(pending).scalar_subquery()
+    return summary.join_from(case_number.table, pending, pending.c.id == first_of_case,
+                             isouter=True).add_columns(
+        pending.c.id.label("callback_id"), pending.c.severity.label("callback_severity"),
+        sa.case((pending.c.id == first_of_number, pending.c.number)).label(
+            "callback_offered_to"))
 
 
 def change_severity(db: Session, callback_id: int, severity: int, due_at: datetime,

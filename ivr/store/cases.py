@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ivr.core.check_digit import new_number
+from ivr.store.callbacks import with_pending
 from ivr.store.tables import CASE_STATUSES, Case, CaseCall, fit, table
 
 NUMBER_TRIES = 20  # a random clash is rare; twenty in a row means the number space is full
@@ -22,6 +23,11 @@ NUMBER_TRIES = 20  # a random clash is rare; twenty in a row means the number sp
 # The statements of a call's hot path, built once (Core, on the tables: no ORM unit of work).
 _CASES, _CALLS = table(Case), table(CaseCall)
 _INSERT_CASE = sa.insert(_CASES).returning(_CASES.c.id)
+# A new case unless its number or its call is taken (then no row: draw again, or the call's).
+_NEW_CASE = {
+    "postgresql": postgresql.insert(_CASES).on_conflict_do_nothing().returning(_CASES.c.id),
+    "sqlite": sqlite.insert(_CASES).on_conflict_do_nothing().returning(_CASES.c.id),
+}
 _INSERT_CALL = sa.insert(_CALLS)
 # A note of a call that is already there (a replayed or retried webhook) is not added again:
 # the partial unique index uq_case_calls_once decides, on either engine.
@@ -37,16 +43,18 @@ _ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
 _NUMBER_OF_CALL = sa.select(_CASES.c.number).where(_CASES.c.call_sid == sa.bindparam("sid"))
 _SUMMARY = sa.select(_CASES.c.id, _CASES.c.number, _CASES.c.status, _CASES.c.team,
                      _CASES.c.level).where(_CASES.c.number == sa.bindparam("number"))
+# The same, with the case's first open callback of a line (`:line`) in the same statement.
+_SUMMARY_PENDING = with_pending(_SUMMARY, _CASES.c.number)
 
 
-def _summary_noted() -> sa.Select[Any]:
-    """PostgreSQL, one statement: the case's summary, and a note of the call on it (once).
+def _summary_noted(summary: sa.Select[Any]) -> sa.Select[Any]:
+    """PostgreSQL, one statement: the case's `summary`, and a note of the call on it (once).
 
     A data-modifying CTE inserts the note from the case found (nothing when there is none);
     `set_config(..., true)` makes this statement's own commit not wait for the disk (a note,
     never a case: a server crash could lose the last fraction of a second of notes).
     """
-    found = _SUMMARY.cte("found")
+    found = summary.cte("found")
     note = postgresql.insert(_CALLS).from_select(
         ["case_id", "call_sid", "caller", "at", "node", "outcome"],
         sa.select(found.c.id, sa.bindparam("call_sid", type_=_CALLS.c.call_sid.type),
@@ -55,11 +63,12 @@ def _summary_noted() -> sa.Select[Any]:
                   sa.bindparam("node", type_=_CALLS.c.node.type),
                   sa.bindparam("outcome", type_=_CALLS.c.outcome.type)),
     ).on_conflict_do_nothing(index_elements=_ONCE_COLUMNS, index_where=_ONCE_WHERE).cte("noted")
-    return sa.select(found.c.id, found.c.number, found.c.status, found.c.team, found.c.level,
-                     sa.func.set_config("synchronous_commit", "off", True)).add_cte(note)
+    return sa.select(*found.c, sa.func.set_config("synchronous_commit", "off", True)).add_cte(
+        note)
 
 
-_SUMMARY_NOTED = _summary_noted()
+_SUMMARY_NOTED = _summary_noted(_SUMMARY)
+_SUMMARY_NOTED_PENDING = _summary_noted(_SUMMARY_PENDING)
 _CASE_VALUES = ("number", "line", "team", "level", "status", "call_sid", "caller", "created_at",
                 "updated_at")
 
@@ -104,36 +113,37 @@ def issue_number(
     """The case number of this call: the one it already has, or a new one, stored.
 
     Plain INSERTs in one transaction (the case, then the call that opened it): the unique
-    constraints decide, so a clash draws another number and a race of the same call returns
-    the case the other request stored. On PostgreSQL, one statement per try (`_ISSUE_IN_ONE`).
+    constraints decide, so a clash draws another number and a replayed webhook, or a race of
+    the same call, returns the case stored first (looked for only after a clash: a new call,
+    the common case, costs no read). On PostgreSQL, one statement per try (`_ISSUE_IN_ONE`).
     """
     if isinstance(db, Connection) and db.dialect.name == "postgresql" \
             and not db.in_transaction():
         return _issue_in_one_statement(db, call_sid=call_sid, line=line, team=team,
                                        caller=caller, node=node, now=now, digits=digits)
-    if call_sid:
-        existing = _number_of_call(db, call_sid)
-        if existing is not None:
-            return existing
+    dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
+    insert = _NEW_CASE.get(dialect.name, _INSERT_CASE)
     for _ in range(NUMBER_TRIES):
         number = new_number(digits)
         try:
-            case_id = db.execute(_INSERT_CASE, fit(_CASES, {
+            case_id = db.execute(insert, fit(_CASES, {
                 "number": number, "line": line, "team": team, "level": 1, "status": "open",
                 "call_sid": call_sid, "caller": caller, "created_at": now, "updated_at": now,
-            })).scalar_one()
-            db.execute(_INSERT_CALL, fit(_CALLS, {"case_id": case_id, "call_sid": call_sid,
-                                                  "caller": caller, "at": now, "node": node,
-                                                  "outcome": "opened"}))
-            db.commit()
-            return number
+            })).scalar()
+            if case_id is not None:
+                db.execute(_INSERT_CALL, fit(_CALLS, {"case_id": case_id, "call_sid": call_sid,
+                                                      "caller": caller, "at": now, "node": node,
+                                                      "outcome": "opened"}))
+                db.commit()
+                return number
         except IntegrityError:
-            db.rollback()
-            # Either the number was taken (try another) or the same call raced us here.
-            if call_sid:
-                existing = _number_of_call(db, call_sid)
-                if existing is not None:
-                    return existing
+            pass
+        db.rollback()
+        # Either the number was taken (try another) or this call has its case already.
+        if call_sid:
+            existing = _number_of_call(db, call_sid)
+            if existing is not None:
+                return existing
     raise RuntimeError(f"no free case number of {digits} digits after {NUMBER_TRIES} tries")
 
 
@@ -179,14 +189,22 @@ def find_case(db: Session, number: str) -> Case | None:
     return db.scalars(sa.select(Case).where(Case.number == number)).one_or_none()
 
 
-def summary(db: Session | Connection, number: str) -> sa.Row[int, str, str, str, int] | None:
-    """What a call needs of a case (id, number, status, team, level), without loading it."""
-    return db.execute(_SUMMARY, {"number": number}).one_or_none()
+def summary(
+    db: Session | Connection, number: str, *, callbacks_of: str | None = None
+) -> sa.Row[int, str, str, str, int] | None:
+    """What a call needs of a case (id, number, status, team, level), without loading it.
+
+    With `callbacks_of` (a line), in the same statement, the case's first open callback on
+    that line: the columns `callbacks.with_pending` adds.
+    """
+    if callbacks_of is None:
+        return db.execute(_SUMMARY, {"number": number}).one_or_none()
+    return db.execute(_SUMMARY_PENDING, {"number": number, "line": callbacks_of}).one_or_none()
 
 
 def summary_noted(
     db: Connection, number: str, *, call_sid: str | None, caller: str | None, node: str,
-    outcome: str, now: datetime,
+    outcome: str, now: datetime, callbacks_of: str | None = None,
 ) -> sa.Row[int, str, str, str, int] | None:
     """`summary` and `record_call` in one round trip, where the database allows it.
 
@@ -198,10 +216,13 @@ def summary_noted(
         raise NotImplementedError("one-statement look-up: PostgreSQL only")
     values = fit(_CALLS, {"call_sid": call_sid, "caller": caller, "node": node,
                           "outcome": outcome})
+    statement, params = _SUMMARY_NOTED, {"number": number, "at": now, **values}
+    if callbacks_of is not None:
+        statement, params["line"] = _SUMMARY_NOTED_PENDING, callbacks_of
     isolation = db.default_isolation_level
     db.execution_options(isolation_level="AUTOCOMMIT")
     try:
-        row = db.execute(_SUMMARY_NOTED, {"number": number, "at": now, **values}).one_or_none()
+        row = db.execute(statement, params).one_or_none()
         db.commit()  # ends SQLAlchemy's own bookkeeping; the server committed already
     finally:
         if db.in_transaction():

@@ -15,7 +15,6 @@ from ivr.core import callbacks, case_flow
 from ivr.core.lines import Line
 from ivr.core.moment import Moment
 from ivr.core.navigator import CallerGone, FindCase, OpenCase, Plan, TakeMessage
-from ivr.store import callbacks as callback_store
 from ivr.store import cases, missed_calls
 
 log = logging.getLogger("ivr.cases")
@@ -60,8 +59,10 @@ def _find(
 ) -> Plan:
     """Look the case up and route it (the fallback if it cannot be read), then note the call.
 
-    The note is best effort: a database that can be read but not written still gives the
-    caller the case."""
+    On a line with callbacks, the case's pending callback is read in the same statement. The
+    note is best effort: a database that can be read but not written still gives the caller
+    the case."""
+    callbacks_of = line.id if line.spec.callbacks else None
 
     def look_up() -> tuple[sa.Row[int, str, str, str, int] | None, bool]:
         """The case's summary (None: no such case) and whether the call is noted already.
@@ -71,14 +72,15 @@ def _find(
         try:
             return (cases.summary_noted(db.connection(), action.number, call_sid=call_sid,
                                         caller=caller, node=action.node, outcome="looked-up",
-                                        now=now.at), True)
+                                        now=now.at, callbacks_of=callbacks_of), True)
         except NotImplementedError:
             pass
         except SQLAlchemyError as e:
             if db.unreachable(e):
                 raise
             db.discard()
-        return (cases.summary(db.connection(), action.number), False)
+        return (cases.summary(db.connection(), action.number, callbacks_of=callbacks_of),
+                False)
 
     found = db.attempt(look_up, f"case store unavailable: no look-up for call {call_sid}")
     if found is None:
@@ -89,34 +91,25 @@ def _find(
     if not noted:
         _note_look_up(row.id, action, call_sid, caller, now)
     info = case_flow.CaseInfo(row.number, row.status, row.team, row.level)
-    pending = _pending_callback(line, row.number, caller) if line.spec.callbacks else None
+    pending = _pending_callback(line, row, caller) if callbacks_of is not None else None
     return case_flow.found(line, action.node, action.number, info, action.failures, now,
                            pending)
 
 
 def _pending_callback(
-    line: Line, case_number: str, caller: str | None
+    line: Line, row: sa.Row[int, str, str, str, int], caller: str | None
 ) -> case_flow.PendingCallback | None:
-    """The case's pending callback, unless this call was already told of it at its start.
+    """The case's pending callback, read with the case, unless this call heard of it already.
 
-    A caller recognised by number heard the offer for that callback when the call came in;
-    the same one is not offered twice. None as well when the database cannot say.
+    A caller recognised by number heard the offer for the first open callback of their
+    number when the call came in; the same one is not offered twice.
     """
-    number = callbacks.dialable(caller, line.spec.country)
-
-    def look_up() -> tuple[int, int | None] | None:
-        """(id, severity) of the case's first open callback, if not the caller's own first."""
-        session = db.session()
-        row = callback_store.pending_for(session, line=line.id, case_number=case_number)
-        if row is None:
-            return None
-        by_number = callback_store.pending_for(session, line=line.id, number=number)
-        if by_number is not None and by_number.id == row.id:
-            return None
-        return (row.id, row.severity)
-
-    found = db.attempt(look_up, "pending callbacks unreadable")
-    return case_flow.PendingCallback(*found) if found is not None else None
+    if row.callback_id is None:
+        return None
+    if row.callback_offered_to is not None \
+            and row.callback_offered_to == callbacks.dialable(caller, line.spec.country):
+        return None
+    return case_flow.PendingCallback(row.callback_id, row.callback_severity)
 
 
 def _note_look_up(case_id: int, action: FindCase, call_sid: str | None, caller: str | None,

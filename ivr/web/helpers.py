@@ -143,12 +143,24 @@ def _overrides(app: Flask, line_id: str, at: datetime) -> Overrides:
     cached = cache.get(line_id)
     if cached is not None and cached[0] > monotonic():
         return cached[1]
-    found = db.attempt(lambda: (overrides.active(db.session(), line_id, at),
-                                oncall_overrides.active(db.session(), line_id, at)),
+    found = db.attempt(lambda: _read_overrides(line_id, at),
                        "hours overrides unreadable: schedules alone decide")
     if found is None:
         found = cached[1] if cached is not None else ((), ())
     cache[line_id] = (monotonic() + app.config["IVR_OVERRIDE_TTL"], found)
+    return found
+
+
+def _read_overrides(line_id: str, at: datetime) -> Overrides:
+    """The line's overrides from the database; the connection goes back to the pool at once.
+
+    The webhook's own step (a look-up, a new case) then checks out the one it needs: a request
+    never holds two connections, so threads that all read the overrides at once (when the cache
+    expires) cannot take the whole pool and then wait on each other for a second one.
+    """
+    session = db.session()
+    found = (overrides.active(session, line_id, at), oncall_overrides.active(session, line_id, at))
+    session.rollback()  # a read: ends the transaction and releases its connection
     return found
 
 
