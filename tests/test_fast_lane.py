@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from ivr import db
-from ivr.store import overrides
+from ivr.core import check_digit
+from ivr.store import cases, overrides
 from ivr.web import fast_lane, signature
 from ivr.web.helpers import webhook_answered
 from tests.conftest import CCO, CERTICAMARA, TOKEN, Clock, Monotonic, Twiml
@@ -23,8 +24,11 @@ SID = "CA" + "9" * 32
 ASCII_CALLER = "+573001234567"
 
 
-def _requests() -> list[tuple[str, dict[str, str], dict[str, Any]]]:
-    """Webhook requests as Twilio (or someone else) sends them: (path, params, options)."""
+def _requests(stored: str = "") -> list[tuple[str, dict[str, str], dict[str, Any]]]:
+    """Webhook requests as Twilio (or someone else) sends them: (path, params, options).
+
+    `stored`: a case number in the database, to look up.
+    """
     def call(**extra: str) -> dict[str, str]:
         """Twilio's standard parameters, plus `extra`."""
         return {"CallSid": SID, "AccountSid": "AC" + "1" * 32, "From": ASCII_CALLER,
@@ -51,6 +55,21 @@ def _requests() -> list[tuple[str, dict[str, str], dict[str, Any]]]:
         ("/voice/certicamara/menu/principal?f=0", call(Digits="2"), {"body_extra": "&x=" +
                                                                       "y" * 70_000}),
     ]
+    unknown = next(n for n in (f"{i:07d}" + check_digit.damm_digit(f"{i:07d}")
+                               for i in range(1_234_567, 1_234_600)) if n != stored)
+    bad_check = stored[:-1] + str((int(stored[-1]) + 1) % 10) if stored else "12345678"
+    for digits in [stored, unknown, bad_check, "", "*", stored + "#", stored[:4], "x" * 9]:
+        for f in ["?f=0", "?f=2", ""]:
+            for sid in (SID, "CA" + "8" * 32):
+                out.append((f"/voice/cco/case/consulta_caso/entry{f}",
+                            {**call(To=CCO, Digits=digits), "CallSid": sid}, {}))
+    out.append(("/voice/cco/case/nadie/entry?f=0", call(To=CCO, Digits=stored), {}))
+    out.append(("/voice/cco/case/consulta_caso/entry/x", call(To=CCO, Digits=stored), {}))
+    for sid in (SID, "CA" + "7" * 32):  # a new case, then the same call again
+        out.append(("/voice/cco/menu/caso_opciones?f=0",
+                    {**call(To=CCO, Digits="1"), "CallSid": sid}, {}))
+        out.append(("/voice/cco/menu/caso_opciones?f=0",
+                    {**call(To=CCO, Digits="1"), "CallSid": sid}, {}))
     for digits in ["", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#", "25", "2x",
                    "²", "9" * 300, "1#"]:
         for f in ["", "?f=0", "?f=2", "?f=3", "?f=x", "?f=1&f=3"]:
@@ -63,7 +82,8 @@ def _requests() -> list[tuple[str, dict[str, str], dict[str, Any]]]:
     return out
 
 
-def _play(app: Flask, monotonic: Monotonic) -> list[tuple[int, str, bytes, list[Any]]]:
+def _play(app: Flask, monotonic: Monotonic,
+          stored: str = "") -> list[tuple[int, str, bytes, list[Any]]]:
     """Each request of `_requests` against `app`: status, type, body and what it logged.
 
     Signed for the URL Twilio would call: under PUBLIC_BASE_URL when the app has one.
@@ -71,7 +91,7 @@ def _play(app: Flask, monotonic: Monotonic) -> list[tuple[int, str, bytes, list[
     validator = RequestValidator(TOKEN)
     client = app.test_client()
     seen: list[tuple[int, str, bytes, list[Any]]] = []
-    for path, params, options in _requests():
+    for path, params, options in _requests(stored):
         base = options.get("base_url", "http://localhost")
         public = app.config["PUBLIC_BASE_URL"] or base
         signature = options.get("signature") or validator.compute_signature(public + path,
@@ -124,11 +144,17 @@ def test_the_same_answers_with_and_without_the_fast_lane(
         return flask_wsgi(environ, start_response)
 
     lane.flask_wsgi = counted
-    fast = _play(app, monotonic)
-    assert len(to_flask) < len(_requests()) / 3, to_flask  # most answered by the lane
-    slow = _play(make_app(IVR_FAST_LANE=False, **options), monotonic)
-    assert len(fast) == len(_requests())
-    for request, with_lane, without in zip(_requests(), fast, slow, strict=True):
+    with app.app_context():
+        stored = cases.issue_number(db.connection(), call_sid="CA" + "6" * 32, line="cco",
+                                    team="centro_soporte", caller=None, node="nuevo_caso",
+                                    now=clock.now)
+        db.connection().commit()
+    fast = _play(app, monotonic, stored)
+    played = _requests(stored)
+    assert len(to_flask) < len(played) / 3, to_flask  # most answered by the lane
+    slow = _play(make_app(IVR_FAST_LANE=False, **options), monotonic, stored)
+    assert len(fast) == len(played)
+    for request, with_lane, without in zip(played, fast, slow, strict=True):
         assert with_lane == without, request
         status, _, _, records = with_lane
         if closed is not None and records:

@@ -1,21 +1,25 @@
-"""The two webhooks of nearly every call, answered without Flask's request machinery.
+"""The webhooks of nearly every call, answered without Flask's request machinery.
 
-An incoming call (`POST /voice`) and a key in a menu (`POST /voice/<line>/menu/<node>`) are
-most of what Twilio asks, and what they need is usually all in this worker's memory: the
-menus, the line's overrides read less than IVR_OVERRIDE_TTL ago, the documents already
-rendered. For those, this WSGI layer in front of Flask checks the signature, asks the
-navigator, leaves the webhook's log line and event, and answers, with the same functions the
-Flask views use (`signature`, `helpers`) but without a request context, URL routing, hooks
-and response objects, which cost more than the rest of the work (docs/performance.md).
+An incoming call (`POST /voice`), a key in a menu (`/voice/<line>/menu/<node>`) and a case
+number typed (`/voice/<line>/case/<node>/entry`) are most of what Twilio asks, and what they
+need is usually all in this worker's memory (the menus, the line's overrides read less than
+IVR_OVERRIDE_TTL ago, the documents already rendered), plus, for a case to open or look up,
+the one statement `db_steps` runs. For those, this WSGI layer in front of Flask checks the
+signature, asks the navigator (and the database step, inside an app context, which is where
+its session lives), leaves the webhook's log line and event, and answers, with the same
+functions the Flask views use but without a request context, URL routing, hooks and response
+objects, which cost more than the rest of the work (docs/performance.md).
 
 It answers only where it answers exactly as the Flask views would. Everything else goes on
 to Flask, untouched but for what was already worked out (the body read and put back, the
 parameters and the signature's verdict kept in the environ): another webhook or method, a
 body without Content-Length, over the limit or not a form, a signature that does not match
-(Flask refuses it, and logs it), a line or a number no line claims, a call that needs the
-database (a repeat caller to recognise, a case to open or find, a missed call to note),
-menus or overrides due a fresh look, and any exception. IVR_FAST_LANE=off sends everything
-to Flask; tests play the same calls both ways and compare documents, log lines and events.
+(Flask refuses it, and logs it), a line or a number no line claims, a repeat caller to look
+for among pending callbacks, a missed call to note, menus or overrides due a fresh look, and
+any exception (a database step already done is done again by Flask: opening a case and noting
+a look-up are once per call, so the caller hears the same number). IVR_FAST_LANE=off sends
+everything to Flask; tests play the same calls both ways and compare documents, log lines and
+events.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from typing import Any
 
 from flask import Flask
 
-from ivr.core import callbacks, navigator
+from ivr.core import callbacks, case_flow, navigator
 from ivr.core.lines import Directory, Line
-from ivr.core.navigator import Plan
+from ivr.core.navigator import FindCase, OpenCase, Plan
 from ivr.web import db_steps
 from ivr.web.helpers import (
     MAX_PARAM,
@@ -54,6 +58,7 @@ from ivr.web.signature import (
 log = logging.getLogger("ivr.fast_lane")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Answered = tuple[str, Line, Plan, list[int]]  # the document, and what its log line says
+INCOMING, MENU, CASE_ENTRY = "incoming", "menu", "case-entry"
 
 
 class FastLane:
@@ -85,47 +90,61 @@ class FastLane:
 
 
 def _answer(app: Flask, environ: dict[str, Any]) -> Answered | None:
-    """The incoming call's or the menu key's answer, if all it needs is in memory."""
+    """The webhook's answer, if all it needs is in memory (and a case's one statement)."""
     if environ.get("REQUEST_METHOD") != "POST":
         return None
-    path: str = environ.get("PATH_INFO", "")
-    route = _route(path)
+    route = _route(environ.get("PATH_INFO", ""))
     if route is None or _menus_due_a_look(app):
         return None
     params = _signed_params(app, environ)
     if params is None:
         return None
     lines: Directory = app.extensions["ivr.lines"]
-    if route == ():  # `voice.incoming`
+    kind, line_id, node_id = route
+    if kind == INCOMING:
         line = lines.for_called(_cut(params.get("To")))
         if line is None or callbacks.recognisable(line, _cut(params.get("From"))):
             return None  # unknown number, or a caller to look for among pending callbacks
-    else:  # `voice.menu`
-        line = lines.get(route[0])
+    else:
+        line = lines.get(line_id)
         if line is None:
             return None
     found = fresh_overrides(app, line.id)
     if found is None:
         return None
     at = moment_with(app.config["CLOCK"](), found)
-    if route == ():
+    failures = navigator.parse_count(_query(environ).get("f"))
+    digits = _cut(params.get("Digits"))
+    if kind == INCOMING:
         plan = navigator.incoming(line, at)
+    elif kind == MENU:
+        plan = navigator.press(line, node_id, digits, failures, at)
     else:
-        failures = navigator.parse_count(_query(environ).get("f"))
-        plan = navigator.press(line, route[1], _cut(params.get("Digits")), failures, at)
+        plan = case_flow.entered(line, node_id, digits, failures, at)
     if db_steps.needs_database(plan):
-        return None
+        if not isinstance(plan.action, OpenCase | FindCase):
+            return None  # a missed call to note: Flask's views do it
+        with app.app_context():  # the database session and health live in Flask's `g`
+            plan = db_steps.resolve(line, plan, _cut(params.get("CallSid")),
+                                    _cut(params.get("From")), at)
     return rendered_in(app, environ, line, plan), line, plan, [o.id for o in at.overrides]
 
 
-def _route(path: str) -> tuple[str, ...] | None:
-    """() for `/voice`, (line, node) for `/voice/<line>/menu/<node>`, else None."""
+def _route(path: str) -> tuple[str, str, str] | None:
+    """Which webhook a path names: (kind, line, node); None for one the lane leaves to Flask.
+
+    `voice.incoming` (`/voice`), `voice.menu` (`/voice/<line>/menu/<node>`) and
+    `case_calls.entry` (`/voice/<line>/case/<node>/entry`).
+    """
     if path == "/voice":
-        return ()
+        return INCOMING, "", ""
     parts = path.split("/")
-    if (len(parts) == 5 and parts[1] == "voice" and parts[3] == "menu" and parts[2]
-            and parts[4] and path.isascii()):
-        return parts[2], parts[4]
+    if len(parts) < 5 or parts[1] != "voice" or not parts[2] or not parts[4] or not path.isascii():
+        return None
+    if len(parts) == 5 and parts[3] == "menu":
+        return MENU, parts[2], parts[4]
+    if len(parts) == 6 and parts[3] == "case" and parts[5] == "entry":
+        return CASE_ENTRY, parts[2], parts[4]
     return None
 
 
