@@ -13,13 +13,14 @@ objects, which cost more than the rest of the work (docs/performance.md).
 It answers only where it answers exactly as the Flask views would. Everything else goes on
 to Flask, untouched but for what was already worked out (the body read and put back, the
 parameters and the signature's verdict kept in the environ): another webhook or method, a
-body without Content-Length, over the limit or not a form, a signature that does not match
-(Flask refuses it, and logs it), a line or a number no line claims, a repeat caller to look
-for among pending callbacks, a missed call to note, menus or overrides due a fresh look, and
-any exception (a database step already done is done again by Flask: opening a case and noting
-a look-up are once per call, so the caller hears the same number). IVR_FAST_LANE=off sends
-everything to Flask; tests play the same calls both ways and compare documents, log lines and
-events.
+body without Content-Length, over the limit or not a form, a Host Flask refuses, a signature
+that does not match (Flask refuses it, and logs it), a line or a number no line claims, a
+repeat caller to look for among pending callbacks, a missed call to note, a case step without
+CallSid, menus or overrides due a fresh look, and any exception (a database step already done
+is done again by Flask: opening a case and noting a look-up are once per CallSid, so the
+caller hears the same number). IVR_FAST_LANE=off sends everything to Flask;
+tests/test_fast_lane.py plays the same calls both ways, each on its own database, and
+compares documents, log lines and every table.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask
+from werkzeug.wsgi import get_host
 
 from ivr.core import callbacks, case_flow, navigator
 from ivr.core.lines import Directory, Line
@@ -122,8 +124,8 @@ def _answer(app: Flask, environ: dict[str, Any]) -> Answered | None:
     else:
         plan = case_flow.entered(line, node_id, digits, failures, at)
     if db_steps.needs_database(plan):
-        if not isinstance(plan.action, OpenCase | FindCase):
-            return None  # a missed call to note: Flask's views do it
+        if not isinstance(plan.action, OpenCase | FindCase) or not params.get("CallSid"):
+            return None  # a missed call to note, or a step not once per call: Flask does it
         with app.app_context():  # the database session and health live in Flask's `g`
             plan = db_steps.resolve(line, plan, _cut(params.get("CallSid")),
                                     _cut(params.get("From")), at)
@@ -158,7 +160,11 @@ def _menus_due_a_look(app: Flask) -> bool:
 
 
 def _signed_params(app: Flask, environ: dict[str, Any]) -> dict[str, str] | None:
-    """The request's parameters if it is a form Twilio signed; the verdict kept for Flask."""
+    """The request's parameters if it is a form Twilio signed; the verdict kept for Flask.
+
+    A Host that Flask's URL adapter refuses (BadHost) is left to Flask, which answers it.
+    """
+    app.url_map.bind(get_host(environ).lower())  # raises where Flask's own binding would
     length = environ.get("CONTENT_LENGTH", "")
     if not length.isdigit() or int(length) > app.config["IVR_MAX_BODY_BYTES"]:
         return None

@@ -23,7 +23,7 @@ from ivr.core.twiml import Hook, render, render_empty, render_message
 from ivr.store import oncall_overrides, overrides
 from ivr.web import call_events, db_steps
 from ivr.web.live_menus import get_lines
-from ivr.web.signature import form_params, request_path
+from ivr.web.signature import decoded, form_params, request_path
 
 log = logging.getLogger("ivr.calls")
 MAX_PARAM = 256
@@ -67,7 +67,9 @@ def build_link(app: Flask, environ: dict[str, Any], hook: Hook, /,
     if adapter is None:
         if len(adapters) >= MAX_ADAPTERS:  # a prefix a proxy sets per request: keep a few
             adapters.clear()
-        adapter = adapters[script_name] = app.url_map.bind("localhost", script_name=script_name)
+        # the prefix as Werkzeug decodes it for `url_for` (WSGI strings are latin-1)
+        adapter = adapters[script_name] = app.url_map.bind(
+            "localhost", script_name=decoded(script_name))
     path = adapter.build(hook.value, given)
     base = app.config["PUBLIC_BASE_URL"]
     return base + path[len(adapter.script_name.rstrip("/")):] if base else path

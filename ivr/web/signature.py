@@ -98,7 +98,7 @@ def public_url(environ: dict[str, Any], base: str) -> str:
     base, scheme, host and script root as Werkzeug's request gives them.
     """
     if not base:
-        root = _decoded(environ.get("SCRIPT_NAME", "")).rstrip("/")
+        root = decoded(environ.get("SCRIPT_NAME", "")).rstrip("/")
         base = f"{environ['wsgi.url_scheme']}://{get_host(environ)}{quote(root, safe=_SAFE)}"
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:
@@ -110,10 +110,10 @@ def public_url(environ: dict[str, Any], base: str) -> str:
 
 def request_path(environ: dict[str, Any]) -> str:
     """The request's path, as Werkzeug's `request.path` gives it."""
-    return "/" + _decoded(environ.get("PATH_INFO", "")).lstrip("/")
+    return "/" + decoded(environ.get("PATH_INFO", "")).lstrip("/")
 
 
-def _decoded(wsgi_text: str) -> str:
+def decoded(wsgi_text: str) -> str:
     """A WSGI string (bytes as latin-1) as the UTF-8 text it carries, as Werkzeug decodes it."""
     return wsgi_text.encode("latin-1").decode(errors="replace")
 
