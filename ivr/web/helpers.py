@@ -132,24 +132,18 @@ def fresh_overrides(app: Flask, line_id: str) -> Overrides | None:
     return None
 
 
-def get_override_cache() -> OverrideCache:
-    """This worker's hours and on-call overrides by line, each with when it expires."""
-    cache: OverrideCache = current_app.extensions["ivr.override_cache"]
-    return cache
-
-
 def _overrides(app: Flask, line_id: str, at: datetime) -> Overrides:
     """The line's overrides, from a cache that lives IVR_OVERRIDE_TTL seconds per worker."""
+    found = fresh_overrides(app, line_id)
+    if found is not None:
+        return found
     cache: OverrideCache = app.extensions["ivr.override_cache"]
-    monotonic: Callable[[], float] = app.config["MONOTONIC"]
     cached = cache.get(line_id)
-    if cached is not None and cached[0] > monotonic():
-        return cached[1]
     found = db.attempt(lambda: _read_overrides(line_id, at),
                        "hours overrides unreadable: schedules alone decide")
     if found is None:
         found = cached[1] if cached is not None else ((), ())
-    cache[line_id] = (monotonic() + app.config["IVR_OVERRIDE_TTL"], found)
+    cache[line_id] = (app.config["MONOTONIC"]() + app.config["IVR_OVERRIDE_TTL"], found)
     return found
 
 
