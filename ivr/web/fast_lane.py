@@ -26,7 +26,6 @@ compares documents, log lines and every table.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -38,20 +37,20 @@ from ivr.core.lines import Directory, Line
 from ivr.core.navigator import FindCase, OpenCase, Plan
 from ivr.web import db_steps
 from ivr.web.helpers import (
-    MAX_PARAM,
     TWIML_TYPE,
+    cut,
     fresh_overrides,
     log_webhook,
     moment_with,
     rendered_in,
 )
-from ivr.web.live_menus import MenuSource
+from ivr.web.live_menus import due_a_look
 from ivr.web.signature import (
-    FORM,
     PARAMS,
     SIGNED,
     expected_signature,
     first_values,
+    is_form,
     parse_form,
     public_url,
     take_body,
@@ -96,7 +95,7 @@ def _answer(app: Flask, environ: dict[str, Any]) -> Answered | None:
     if environ.get("REQUEST_METHOD") != "POST":
         return None
     route = _route(environ.get("PATH_INFO", ""))
-    if route is None or _menus_due_a_look(app):
+    if route is None or due_a_look(app) is not None:
         return None
     params = _signed_params(app, environ)
     if params is None:
@@ -104,8 +103,8 @@ def _answer(app: Flask, environ: dict[str, Any]) -> Answered | None:
     lines: Directory = app.extensions["ivr.lines"]
     kind, line_id, node_id = route
     if kind == INCOMING:
-        line = lines.for_called(_cut(params.get("To")))
-        if line is None or callbacks.recognisable(line, _cut(params.get("From"))):
+        line = lines.for_called(cut(params.get("To")))
+        if line is None or callbacks.recognisable(line, cut(params.get("From"))):
             return None  # unknown number, or a caller to look for among pending callbacks
     else:
         line = lines.get(line_id)
@@ -116,7 +115,7 @@ def _answer(app: Flask, environ: dict[str, Any]) -> Answered | None:
         return None
     at = moment_with(app.config["CLOCK"](), found)
     failures = navigator.parse_count(_query(environ).get("f"))
-    digits = _cut(params.get("Digits"))
+    digits = cut(params.get("Digits"))
     if kind == INCOMING:
         plan = navigator.incoming(line, at)
     elif kind == MENU:
@@ -127,8 +126,8 @@ def _answer(app: Flask, environ: dict[str, Any]) -> Answered | None:
         if not isinstance(plan.action, OpenCase | FindCase) or not params.get("CallSid"):
             return None  # a missed call to note, or a step not once per call: Flask does it
         with app.app_context():  # the database session and health live in Flask's `g`
-            plan = db_steps.resolve(line, plan, _cut(params.get("CallSid")),
-                                    _cut(params.get("From")), at)
+            plan = db_steps.resolve(line, plan, cut(params.get("CallSid")),
+                                    cut(params.get("From")), at)
     return rendered_in(app, environ, line, plan), line, plan, [o.id for o in at.overrides]
 
 
@@ -150,15 +149,6 @@ def _route(path: str) -> tuple[str, str, str] | None:
     return None
 
 
-def _menus_due_a_look(app: Flask) -> bool:
-    """Whether Flask's request hook would look at the menu files now (it reloads them)."""
-    source: MenuSource = app.extensions["ivr.menu_source"]
-    if source.every <= 0:
-        return False
-    monotonic: Callable[[], float] = app.config.get("MONOTONIC", time.monotonic)
-    return monotonic() >= source.next_look
-
-
 def _signed_params(app: Flask, environ: dict[str, Any]) -> dict[str, str] | None:
     """The request's parameters if it is a form Twilio signed; the verdict kept for Flask.
 
@@ -168,7 +158,7 @@ def _signed_params(app: Flask, environ: dict[str, Any]) -> dict[str, str] | None
     length = environ.get("CONTENT_LENGTH", "")
     if not length.isdigit() or int(length) > app.config["IVR_MAX_BODY_BYTES"]:
         return None
-    if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != FORM:
+    if not is_form(environ):
         return None
     checked = app.config["IVR_SIGNATURE_CHECK"]
     expected = expected_signature(app, environ) if checked else None
@@ -187,8 +177,3 @@ def _query(environ: dict[str, Any]) -> dict[str, str]:
     """Our own URL's query, first value of each name (what `request.args.get` gives)."""
     query: str = environ.get("QUERY_STRING", "")
     return first_values(parse_form(query.encode("latin-1"))) if query else {}
-
-
-def _cut(value: str | None) -> str | None:
-    """A Twilio parameter cut to a sane length, as `helpers.param` cuts it."""
-    return value[:MAX_PARAM] if value is not None else None

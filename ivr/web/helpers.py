@@ -233,7 +233,11 @@ def twiml(document: str) -> Response:
 
 def param(name: str) -> str | None:
     """A Twilio parameter, cut to a sane length (garbage is the navigator's to judge)."""
-    value = form_params(request.environ).get(name)
+    return cut(form_params(request.environ).get(name))
+
+
+def cut(value: str | None) -> str | None:
+    """A Twilio parameter cut to MAX_PARAM characters (None stays None)."""
     return value[:MAX_PARAM] if value is not None else None
 
 

@@ -94,14 +94,23 @@ def fingerprint(source: MenuSource) -> Fingerprint:
 def _maybe_reload() -> None:
     """Every few seconds, reload the menus if their files changed."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # one look-up
-    source: MenuSource = app.extensions["ivr.menu_source"]
-    now = app.config.get("MONOTONIC", time.monotonic)()
-    if now < source.next_look:
+    now = due_a_look(app)
+    if now is None:
         return
     if request.endpoint == FALLBACK:
         return  # the fallback answers from memory: not even a look at the files
+    source: MenuSource = app.extensions["ivr.menu_source"]
     source.next_look = now + source.every
     reload_if_changed(app)
+
+
+def due_a_look(app: Flask) -> float | None:
+    """The monotonic time now if the menu files are due a look (reload on), else None."""
+    source: MenuSource = app.extensions["ivr.menu_source"]
+    if source.every <= 0:
+        return None
+    now: float = app.config.get("MONOTONIC", time.monotonic)()
+    return now if now >= source.next_look else None
 
 
 def reload_if_changed(app: Flask) -> bool:

@@ -194,8 +194,7 @@ def _posted_pairs(req: Request) -> list[tuple[str, str]]:
     parsed in part.
     """
     environ = req.environ
-    content_type = environ.get("CONTENT_TYPE", "")
-    if content_type.partition(";")[0].strip().lower() == FORM:
+    if is_form(environ):
         pairs = parse_form(_body(req))
     else:
         form = req.form
@@ -217,6 +216,12 @@ def _body(req: Request) -> bytes:
         _refuse_a_full_chunked_body(req)
         return body
     return take_body(req.environ, length)
+
+
+def is_form(environ: dict[str, Any]) -> bool:
+    """Whether the body is a URL-encoded form (what Twilio posts), whatever its charset."""
+    content_type: str = environ.get("CONTENT_TYPE", "")
+    return content_type.partition(";")[0].strip().lower() == FORM
 
 
 def take_body(environ: dict[str, Any], length: int) -> bytes:
