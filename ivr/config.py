@@ -30,6 +30,7 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "DATABASE_URL": env.get("DATABASE_URL") or None,
         "IVR_MIGRATE": env.get("IVR_MIGRATE", "on").strip().lower() != "off",
         "IVR_RELOAD_SECONDS": float(env.get("IVR_RELOAD_SECONDS", "2") or 2),
+        "IVR_DB_POOL_SIZE": max(1, int(env.get("IVR_DB_POOL_SIZE", "3") or 3)),
         "IVR_DB_RETRY_SECONDS": float(env.get("IVR_DB_RETRY_SECONDS", "5") or 5),
         "IVR_OVERRIDE_TTL": float(env.get("IVR_OVERRIDE_TTL", "2") or 2),
         "IVR_FAST_LANE": env.get("IVR_FAST_LANE", "on").strip().lower() != "off",

@@ -23,12 +23,13 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 log = logging.getLogger("ivr.db")
 MIGRATIONS = Path(__file__).resolve().parent / "store" / "migrations"
 _PG_MIGRATION_LOCK = 7_442_727  # any constant: serialises upgrades from several machines
 T = TypeVar("T")
+POOL_SIZE = 3  # connections per worker (IVR_DB_POOL_SIZE): docs/performance.md
 AWAY_SECONDS = 5.0  # after a failure, webhooks skip the database this long (no 3 s waits)
 # SQLite's primary result codes that mean "the database cannot be reached now" (busy or
 # locked past the timeout, the file cannot be opened, an I/O error), not "this value is bad".
@@ -49,24 +50,31 @@ def database_url(configured: str | None, instance_path: str) -> str:
     return configured
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
     """An engine that fails fast when the server is away (a caller is waiting).
 
     `hide_parameters`: an error's message never quotes the statement's values (phone
     numbers, case numbers, transcriptions), wherever it ends up (logs, tracebacks).
+
+    The pool keeps `pool_size` connections open and opens no more (no overflow): threads
+    beyond that wait for one (3 s at most). An overflow connection would be closed as soon
+    as it came back, so under load every request would open and close one (a new server
+    process each time on PostgreSQL); and each connection worked at once is one more process
+    competing for the CPU. A request holds one connection at a time (`session`,
+    `connection`), so a small pool cannot deadlock.
     """
+    pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": 3}
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 5}, hide_parameters=True,
+                                  **pool)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(
         url,
         pool_pre_ping=True,
         hide_parameters=True,
-        pool_size=5,
-        max_overflow=5,
-        pool_timeout=3,
         connect_args={"connect_timeout": 3, "options": "-c statement_timeout=5000"},
+        **pool,
     )
 
 
@@ -122,9 +130,12 @@ class Health:
 def init_app(app: Flask) -> None:
     """Create the engine, upgrade the schema (a database that is down is not fatal)."""
     url = database_url(app.config.get("DATABASE_URL"), app.instance_path)
-    engine = make_engine(url)
+    engine = make_engine(url, int(app.config.get("IVR_DB_POOL_SIZE", POOL_SIZE)))
     app.extensions["ivr.engine"] = engine
-    app.extensions["ivr.sessions"] = sessionmaker(engine, expire_on_commit=False)
+    sessions = app.extensions["ivr.sessions"] = sessionmaker(engine, expire_on_commit=False)
+    sa.event.listen(sessions, "after_flush", _note_flush)
+    sa.event.listen(sessions, "do_orm_execute", _note_write)
+    sa.event.listen(sessions, "after_transaction_end", _forget_flush)
     health = app.extensions["ivr.db_health"] = Health(
         bool(app.config.get("IVR_MIGRATE", True)),
         float(app.config.get("IVR_DB_RETRY_SECONDS", AWAY_SECONDS)))
@@ -139,6 +150,22 @@ def init_app(app: Flask) -> None:
                       first_line(e))
     engine.dispose()  # no connection crosses gunicorn's fork
     app.teardown_appcontext(_close_session)
+
+
+def _note_flush(db_session: Session, context: object) -> None:
+    """Remember that the session's transaction has written (it is not only a read)."""
+    db_session.info["flushed"] = True
+
+
+def _note_write(state: ORMExecuteState) -> None:
+    """Remember an INSERT, UPDATE or DELETE run through the session (not only a read)."""
+    if not state.is_select:
+        state.session.info["flushed"] = True
+
+
+def _forget_flush(db_session: Session, transaction: object) -> None:
+    """The transaction ended: what it wrote is committed or rolled back."""
+    db_session.info.pop("flushed", None)
 
 
 def first_line(error: SQLAlchemyError) -> str:
@@ -207,7 +234,11 @@ def unreachable(error: BaseException) -> bool:
 
 
 def session() -> Session:
-    """This request's session (opened on first use); fails fast while the database is away."""
+    """This request's session (opened on first use); fails fast while the database is away.
+
+    An idle plain connection of the request goes back to the pool first (`connection`).
+    """
+    _close_idle_connection()
     if "db_session" not in g:
         _ready()
         g.db_session = current_app.extensions["ivr.sessions"]()
@@ -216,12 +247,36 @@ def session() -> Session:
 
 
 def connection() -> Connection:
-    """This request's plain connection (no ORM): for the few queries on a call's hot path."""
+    """This request's plain connection (no ORM): for the few queries on a call's hot path.
+
+    A request holds one pooled connection at a time, so that threads that each hold one
+    cannot wait on each other for a second one: a session that has only read gives its
+    connection back before this one is taken, and `session` closes this one when it is
+    idle. (A session with unsaved changes keeps its own; none of the webhooks leaves one.)
+    """
     if "db_connection" not in g:
         _ready()
+        _end_read(g.get("db_session"))
         g.db_connection = get_engine().connect()
     db_connection: Connection = g.db_connection
     return db_connection
+
+
+def _end_read(db_session: Session | None) -> None:
+    """End the session's transaction if it has only read (its connection goes back)."""
+    if db_session is None or not db_session.in_transaction():
+        return
+    if db_session.new or db_session.dirty or db_session.deleted \
+            or db_session.info.get("flushed"):
+        return
+    db_session.commit()  # nothing to write: releases the connection, keeps what was loaded
+
+
+def _close_idle_connection() -> None:
+    """Give the request's plain connection back to the pool if no transaction is open on it."""
+    opened: Connection | None = g.get("db_connection")
+    if opened is not None and not opened.in_transaction():
+        g.pop("db_connection").close()
 
 
 def _ready() -> None:

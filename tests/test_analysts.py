@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from ivr import db
@@ -86,6 +87,35 @@ def test_next_caller_whispered_then_bridged(app: Flask, client: Any, runner: Any
     again = analyst.request(taken.one("Dial").get("action"), DialCallStatus="completed")
     assert "marque 1" in again.text
     assert "No hay clientes en espera" in analyst.press("1").text
+
+
+def test_each_request_holds_one_pooled_connection_at_a_time(make_app: Any, clock: Clock) -> None:
+    """The analyst's login is read through the session, then the claim takes the plain
+    connection: the session's connection is back in the pool by then (a small pool cannot
+    deadlock on threads that each wait for a second connection). The dashboard's events are
+    written by their own thread, as in production (not at once, as in most tests)."""
+    app: Flask = make_app(IVR_EVENT_FLUSH_SECONDS=60)
+    client = app.test_client()
+    add_analyst(app.test_cli_runner())
+    customer = Caller(client)
+    queued(customer, clock, "2026-11-30 10:00")
+    ask_callback(customer)
+    customer.press("1")
+    customer.press("1")
+    second = Caller(client)
+    second.sid = "CA" + "5" * 32
+    queued(second, clock, "2026-11-30 10:01", number="+584241234567")
+    wait(second, 1, 0, 0)
+    pool = app.extensions["ivr.engine"].pool
+    out: list[int] = []
+    sa.event.listen(pool, "checkout", lambda *args: out.append(pool.checkedout()))
+    analyst = analyst_call(client)
+    log_in(analyst)
+    taken = analyst.press("1")  # the caller waiting: claimed
+    assert taken.one("Queue").text == "centro-soporte"
+    analyst.request(taken.one("Dial").get("action"), DialCallStatus="completed")
+    assert analyst.press("2").one("Number").text == MOBILE  # a callback: claimed, then read
+    assert out and max(out) == 1
 
 
 def test_next_callback_dialled_outcomes_kept(app: Flask, client: Any, runner: Any,

@@ -4,6 +4,8 @@ long caller IDs, read-only and full databases, replays, and recording URLs from 
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -466,3 +468,36 @@ def test_a_look_up_and_a_new_case_hold_one_connection_at_a_time(
     opener.call(CCO)
     assert _said_number(opener.press("1").text) is not None
     assert held and set(held) == {1}
+
+
+def test_busy_workers_keep_their_few_connections(
+    make_app: Any, store_url: str, clock: Clock
+) -> None:
+    """More callers at once than the pool holds: they take turns on the same connections,
+    which stay open. No connection is opened per request (an overflow connection would be
+    closed as soon as it came back: under load, a new server process per request)."""
+    app: Flask = make_app(DATABASE_URL=store_url, IVR_DB_POOL_SIZE=2,
+                          IVR_EVENT_FLUSH_SECONDS=60)
+    number = _stored_case(app, clock)
+    engine = app.extensions["ivr.engine"]
+    engine.dispose()
+    opened: list[object] = []
+    sa.event.listen(engine, "connect", lambda *args: opened.append(args[0]))
+    start = threading.Barrier(8)
+
+    def look_ups(worker: int) -> list[bool]:
+        """One caller after another on this thread, each looking the case up."""
+        caller = Caller(app.test_client())
+        start.wait()
+        found = []
+        for i in range(6):
+            caller.sid = f"CA{worker:02d}{i:030d}"
+            caller.call(CCO)
+            caller.press("2")
+            found.append("Encontramos su caso" in caller.press(number).text)
+        return found
+
+    with ThreadPoolExecutor(8) as threads:
+        results = list(threads.map(look_ups, range(8)))
+    assert all(all(r) for r in results)
+    assert 1 <= len(opened) <= 2
