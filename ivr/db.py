@@ -8,17 +8,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app, g
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
     InterfaceError,
+    InvalidatePoolError,
     OperationalError,
     SQLAlchemyError,
 )
@@ -30,6 +31,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "store" / "migrations"
 _PG_MIGRATION_LOCK = 7_442_727  # any constant: serialises upgrades from several machines
 T = TypeVar("T")
 POOL_SIZE = 3  # connections per worker (IVR_DB_POOL_SIZE): docs/performance.md
+PING_IDLE_SECONDS = 1.0  # a pooled connection unused this long is pinged before use
 AWAY_SECONDS = 5.0  # after a failure, webhooks skip the database this long (no 3 s waits)
 # SQLite's primary result codes that mean "the database cannot be reached now" (busy or
 # locked past the timeout, the file cannot be opened, an I/O error), not "this value is bad".
@@ -50,7 +52,8 @@ def database_url(configured: str | None, instance_path: str) -> str:
     return configured
 
 
-def make_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
+def make_engine(url: str, pool_size: int = POOL_SIZE,
+                monotonic: Callable[[], float] = time.monotonic) -> Engine:
     """An engine that fails fast when the server is away (a caller is waiting).
 
     `hide_parameters`: an error's message never quotes the statement's values (phone
@@ -62,6 +65,9 @@ def make_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
     process each time on PostgreSQL); and each connection worked at once is one more process
     competing for the CPU. A request holds one connection at a time (`session`,
     `connection`), so a small pool cannot deadlock.
+
+    A server's connections can die under the pool (a restart, a failover, a firewall that
+    forgets idle connections): see `_ping_when_idle`.
     """
     pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": 3}
     if url.startswith("sqlite"):
@@ -69,13 +75,63 @@ def make_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
                                   **pool)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
-        pool_pre_ping=True,
         hide_parameters=True,
         connect_args={"connect_timeout": 3, "options": "-c statement_timeout=5000"},
         **pool,
     )
+    _ping_when_idle(engine, monotonic)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, monotonic: Callable[[], float]) -> None:
+    """Make sure a connection is alive before use, without a round trip on every request.
+
+    A connection that sat in the pool for `PING_IDLE_SECONDS` or more is pinged when it is
+    taken (a dead one is replaced, with every other connection older than it): what
+    SQLAlchemy's `pool_pre_ping` does for all of them, at the cost of one more round trip per
+    request (at one call at a time, half a look-up's time). A connection in steady use is not:
+    if it died a moment ago, its first statement fails as a disconnect, which marks that
+    failure `retry_on_new_connection` (the statement never reached a server) and makes
+    SQLAlchemy replace the pool's older connections; `attempt` then runs the step once more
+    on a new one. Either way the caller hears nothing of it.
+    """
+    dialect = engine.dialect
+
+    def checked_in(dbapi_connection: Any, record: Any) -> None:
+        """Note when the connection went back to the pool."""
+        record.info["idle_since"] = monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        """Ping a connection that was idle long enough to have been dropped."""
+        record.info["statements"] = 0
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or monotonic() - idle_since < PING_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as e:
+            if dialect.is_disconnect(e, dbapi_connection, None):
+                raise InvalidatePoolError("a pooled connection was dead") from e
+            raise
+
+    def counted(conn: Connection, *args: Any) -> None:
+        """Count the statements sent on this checkout of the connection."""
+        conn.info["statements"] = conn.info.get("statements", 0) + 1
+
+    def failed(context: ExceptionContext) -> None:
+        """Mark a disconnect on the first statement of a checkout: it can run again."""
+        connection = context.connection
+        if context.is_disconnect and connection is not None \
+                and connection.info.get("statements", 0) <= 1 \
+                and context.sqlalchemy_exception is not None:
+            context.sqlalchemy_exception.retry_on_new_connection = True  # type: ignore[attr-defined]
+
+    sa.event.listen(engine.pool, "checkin", checked_in)
+    sa.event.listen(engine.pool, "checkout", checked_out)
+    sa.event.listen(engine, "before_cursor_execute", counted)
+    sa.event.listen(engine, "handle_error", failed)
 
 
 def _sqlite_pragmas(connection: sqlite3.Connection, record: object) -> None:
@@ -130,7 +186,8 @@ class Health:
 def init_app(app: Flask) -> None:
     """Create the engine, upgrade the schema (a database that is down is not fatal)."""
     url = database_url(app.config.get("DATABASE_URL"), app.instance_path)
-    engine = make_engine(url, int(app.config.get("IVR_DB_POOL_SIZE", POOL_SIZE)))
+    engine = make_engine(url, int(app.config.get("IVR_DB_POOL_SIZE", POOL_SIZE)),
+                         app.config.get("MONOTONIC", time.monotonic))
     app.extensions["ivr.engine"] = engine
     sessions = app.extensions["ivr.sessions"] = sessionmaker(engine, expire_on_commit=False)
     sa.event.listen(sessions, "after_flush", _note_flush)
@@ -195,19 +252,28 @@ def attempt(work: Callable[[], T], failure: str) -> T | None:
     may quote the statement). Only a lost connection or a timeout makes the worker stop
     asking the database for a few seconds; a value it refused (too long, a constraint, a
     read-only or full database) fails this one step and the next caller is served as usual.
+    A pooled connection found dead on its first statement (the server restarted a moment
+    ago: `_ping_when_idle`) is not a failure: the step runs once more on a new connection.
     """
-    try:
-        return work()
-    except DatabaseAway:
-        log.warning("%s (the database failed a moment ago)", failure)
-    except SQLAlchemyError as e:
-        away = unreachable(e)
-        log.error("%s: %s%s", failure, type(e).__name__,
-                  " (database unreachable: skipped for a few seconds)" if away else "")
-        if away:
-            reset()
-        else:
-            discard()
+    for last in (False, True):
+        try:
+            return work()
+        except DatabaseAway:
+            log.warning("%s (the database failed a moment ago)", failure)
+        except SQLAlchemyError as e:
+            if not last and getattr(e, "retry_on_new_connection", False):
+                log.warning("a pooled database connection was dead (the server restarted?): "
+                            "the step runs again on a new one")
+                discard()
+                continue
+            away = unreachable(e)
+            log.error("%s: %s%s", failure, type(e).__name__,
+                      " (database unreachable: skipped for a few seconds)" if away else "")
+            if away:
+                reset()
+            else:
+                discard()
+        return None
     return None
 
 

@@ -501,3 +501,50 @@ def test_busy_workers_keep_their_few_connections(
         results = list(threads.map(look_ups, range(8)))
     assert all(all(r) for r in results)
     assert 1 <= len(opened) <= 2
+
+
+def _kill_server_connections(url: str) -> int:
+    """What a PostgreSQL restart does to the pool: every other connection to the database
+    is closed by the server (each gone before this returns)."""
+    engine = db.make_engine(url)
+    with engine.connect() as admin:
+        killed = admin.execute(sa.text(
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    engine.dispose()
+    return int(killed or 0)
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("ttl", [0, 60], ids=["overrides-read", "overrides-cached"])
+@pytest.mark.parametrize("idle", [0.0, 30.0], ids=["just-used", "idle"])
+def test_a_restarted_postgresql_is_not_heard_by_callers(
+    make_app: Any, store_url: str, clock: Clock, monotonic: Any, caplog: pytest.LogCaptureFixture,
+    ttl: int, idle: float,
+) -> None:
+    """The server closes the pool's connections (a restart); the next callers, whether their
+    connection was used a moment ago (its first statement fails and the step runs again) or
+    sat idle (pinged and replaced when taken), hear their case and get a new number."""
+    app: Flask = make_app(DATABASE_URL=store_url, IVR_DB_POOL_SIZE=1, IVR_OVERRIDE_TTL=ttl,
+                          IVR_EVENT_FLUSH_SECONDS=60)
+    number = _stored_case(app, clock)
+    looker = Caller(app.test_client())
+    looker.call(CCO)
+    looker.press("2")
+    assert "Encontramos su caso" in looker.press(number).text
+    for turn, sid in enumerate(("CA" + "6" * 32, "CA" + "8" * 32)):
+        assert _kill_server_connections(store_url) >= 1
+        monotonic.advance(idle)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            caller = Caller(app.test_client())
+            caller.sid = sid
+            caller.call(CCO)
+            if turn == 0:
+                caller.press("2")
+                assert "Encontramos su caso" in caller.press(number).text
+            else:
+                assert _said_number(caller.press("1").text) is not None
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+        retried = [r for r in caplog.records if "runs again" in r.getMessage()]
+        assert len(retried) == (0 if idle else 1)
