@@ -18,8 +18,9 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from ivr import db
 from ivr.core.recordings import is_twilio_recording
-from ivr.store import cases, missed_calls
+from ivr.store import call_events, cases, missed_calls
 from ivr.store.tables import Case, CaseCall, MissedCall
+from ivr.web import call_events as events_buffer
 from tests.conftest import CCO, CERTICAMARA, Caller, Clock, recording
 
 CARACAS = "America/Caracas"
@@ -548,3 +549,25 @@ def test_a_restarted_postgresql_is_not_heard_by_callers(
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
         retried = [r for r in caplog.records if "runs again" in r.getMessage()]
         assert len(retried) == (0 if idle else 1)
+
+
+def test_the_dashboards_events_are_written_whole_whatever_a_call_sends(
+    make_app: Any, store_url: str, clock: Clock
+) -> None:
+    """A second's events are written in one batch (COPY on PostgreSQL): a signed call with a
+    CallSid longer than its column is kept, cut, with the calls around it, and each event
+    reads back as it was noted (time, call, line, node, outcome)."""
+    app: Flask = make_app(DATABASE_URL=store_url, IVR_EVENT_FLUSH_SECONDS=60)
+    sids = ["CA" + "1" * 32, "CA" + "x" * 198, "CA" + "2" * 32]
+    for sid in sids:
+        caller = Caller(app.test_client())
+        caller.sid = sid
+        caller.call(CCO)
+        caller.press("2")
+    with app.app_context():
+        assert call_events.between(db.session(), clock(), clock()) == []  # not yet written
+        events_buffer.flush(app)
+        rows = call_events.between(db.session(), clock(), clock())
+    assert [tuple(r) for r in rows] == [
+        (clock(), sid[:64], "cco", node, outcome)
+        for sid in sids for node, outcome in (("principal", "menu"), ("consulta_caso", "ask-case"))]

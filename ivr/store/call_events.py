@@ -17,18 +17,46 @@ from ivr.store.tables import table
 
 _EVENTS = table(CallEvent)
 _INSERT = sa.insert(_EVENTS)
+COLUMNS = ("at", "call_sid", "line", "node", "outcome")  # an event's values, in this order
+_LENGTHS = tuple(getattr(_EVENTS.c[name].type, "length", None) for name in COLUMNS)
+# PostgreSQL's bulk load: a tenth of the CPU of an INSERT of the same rows through SQLAlchemy
+# (which builds every row's parameters in Python while holding the GIL the webhooks wait for)
+_COPY = f"COPY {_EVENTS.name} ({', '.join(COLUMNS)}) FROM STDIN"
 
 
-def write(engine: Engine | Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert a batch of events in one statement and one transaction."""
+def event(at: datetime, call_sid: str | None, line: str | None, node: str | None,
+          outcome: str) -> tuple[Any, ...]:
+    """One event's values (`COLUMNS`), each cut to its column (`at` with its time zone).
+
+    One odd value never costs the batch it is written with; a naive `at` is refused, as
+    `UtcDateTime` refuses it."""
+    if at.tzinfo is None:
+        raise ValueError(f"naive datetime {at!r}: give a time zone")
+    return tuple(v[:n] if isinstance(v, str) and n is not None and len(v) > n else v
+                 for v, n in zip((at, call_sid, line, node, outcome), _LENGTHS, strict=True))
+
+
+def write(engine: Engine | Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert a batch of events (`event`) in one transaction."""
     if not rows:
         return
     if isinstance(engine, Connection):
-        engine.execute(_INSERT, list(rows))
+        _insert(engine, rows)
         engine.commit()
         return
     with engine.begin() as connection:
-        connection.execute(_INSERT, list(rows))
+        _insert(connection, rows)
+
+
+def _insert(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """The rows in one statement: COPY on PostgreSQL, one INSERT elsewhere."""
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(_COPY) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    connection.execute(_INSERT, [dict(zip(COLUMNS, row, strict=True)) for row in rows])
 
 
 def between(db: Connection | Any, start: datetime, end: datetime,

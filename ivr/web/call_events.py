@@ -33,12 +33,12 @@ class EventBuffer:
     def __init__(self, engine: Engine, every: float) -> None:
         """An empty buffer, written out every `every` seconds."""
         self.engine, self.every = engine, every
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[tuple[Any, ...]] = []
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, row: tuple[Any, ...]) -> None:
         """Keep one event; write at once when not batching or when the buffer is full."""
         with self.lock:
             self.rows.append(row)
@@ -95,8 +95,7 @@ def note_in(app: Flask, call_sid: str | None, line: str | None, node: str | None
             outcome: str, at: datetime) -> None:
     """`note`, for a caller that already holds the app (no context-local look-up)."""
     buffer: EventBuffer = app.extensions["ivr.call_events"]
-    buffer.add({"at": at, "call_sid": call_sid, "line": line, "node": node,
-                "outcome": outcome[:80]})
+    buffer.add(call_events.event(at, call_sid, line, node, outcome))
 
 
 def flush(app: Flask) -> None:
