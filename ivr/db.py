@@ -6,6 +6,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,8 +24,7 @@ from sqlalchemy.exc import (
     OperationalError,
     SQLAlchemyError,
 )
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
 log = logging.getLogger("ivr.db")
 MIGRATIONS = Path(__file__).resolve().parent / "store" / "migrations"
@@ -32,6 +32,8 @@ _PG_MIGRATION_LOCK = 7_442_727  # any constant: serialises upgrades from several
 T = TypeVar("T")
 POOL_SIZE = 3  # connections per worker (IVR_DB_POOL_SIZE): docs/performance.md
 PING_IDLE_SECONDS = 1.0  # a pooled connection unused this long is pinged before use
+# The statements sent by the `attempt` step running in this thread (None: no step running).
+_STEP_STATEMENTS: ContextVar[list[int] | None] = ContextVar("step_statements", default=None)
 AWAY_SECONDS = 5.0  # after a failure, webhooks skip the database this long (no 3 s waits)
 # SQLite's primary result codes that mean "the database cannot be reached now" (busy or
 # locked past the timeout, the file cannot be opened, an I/O error), not "this value is bad".
@@ -91,11 +93,12 @@ def _ping_when_idle(engine: Engine, monotonic: Callable[[], float]) -> None:
     A connection that sat in the pool for `PING_IDLE_SECONDS` or more is pinged when it is
     taken (a dead one is replaced, with every other connection older than it): what
     SQLAlchemy's `pool_pre_ping` does for all of them, at the cost of one more round trip per
-    request (at one call at a time, half a look-up's time). A connection in steady use is not:
-    if it died a moment ago, its first statement fails as a disconnect, which marks that
-    failure `retry_on_new_connection` (the statement never reached a server) and makes
-    SQLAlchemy replace the pool's older connections; `attempt` then runs the step once more
-    on a new one. Either way the caller hears nothing of it.
+    request. A connection in steady use is not: if the server closed it a moment ago, the
+    statement sent on it fails as a disconnect, and SQLAlchemy replaces the pool's older
+    connections. When that statement was the first of an `attempt`'s step, nothing of the
+    step has happened (a failed COMMIT, or a later statement, might have: those are never
+    retried), so the failure is marked `retry_on_new_connection` and `attempt` runs the
+    step once more on a new connection. Either way the caller hears nothing of it.
     """
     dialect = engine.dialect
 
@@ -105,7 +108,6 @@ def _ping_when_idle(engine: Engine, monotonic: Callable[[], float]) -> None:
 
     def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         """Ping a connection that was idle long enough to have been dropped."""
-        record.info["statements"] = 0
         idle_since = record.info.get("idle_since")
         if idle_since is None or monotonic() - idle_since < PING_IDLE_SECONDS:
             return
@@ -116,16 +118,17 @@ def _ping_when_idle(engine: Engine, monotonic: Callable[[], float]) -> None:
                 raise InvalidatePoolError("a pooled connection was dead") from e
             raise
 
-    def counted(conn: Connection, *args: Any) -> None:
-        """Count the statements sent on this checkout of the connection."""
-        conn.info["statements"] = conn.info.get("statements", 0) + 1
+    def counted(*args: Any) -> None:
+        """Count the statements the running `attempt` step has sent."""
+        sent = _STEP_STATEMENTS.get()
+        if sent is not None:
+            sent[0] += 1
 
     def failed(context: ExceptionContext) -> None:
-        """Mark a disconnect on the first statement of a checkout: it can run again."""
-        connection = context.connection
-        if context.is_disconnect and connection is not None \
-                and connection.info.get("statements", 0) <= 1 \
-                and context.sqlalchemy_exception is not None:
+        """Mark a disconnect on a step's first statement (not a COMMIT): it can run again."""
+        sent = _STEP_STATEMENTS.get()
+        if context.is_disconnect and context.statement is not None and sent is not None \
+                and sent[0] == 1 and context.sqlalchemy_exception is not None:
             context.sqlalchemy_exception.retry_on_new_connection = True  # type: ignore[attr-defined]
 
     sa.event.listen(engine.pool, "checkin", checked_in)
@@ -220,9 +223,12 @@ def _note_write(state: ORMExecuteState) -> None:
         state.session.info["flushed"] = True
 
 
-def _forget_flush(db_session: Session, transaction: object) -> None:
-    """The transaction ended: what it wrote is committed or rolled back."""
-    db_session.info.pop("flushed", None)
+def _forget_flush(db_session: Session, transaction: SessionTransaction) -> None:
+    """The session's transaction ended: what it wrote is committed or rolled back.
+
+    Not a flush's own subtransaction, nor a savepoint: the outer one still holds the writes."""
+    if transaction.parent is None:
+        db_session.info.pop("flushed", None)
 
 
 def first_line(error: SQLAlchemyError) -> str:
@@ -252,12 +258,15 @@ def attempt(work: Callable[[], T], failure: str) -> T | None:
     may quote the statement). Only a lost connection or a timeout makes the worker stop
     asking the database for a few seconds; a value it refused (too long, a constraint, a
     read-only or full database) fails this one step and the next caller is served as usual.
-    A pooled connection found dead on its first statement (the server restarted a moment
-    ago: `_ping_when_idle`) is not a failure: the step runs once more on a new connection.
+    A pooled connection found dead on the step's first statement (the server restarted a
+    moment ago: `_ping_when_idle`) is not a failure: the step runs once more on a new
+    connection. After the step, the request's connections go back to the pool (what comes
+    next, a REST call or the log line, holds none).
     """
     for last in (False, True):
+        token = _STEP_STATEMENTS.set([0])
         try:
-            return work()
+            done = work()
         except DatabaseAway:
             log.warning("%s (the database failed a moment ago)", failure)
         except SQLAlchemyError as e:
@@ -273,16 +282,31 @@ def attempt(work: Callable[[], T], failure: str) -> T | None:
                 reset()
             else:
                 discard()
+        else:
+            _release()
+            return done
+        finally:
+            _STEP_STATEMENTS.reset(token)
         return None
     return None
+
+
+def _release() -> None:
+    """Give the request's connections back to the pool between steps, where nothing is open."""
+    try:
+        _end_read(g.get("db_session"))
+        _close_idle_connection()
+    except SQLAlchemyError:
+        discard()
 
 
 def unreachable(error: BaseException) -> bool:
     """Whether `error` means the database cannot be reached now.
 
-    A connection lost or a timeout, as opposed to a statement it refused (bad value,
-    constraint, read-only, disk full)."""
-    if isinstance(error, DatabaseAway | DisconnectionError | PoolTimeout):
+    A connection lost or a statement timed out, as opposed to a statement it refused (bad
+    value, constraint, read-only, disk full). Nor is a wait for the pool that timed out: the
+    worker's other threads held its few connections for a moment, and that step alone fails."""
+    if isinstance(error, DatabaseAway | DisconnectionError):
         return True
     if not isinstance(error, DBAPIError):
         return False
