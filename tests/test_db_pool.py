@@ -119,24 +119,31 @@ def test_a_step_is_not_repeated_after_it_committed(
         assert row.transcription == "Hola."
 
 
-def test_a_slow_twilio_dequeue_holds_no_pooled_connection(
-        make_app: Any, clock: Clock, fake_twilio: FakeTwilio) -> None:
-    """1 on the analysts' number: after the claim and the read of the caller's case, the
-    request's connection is back in the pool while Twilio's REST API is asked to dequeue
-    the caller (up to 2 x 3 s per take, up to MAX_TAKES takes)."""
+def _analyst_and_a_waiting_caller(make_app: Any, clock: Clock, fake_twilio: FakeTwilio,
+                                  **config: Any) -> tuple[Flask, Caller]:
+    """An app whose REST API is the fake, a caller waiting in the support queue (known to
+    Twilio's queue), and an analyst logged in on the analysts' number."""
     app: Flask = make_app(TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_API_BASE_URL=fake_twilio.url,
-                          IVR_EVENT_FLUSH_SECONDS=60)
+                          IVR_EVENT_FLUSH_SECONDS=60, **config)
     client = app.test_client()
-    queue = "QU" + "2" * 32
     customer = Caller(client)
     customer.sid = "CA" + "a1" * 16
-    fake_twilio.members[queue] = [customer.sid]
+    fake_twilio.members["QU" + "2" * 32] = [customer.sid]
     queued(customer, clock, "2026-11-30 10:00")
     wait(customer, 1, 0, 0)
     add_analyst(app.test_cli_runner())
     clock.set("2026-11-30 10:07", CARACAS)
     analyst = analyst_call(client)
     log_in(analyst)
+    return app, analyst
+
+
+def test_a_slow_twilio_dequeue_holds_no_pooled_connection(
+        make_app: Any, clock: Clock, fake_twilio: FakeTwilio) -> None:
+    """1 on the analysts' number: after the claim and the read of the caller's case, the
+    request's connection is back in the pool while Twilio's REST API is asked to dequeue
+    the caller (up to 2 x 3 s per take, up to MAX_TAKES takes)."""
+    app, analyst = _analyst_and_a_waiting_caller(make_app, clock, fake_twilio)
     pool = app.extensions["ivr.engine"].pool
     during: list[int] = []
     fake_twilio.on_member = lambda: during.append(pool.checkedout())
@@ -148,19 +155,8 @@ def test_a_slow_twilio_dequeue_does_not_starve_callers(
         make_app: Any, clock: Clock, fake_twilio: FakeTwilio) -> None:
     """On a pool of one (IVR_DB_POOL_SIZE=1; with 3, as three analysts at once): a caller
     whose webhook arrives while Twilio is answering the dequeue gets a case number."""
-    app: Flask = make_app(TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_API_BASE_URL=fake_twilio.url,
-                          IVR_EVENT_FLUSH_SECONDS=60, IVR_DB_POOL_SIZE=1)
-    client = app.test_client()
-    queue = "QU" + "2" * 32
-    customer = Caller(client)
-    customer.sid = "CA" + "a1" * 16
-    fake_twilio.members[queue] = [customer.sid]
-    queued(customer, clock, "2026-11-30 10:00")
-    wait(customer, 1, 0, 0)
-    add_analyst(app.test_cli_runner())
-    clock.set("2026-11-30 10:07", CARACAS)
-    analyst = analyst_call(client)
-    log_in(analyst)
+    app, analyst = _analyst_and_a_waiting_caller(make_app, clock, fake_twilio,
+                                                 IVR_DB_POOL_SIZE=1)
     app.extensions["ivr.engine"].pool._timeout = 0.05  # instead of the real 3 s wait
     told: list[str] = []
 
