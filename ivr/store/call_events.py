@@ -28,8 +28,9 @@ def event(at: datetime, call_sid: str | None, line: str | None, node: str | None
           outcome: str) -> tuple[Any, ...]:
     """One event's values (`COLUMNS`), each cut to its column (`at` with its time zone).
 
-    One odd value never costs the batch it is written with; a naive `at` is refused, as
-    `UtcDateTime` refuses it."""
+    One odd value never costs the batch it is written with (what `tables.fit` does for a
+    row given as a dict, done here on the tuple COPY sends, once per webhook); a naive `at`
+    is refused, as `UtcDateTime` refuses it."""
     if at.tzinfo is None:
         raise ValueError(f"naive datetime {at!r}: give a time zone")
     return tuple(v[:n] if isinstance(v, str) and n is not None and len(v) > n else v
