@@ -43,6 +43,17 @@ def log_in(analyst: Caller, code: str = "42", pin: str = "2468") -> Any:
     return analyst.press(pin)
 
 
+def callback_left(customer: Caller, clock: Clock, when: str = "2026-11-30 10:00",
+                  severity: str = "1") -> str:
+    """A CCO caller opens a case, waits in the queue, then leaves it for a callback: number
+    confirmed (1), then the severity. Returns the case number."""
+    case = queued(customer, clock, when)
+    ask_callback(customer)
+    customer.press("1")
+    customer.press(severity)
+    return case
+
+
 def test_login_and_lockout(app: Flask, client: Any, runner: Any, clock: Clock) -> None:
     """Three wrong PINs lock the code for a while, even with the right PIN; then it works."""
     clock.set("2026-11-30 10:00", CARACAS)
@@ -98,10 +109,7 @@ def test_each_request_holds_one_pooled_connection_at_a_time(make_app: Any, clock
     client = app.test_client()
     add_analyst(app.test_cli_runner())
     customer = Caller(client)
-    queued(customer, clock, "2026-11-30 10:00")
-    ask_callback(customer)
-    customer.press("1")
-    customer.press("1")
+    callback_left(customer, clock)
     second = Caller(client)
     second.sid = "CA" + "5" * 32
     queued(second, clock, "2026-11-30 10:01", number="+584241234567")
@@ -124,10 +132,7 @@ def test_next_callback_dialled_outcomes_kept(app: Flask, client: Any, runner: An
     answer puts it back with its place, and after max_attempts it is closed as unreachable."""
     add_analyst(runner)
     customer = Caller(client)
-    case = queued(customer, clock, "2026-11-30 10:00")
-    ask_callback(customer)
-    customer.press("1")
-    customer.press("1")
+    case = callback_left(customer, clock)
     clock.set("2026-11-30 10:20", CARACAS)
     analyst = analyst_call(client)
     log_in(analyst)
@@ -148,10 +153,7 @@ def test_a_reached_callback_is_done(app: Flask, client: Any, runner: Any, clock:
     """Answered: the analyst says whether a person or a voicemail took it."""
     add_analyst(runner)
     customer = Caller(client)
-    queued(customer, clock)
-    ask_callback(customer)
-    customer.press("1")
-    customer.press("3")
+    callback_left(customer, clock, severity="3")
     analyst = analyst_call(client)
     log_in(analyst)
     call = analyst.press("2")
@@ -175,10 +177,7 @@ def test_flask_ivr_call_plays_an_analysts_call(app: Flask, client: Any, runner: 
     """`flask ivr call --analyst`: log in, 2, the customer dialled, no answer, back to the menu."""
     add_analyst(runner)
     customer = Caller(client)
-    queued(customer, clock)
-    ask_callback(customer)
-    customer.press("1")
-    customer.press("2")
+    callback_left(customer, clock, severity="2")
     result = runner.invoke(args=["ivr", "call", CCO, "--analyst", "--at", "2026-11-30 10:30",
                                  "--keys", "42 2468 2 _ _ _", "--dial", "no-answer"])
     lines = result.output.splitlines()
@@ -368,10 +367,7 @@ def test_a_database_failure_is_not_told_as_nobody_waiting(
 
     add_analyst(runner)
     customer = Caller(client)
-    queued(customer, clock, "2026-11-30 10:00")
-    ask_callback(customer)
-    customer.press("1")
-    customer.press("1")
+    callback_left(customer, clock)
     analyst = analyst_call(client)
     log_in(analyst)
 
