@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app, g
-from sqlalchemy.engine import Connection, Engine, ExceptionContext
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
@@ -97,8 +97,8 @@ def _ping_when_idle(engine: Engine, monotonic: Callable[[], float]) -> None:
     statement sent on it fails as a disconnect, and SQLAlchemy replaces the pool's older
     connections. When that statement was the first of an `attempt`'s step, nothing of the
     step has happened (a failed COMMIT, or a later statement, might have: those are never
-    retried), so the failure is marked `retry_on_new_connection` and `attempt` runs the
-    step once more on a new connection. Either way the caller hears nothing of it.
+    retried), so `attempt` runs the step once more on a new connection (`_lost_at_first`).
+    Either way the caller hears nothing of it.
     """
     dialect = engine.dialect
 
@@ -124,17 +124,9 @@ def _ping_when_idle(engine: Engine, monotonic: Callable[[], float]) -> None:
         if sent is not None:
             sent[0] += 1
 
-    def failed(context: ExceptionContext) -> None:
-        """Mark a disconnect on a step's first statement (not a COMMIT): it can run again."""
-        sent = _STEP_STATEMENTS.get()
-        if context.is_disconnect and context.statement is not None and sent is not None \
-                and sent[0] == 1 and context.sqlalchemy_exception is not None:
-            context.sqlalchemy_exception.retry_on_new_connection = True  # type: ignore[attr-defined]
-
     sa.event.listen(engine.pool, "checkin", checked_in)
     sa.event.listen(engine.pool, "checkout", checked_out)
     sa.event.listen(engine, "before_cursor_execute", counted)
-    sa.event.listen(engine, "handle_error", failed)
 
 
 def _sqlite_pragmas(connection: sqlite3.Connection, record: object) -> None:
@@ -264,13 +256,14 @@ def attempt(work: Callable[[], T], failure: str) -> T | None:
     next, a REST call or the log line, holds none).
     """
     for last in (False, True):
-        token = _STEP_STATEMENTS.set([0])
+        sent = [0]
+        token = _STEP_STATEMENTS.set(sent)
         try:
             done = work()
         except DatabaseAway:
             log.warning("%s (the database failed a moment ago)", failure)
         except SQLAlchemyError as e:
-            if not last and getattr(e, "retry_on_new_connection", False):
+            if not last and _lost_at_first(e, sent[0]):
                 log.warning("a pooled database connection was dead (the server restarted?): "
                             "the step runs again on a new one")
                 discard()
@@ -289,6 +282,16 @@ def attempt(work: Callable[[], T], failure: str) -> T | None:
             _STEP_STATEMENTS.reset(token)
         return None
     return None
+
+
+def _lost_at_first(error: SQLAlchemyError, statements_sent: int) -> bool:
+    """Whether the connection was lost on the step's first statement, which was no COMMIT.
+
+    Then nothing of the step happened, and it can run again on a new connection. (SQLAlchemy
+    reports a failed COMMIT with no statement; `ivr.store.direct` does the same.)
+    """
+    return isinstance(error, DBAPIError) and error.connection_invalidated \
+        and error.statement is not None and statements_sent == 1
 
 
 def _release() -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ivr.core.check_digit import new_number
+from ivr.store import direct
 from ivr.store.callbacks import with_pending
 from ivr.store.tables import CASE_STATUSES, Case, CaseCall, fit, table
 
@@ -102,6 +103,33 @@ def _issue_in_one() -> sa.CompoundSelect[Any]:
 _ISSUE_IN_ONE = _issue_in_one()
 
 
+def _values(insert: Any, table: sa.Table, names: Iterable[str]) -> Any:
+    """`insert` with a parameter of each named column (none of the others, nor the id)."""
+    return insert.values({name: sa.bindparam(name, type_=table.c[name].type) for name in names})
+
+
+_NOTE_COLUMNS = ("case_id", "call_sid", "caller", "at", "node", "outcome")
+# The call's hot path sent straight to the driver (`direct`): a look-up with its note, a new
+# case with its first note. PostgreSQL: one statement each; SQLite: a read or insert, then
+# the note, in one transaction.
+_DIRECT = {
+    "summary": direct.Statement(_SUMMARY),
+    "summary_pending": direct.Statement(_SUMMARY_PENDING),
+    "summary_noted": direct.Statement(_SUMMARY_NOTED),
+    "summary_noted_pending": direct.Statement(_SUMMARY_NOTED_PENDING),
+    "note_once": direct.Statement(_values(
+        sqlite.insert(_CALLS), _CALLS, _NOTE_COLUMNS).on_conflict_do_nothing(
+            index_elements=_ONCE_COLUMNS, index_where=_ONCE_WHERE)),
+    "issue_in_one": direct.Statement(_ISSUE_IN_ONE),
+    "new_case": direct.Statement(_values(
+        sqlite.insert(_CASES), _CASES, _CASE_VALUES).on_conflict_do_nothing().returning(
+            _CASES.c.id)),
+    "opened": direct.Statement(_values(sa.insert(_CALLS), _CALLS, _NOTE_COLUMNS)),
+    "number_of_call": direct.Statement(_NUMBER_OF_CALL),
+}
+_DIRECT_DIALECTS = ("postgresql", "sqlite")
+
+
 class CaseError(ValueError):
     """An admin asked for something about cases that cannot be done (unknown number, status)."""
 
@@ -117,10 +145,10 @@ def issue_number(
     the same call, returns the case stored first (looked for only after a clash: a new call,
     the common case, costs no read). On PostgreSQL, one statement per try (`_ISSUE_IN_ONE`).
     """
-    if isinstance(db, Connection) and db.dialect.name == "postgresql" \
+    if isinstance(db, Connection) and db.dialect.name in _DIRECT_DIALECTS \
             and not db.in_transaction():
-        return _issue_in_one_statement(db, call_sid=call_sid, line=line, team=team,
-                                       caller=caller, node=node, now=now, digits=digits)
+        return _issue_direct(db, call_sid=call_sid, line=line, team=team, caller=caller,
+                             node=node, now=now, digits=digits)
     dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
     insert = _NEW_CASE.get(dialect.name, _INSERT_CASE)
     for _ in range(NUMBER_TRIES):
@@ -147,28 +175,39 @@ def issue_number(
     raise RuntimeError(f"no free case number of {digits} digits after {NUMBER_TRIES} tries")
 
 
-def _issue_in_one_statement(
+def _issue_direct(
     db: Connection, *, call_sid: str | None, line: str, team: str, caller: str | None,
     node: str, now: datetime, digits: int,
 ) -> str:
-    """`issue_number` on PostgreSQL: each try one autocommitted statement (one round trip)."""
-    isolation = db.default_isolation_level
-    db.execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        for _ in range(NUMBER_TRIES):
-            values = fit(_CASES, {
-                "number": new_number(digits), "line": line, "team": team, "level": 1,
-                "status": "open", "call_sid": call_sid, "caller": caller, "created_at": now,
-                "updated_at": now})
-            values["node"] = fit(_CALLS, {"node": node})["node"]
-            number = db.execute(_ISSUE_IN_ONE, values).scalar()
-            db.commit()  # SQLAlchemy's bookkeeping: the server committed the statement
-            if number is not None:
-                return str(number)
-    finally:
-        if db.in_transaction():
-            db.rollback()
-        db.execution_options(isolation_level=isolation)
+    """`issue_number` on the driver (`direct`), outside any SQLAlchemy transaction.
+
+    PostgreSQL: each try one autocommitted statement (`_ISSUE_IN_ONE`: one round trip).
+    SQLite: each try inserts the case (nothing on a clash) and its first note, committed
+    together; after a clash, the call's own case if it has one, else another number.
+    """
+    postgresql = db.dialect.name == "postgresql"
+    for _ in range(NUMBER_TRIES):
+        case = fit(_CASES, {
+            "number": new_number(digits), "line": line, "team": team, "level": 1,
+            "status": "open", "call_sid": call_sid, "caller": caller, "created_at": now,
+            "updated_at": now})
+        opened_at = fit(_CALLS, {"node": node})["node"]
+        with direct.transaction(db, autocommit=postgresql) as cursor:
+            if postgresql:
+                row = cursor.first(_DIRECT["issue_in_one"], {**case, "node": opened_at})
+                if row is not None:
+                    return str(row[0])
+                continue
+            row = cursor.first(_DIRECT["new_case"], case)
+            if row is not None:
+                cursor.first(_DIRECT["opened"], {
+                    "case_id": row[0], "call_sid": case["call_sid"], "caller": case["caller"],
+                    "at": now, "node": opened_at, "outcome": "opened"})
+                return str(case["number"])
+            existing = cursor.first(_DIRECT["number_of_call"], {"sid": case["call_sid"]}) \
+                if call_sid else None
+        if existing is not None:
+            return str(existing[0])
     raise RuntimeError(f"no free case number of {digits} digits after {NUMBER_TRIES} tries")
 
 
@@ -205,29 +244,28 @@ def summary(
 def summary_noted(
     db: Connection, number: str, *, call_sid: str | None, caller: str | None, node: str,
     outcome: str, now: datetime, callbacks_of: str | None = None,
-) -> sa.Row[int, str, str, str, int] | None:
-    """`summary` and `record_call` in one round trip, where the database allows it.
+) -> Any | None:
+    """`summary` and `record_call` as one step sent straight to the driver (`direct`).
 
-    On PostgreSQL, on a connection with no transaction open: one statement committed on its
-    own (no BEGIN, no COMMIT to wait for). Elsewhere (or mid-transaction) it raises
-    NotImplementedError and the caller takes the two steps.
+    On a connection with no SQLAlchemy transaction open. PostgreSQL: one statement committed
+    on its own (no BEGIN, no COMMIT to wait for; its last column is `set_config`'s). SQLite:
+    the read, then the note (once per call), committed. Elsewhere (or mid-transaction) it
+    raises NotImplementedError and the caller takes the two steps.
     """
-    if db.dialect.name != "postgresql" or db.in_transaction():
-        raise NotImplementedError("one-statement look-up: PostgreSQL only")
+    if db.dialect.name not in _DIRECT_DIALECTS or db.in_transaction():
+        raise NotImplementedError("one-step look-up: PostgreSQL and SQLite, no transaction open")
     values = fit(_CALLS, {"call_sid": call_sid, "caller": caller, "node": node,
                           "outcome": outcome})
-    statement, params = _SUMMARY_NOTED, {"number": number, "at": now, **values}
-    if callbacks_of is not None:
-        statement, params["line"] = _SUMMARY_NOTED_PENDING, callbacks_of
-    isolation = db.default_isolation_level
-    db.execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        row = db.execute(statement, params).one_or_none()
-        db.commit()  # ends SQLAlchemy's own bookkeeping; the server committed already
-    finally:
-        if db.in_transaction():
-            db.rollback()
-        db.execution_options(isolation_level=isolation)
+    line = {} if callbacks_of is None else {"line": callbacks_of}
+    pending = "_pending" if callbacks_of is not None else ""
+    if db.dialect.name == "postgresql":
+        with direct.transaction(db, autocommit=True) as cursor:
+            return cursor.first(_DIRECT["summary_noted" + pending],
+                                {"number": number, "at": now, **values, **line})
+    with direct.transaction(db) as cursor:
+        row = cursor.first(_DIRECT["summary" + pending], {"number": number, **line})
+        if row is not None:
+            cursor.first(_DIRECT["note_once"], {"case_id": row.id, "at": now, **values})
     return row
 
 

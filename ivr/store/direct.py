@@ -1,0 +1,173 @@
+"""A webhook's few hot statements, sent straight to the driver of a pooled connection.
+
+SQLAlchemy still builds each statement (Core, on the tables), compiles it once per dialect,
+converts each value with its column's own type and hands out the pooled connection; only
+the sending skips its execution layer (an execution context, the compiled cache's look-up,
+result objects), which costs a case look-up more CPU than SQLite takes to run it
+(docs/performance.md). What stays as it is for every statement:
+
+- engine listeners are told of each statement (`before_cursor_execute`), so the database
+  layer counts a step's statements and a test can intercept them as any other;
+- an error of the driver comes out as SQLAlchemy's would: wrapped in its `DBAPIError`
+  class (`OperationalError`, `IntegrityError`, ...), values hidden, the connection
+  invalidated when it was lost (`connection_invalidated`), so `ivr.db.attempt` tells a
+  lost database from a refused value exactly as before.
+
+Only for statements outside a SQLAlchemy transaction (the driver's own transaction is
+committed or rolled back before control returns), and only for steps that are safe to run
+twice (a case issued once per CallSid, a note once per call).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A statement as one dialect's driver takes it."""
+
+    sql: str
+    order: tuple[str, ...] | None  # the parameters' names in order (None: by name)
+    defaults: Mapping[str, Any]  # values fixed in the statement itself (a LIMIT, say)
+    processors: Mapping[str, Callable[[Any], Any]]  # each column type's conversion
+
+
+class Statement:
+    """A Core statement, compiled once per dialect for the driver."""
+
+    def __init__(self, statement: sa.ClauseElement) -> None:
+        """Keep `statement`; it is compiled for a dialect when first sent there."""
+        self.statement = statement
+        self._by_dialect: dict[str, Compiled] = {}
+        self._rows: dict[tuple[str, ...], Any] = {}
+
+    def compiled(self, dialect: Dialect) -> Compiled:
+        """The statement for `dialect`, compiled on first use."""
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            found = self._by_dialect[dialect.name] = compile_for(self.statement, dialect)
+        return found
+
+    def row(self, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+        """A row of this statement's result, named by its columns (a type made once)."""
+        made = self._rows.get(names)
+        if made is None:
+            made = self._rows[names] = namedtuple("Row", names)
+        return made(*values)
+
+
+def compile_for(statement: sa.ClauseElement, dialect: Dialect) -> Compiled:
+    """Compile `statement` for `dialect`: its SQL, parameter order, fixed values, conversions."""
+    compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+    if "POSTCOMPILE" in compiled.string:
+        raise ValueError("a statement whose SQL depends on its values cannot be sent as is")
+    defaults, processors = {}, {}
+    for bind, name in compiled.bind_names.items():
+        if not bind.required:
+            defaults[name] = bind.effective_value
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            processors[name] = processor
+    order = tuple(compiled.positiontup or ()) if compiled.positional else None
+    return Compiled(compiled.string, order, defaults, processors)
+
+
+def parameters(compiled: Compiled, values: Mapping[str, Any]) -> Any:
+    """The values as the driver takes them: converted, in order or by name."""
+    merged = {**compiled.defaults, **values}
+    for name, processor in compiled.processors.items():
+        if name in merged:
+            merged[name] = processor(merged[name])
+    if compiled.order is None:
+        return merged
+    return tuple(merged[name] for name in compiled.order)
+
+
+class Cursor:
+    """Sends `Statement`s on one pooled connection's driver cursor."""
+
+    def __init__(self, connection: Connection, cursor: Any) -> None:
+        """Send on `cursor`, a driver cursor of `connection`'s pooled connection."""
+        self.connection, self.cursor = connection, cursor
+
+    def first(self, statement: Statement, values: Mapping[str, Any]) -> Any | None:
+        """Send the statement; its first row (named by its columns), or None."""
+        dialect = self.connection.dialect
+        compiled = statement.compiled(dialect)
+        sent = parameters(compiled, values)
+        self.connection.dispatch.before_cursor_execute(
+            self.connection, self.cursor, compiled.sql, sent, None, False)
+        try:
+            self.cursor.execute(compiled.sql, sent)
+            row = self.cursor.fetchone() if self.cursor.description else None
+        except dialect.loaded_dbapi.Error as e:
+            raise _wrapped(self.connection, e, compiled.sql, sent) from e
+        if row is None:
+            return None
+        return statement.row(tuple(column[0] for column in self.cursor.description), row)
+
+
+@contextmanager
+def transaction(connection: Connection, autocommit: bool = False) -> Iterator[Cursor]:
+    """One transaction on `connection`'s driver: committed if the block ends well.
+
+    `autocommit` (PostgreSQL): each statement commits on its own, with no BEGIN or COMMIT
+    sent (a statement that does all of a step's work is then one round trip). The connection
+    must have no SQLAlchemy transaction open (it would not know of this one).
+    """
+    if connection.in_transaction():
+        raise ValueError("a SQLAlchemy transaction is open on this connection")
+    dbapi: Any = connection.connection.driver_connection
+    dialect = connection.dialect
+    if autocommit:
+        dbapi.autocommit = True
+    cursor = dbapi.cursor()
+    try:
+        yield Cursor(connection, cursor)
+        if not autocommit:
+            try:
+                dbapi.commit()
+            except dialect.loaded_dbapi.Error as e:
+                raise _wrapped(connection, e, None, None) from e
+    except BaseException:
+        _quietly(dbapi.rollback, dialect)
+        raise
+    finally:
+        _quietly(cursor.close, dialect)
+        if autocommit:
+            _quietly(lambda: setattr(dbapi, "autocommit", False), dialect)
+
+
+def _wrapped(connection: Connection, error: Any, statement: str | None,
+             sent: Any) -> BaseException:
+    """`error` as SQLAlchemy would raise it; a lost connection is invalidated first.
+
+    `statement` None: the COMMIT failed (as in SQLAlchemy's own errors), so the step may
+    have happened and is not to be run again."""
+    dialect = connection.dialect
+    dbapi = connection.connection.dbapi_connection
+    lost = bool(dialect.is_disconnect(error, dbapi, None))
+    if lost:
+        connection.invalidate(error)
+    wrapped: BaseException = DBAPIError.instance(
+        statement, sent, error, dialect.loaded_dbapi.Error, hide_parameters=True,
+        connection_invalidated=lost, dialect=dialect)
+    return wrapped
+
+
+def _quietly(action: Callable[[], object], dialect: Dialect) -> None:
+    """Run a clean-up whose failure (a connection already lost) changes nothing."""
+    try:
+        action()
+    except dialect.loaded_dbapi.Error:
+        pass
