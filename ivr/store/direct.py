@@ -50,12 +50,25 @@ class Statement:
         self.statement = statement
         self._by_dialect: dict[str, Compiled] = {}
         self._rows: dict[tuple[str, ...], Any] = {}
+        self._columns: dict[str, tuple[str, ...]] = {}
 
     def compiled(self, dialect: Dialect) -> Compiled:
         """The statement for `dialect`, compiled on first use."""
         found = self._by_dialect.get(dialect.name)
         if found is None:
             found = self._by_dialect[dialect.name] = compile_for(self.statement, dialect)
+        return found
+
+    def columns(self, dialect: Dialect, cursor: Any) -> tuple[str, ...]:
+        """The names of the columns it returns (none: it returns no rows), read once.
+
+        From the driver's description of its first result (psycopg builds that anew at each
+        look)."""
+        found = self._columns.get(dialect.name)
+        if found is None:
+            description = cursor.description
+            found = self._columns[dialect.name] = tuple(
+                column[0] for column in description or ())
         return found
 
     def row(self, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
@@ -109,12 +122,11 @@ class Cursor:
             self.connection, self.cursor, compiled.sql, sent, None, False)
         try:
             self.cursor.execute(compiled.sql, sent)
-            row = self.cursor.fetchone() if self.cursor.description else None
+            names = statement.columns(dialect, self.cursor)
+            row = self.cursor.fetchone() if names else None
         except dialect.loaded_dbapi.Error as e:
             raise _wrapped(self.connection, e, compiled.sql, sent) from e
-        if row is None:
-            return None
-        return statement.row(tuple(column[0] for column in self.cursor.description), row)
+        return None if row is None else statement.row(names, row)
 
 
 @contextmanager
