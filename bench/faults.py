@@ -272,6 +272,11 @@ class _Proxy:
         """Refuse new connections and drop the open ones: the database is gone."""
         with self.lock:
             if self.listener is not None:
+                # shut down first: a thread blocked in accept() keeps a closed socket listening
+                try:
+                    self.listener.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
                 self.listener.close()
                 self.listener = None
             for s in self.sockets:
@@ -326,15 +331,18 @@ def postgres_away(calls: int, tmp: Path, url: str) -> dict[str, Any]:
     db.drop_schema(engine)
     engine.dispose()
     phases: list[str] = []
+    turn = threading.Lock()
 
     def cut_and_restore(done: int) -> None:
-        """Cut PostgreSQL off at a third; bring it back at two thirds."""
-        if not phases and done >= calls // 3:
-            proxy.cut()
-            phases.append("cut")
-        elif phases == ["cut"] and done >= 2 * calls // 3:
-            proxy.start()
-            phases.append("restored")
+        """Cut PostgreSQL off at a third; bring it back at two thirds (once each: the load's
+        threads report their progress at the same time)."""
+        with turn:
+            if not phases and done >= calls // 3:
+                proxy.cut()
+                phases.append("cut")
+            elif phases == ["cut"] and done >= 2 * calls // 3:
+                proxy.start()
+                phases.append("restored")
 
     try:
         with _service(through, tmp):
