@@ -8,7 +8,7 @@ away) to a function here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ivr.core import callbacks, check_digit
 from ivr.core.lines import Line
@@ -49,6 +49,21 @@ def read_prompts(line: Line, node: NewCaseNode, number: str) -> tuple[Prompt, ..
         line.prompt("caso_numero").format(number=spell_digits(number)),
         line.prompt("caso_repetir").format(key=node.repeat_key),
     )
+
+
+def renumbered(line: Line, plan: Plan, number: str) -> Plan | None:
+    """The same read-back plan for another number; None if `plan` is not one.
+
+    A read-back is a `ReadCase` as `opened` and a repeat make it."""
+    action = plan.action
+    if not isinstance(action, ReadCase):
+        return None
+    node = _new_case(line, action.node)
+    if node is None or plan != Plan(read_prompts(line, node, action.number), action, plan.node,
+                                    plan.outcome):
+        return None
+    return Plan(read_prompts(line, node, number), replace(action, number=number), plan.node,
+                plan.outcome)
 
 
 def after_reading(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import urllib.parse
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -14,10 +15,11 @@ from flask import Flask, Response, current_app, request
 from werkzeug.routing import MapAdapter
 
 from ivr import db
-from ivr.core import check_digit
+from ivr.core import case_flow, check_digit
 from ivr.core.lines import Line
 from ivr.core.moment import HoursOverride, Moment, OnCallOverride
-from ivr.core.navigator import Plan
+from ivr.core.navigator import Plan, ReadCase
+from ivr.core.prompts import spell_digits
 from ivr.core.recordings import is_twilio_recording
 from ivr.core.twiml import Hook, render, render_empty, render_message
 from ivr.store import oncall_overrides, overrides
@@ -33,6 +35,9 @@ MAX_ADAPTERS = 64  # URL builders kept per worker, one per script root seen
 Overrides = tuple[tuple[HoursOverride, ...], tuple[OnCallOverride, ...]]
 OverrideCache = dict[str, tuple[float, Overrides]]
 TWIML_TYPE = "text/xml; charset=utf-8"  # what Flask makes of mimetype="text/xml", made once
+# Digits no prompt or URL of ours holds (MATHEMATICAL DOUBLE-STRUCK DIGIT ZERO to NINE): the
+# case number's place in the template of a read-back document.
+PLACEHOLDER_DIGITS = "".join(chr(0x1D7D8 + digit) for digit in range(10))
 
 # The call log's JSON, encoded by one encoder made once (json.dumps makes one per call when
 # given options); non-ASCII as is, control characters escaped (no forged log lines).
@@ -99,14 +104,53 @@ def rendered_in(app: Flask, environ: dict[str, Any], line: Line, plan: Plan,
                 stop_transcription: str | None = None) -> str:
     """`_rendered` for a request's environ, with no request context."""
     cache: dict[object, str] = app.extensions["ivr.render_cache"]
+    if len(cache) >= RENDER_CACHE_SIZE:
+        cache.clear()
+    if isinstance(plan.action, ReadCase):
+        read_back = _read_back(app, environ, line, plan, stop_transcription)
+        if read_back is not None:
+            return read_back
     key = (id(line), plan, environ.get("SCRIPT_NAME", ""), stop_transcription)
     document = cache.get(key)
     if document is None:
-        if len(cache) >= RENDER_CACHE_SIZE:
-            cache.clear()
         urls = functools.partial(build_link, app, environ)
         document = cache[key] = render(line, plan, urls, stop_transcription)
     return document
+
+
+def _read_back(app: Flask, environ: dict[str, Any], line: Line, plan: Plan,
+               stop_transcription: str | None) -> str | None:
+    """A case number read back, from its node's template; None where there is none.
+
+    Each new case reads a number no other call hears, so its document is not kept: the
+    node's document is rendered once with placeholder digits, and each number is written
+    into it. The template is kept only if it gave exactly what rendering the first number
+    gave (else each number is rendered, as any document: "" marks such a node).
+    """
+    assert isinstance(plan.action, ReadCase)
+    number = plan.action.number
+    if not (number.isascii() and number.isdigit() and len(number) <= 10):
+        return None
+    placeholder = PLACEHOLDER_DIGITS[:len(number)]
+    shape = case_flow.renumbered(line, plan, placeholder)
+    if shape is None:
+        return None
+    cache: dict[object, str] = app.extensions["ivr.render_cache"]
+    key = ("read-back", id(line), shape, environ.get("SCRIPT_NAME", ""), stop_transcription)
+    template = cache.get(key)
+    if template is None:
+        urls = functools.partial(build_link, app, environ)
+        document = render(line, plan, urls, stop_transcription)
+        template = render(line, shape, urls, stop_transcription)
+        cache[key] = template if _filled(template, placeholder, number) == document else ""
+        return document
+    return _filled(template, placeholder, number) if template else None
+
+
+def _filled(template: str, placeholder: str, number: str) -> str:
+    """The template with `number` in the placeholder's places: spelt out, and in URLs."""
+    return template.replace(spell_digits(placeholder), spell_digits(number)).replace(
+        urllib.parse.quote(placeholder), number)
 
 
 def moment(line: Line) -> Moment:
