@@ -141,9 +141,14 @@ def transaction(connection: Connection, autocommit: bool = False) -> Iterator[Cu
         raise ValueError("a SQLAlchemy transaction is open on this connection")
     dbapi: Any = connection.connection.driver_connection
     dialect = connection.dialect
-    if autocommit:
-        dbapi.autocommit = True
-    cursor = dbapi.cursor()
+    try:
+        if autocommit:
+            dbapi.autocommit = True
+        cursor = dbapi.cursor()
+    except dialect.loaded_dbapi.Error as e:  # a connection closed under the pool, say
+        if autocommit:
+            _quietly(lambda: setattr(dbapi, "autocommit", False), dialect)
+        raise _wrapped(connection, e, None, None) from e
     try:
         yield Cursor(connection, cursor)
         if not autocommit:
