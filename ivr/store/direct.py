@@ -169,12 +169,16 @@ def _wrapped(connection: Connection, error: Any, statement: str | None,
              sent: Any) -> BaseException:
     """`error` as SQLAlchemy would raise it; a lost connection is invalidated first.
 
+    As SQLAlchemy does on a disconnect, every pooled connection older than this one is
+    replaced at its next checkout too (the server that dropped this one dropped them all).
     `statement` None: the COMMIT failed (as in SQLAlchemy's own errors), so the step may
     have happened and is not to be run again."""
     dialect = connection.dialect
-    dbapi = connection.connection.dbapi_connection
-    lost = bool(dialect.is_disconnect(error, dbapi, None))
+    pooled = connection.connection
+    lost = bool(dialect.is_disconnect(error, pooled.dbapi_connection, None))
     if lost:
+        # SQLAlchemy's own step (`Connection._handle_dbapi_exception`); no public name
+        connection.engine.pool._invalidate(pooled, error)
         connection.invalidate(error)
     wrapped: BaseException = DBAPIError.instance(
         statement, sent, error, dialect.loaded_dbapi.Error, hide_parameters=True,
