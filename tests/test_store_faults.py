@@ -4,6 +4,7 @@ long caller IDs, read-only and full databases, replays, and recording URLs from 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -571,3 +572,79 @@ def test_the_dashboards_events_are_written_whole_whatever_a_call_sends(
     assert [tuple(r) for r in rows] == [
         (clock(), sid[:64], "cco", node, outcome)
         for sid in sids for node, outcome in (("principal", "menu"), ("consulta_caso", "ask-case"))]
+
+
+def _fill_pool(app: Flask, size: int) -> None:
+    """`size` live connections in the pool, each used a moment ago (steady traffic)."""
+    engine = app.extensions["ivr.engine"]
+    held = [engine.connect() for _ in range(size)]
+    for connection in held:
+        connection.exec_driver_sql("SELECT 1")
+        connection.rollback()
+    for connection in held:
+        connection.close()
+    assert engine.pool.checkedin() == size
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("step", ["look-up", "new-case"])
+def test_a_restart_with_a_full_pool_is_not_heard_by_callers(
+    make_app: Any, store_url: str, clock: Clock, caplog: pytest.LogCaptureFixture, step: str,
+) -> None:
+    """The default pool (3 connections, all used a moment ago, so none is pinged); the server
+    restarts while a caller is in the menus. Their next step is the first statement on a
+    dead connection: it fails, and runs again on a new one, not on the next pooled one (every
+    older pooled connection is replaced after a disconnect, as SQLAlchemy does): the caller
+    hears their case. (Found by a review: the driver path first replaced only the one.)"""
+    clock.set("2026-11-30 09:00", CARACAS)
+    app: Flask = make_app(DATABASE_URL=store_url, IVR_OVERRIDE_TTL=60,
+                          IVR_EVENT_FLUSH_SECONDS=60)
+    number = _stored_case(app, clock)
+    looker = Caller(app.test_client())
+    looker.call(CCO)  # the overrides are read now, and cached
+    looker.press("2")
+    assert "Encontramos su caso" in looker.press(number).text
+    caller = Caller(app.test_client())
+    caller.sid = "CA" + "6" * 32
+    caller.call(CCO)
+    if step == "look-up":
+        caller.press("2")
+    _fill_pool(app, db.POOL_SIZE)
+    assert _kill_server_connections(store_url) >= db.POOL_SIZE
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        if step == "look-up":
+            assert "Encontramos su caso" in caller.press(number).text
+        else:
+            assert _said_number(caller.press("1").text) is not None
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_look_up_while_another_process_holds_the_write_lock_gives_the_case(
+    make_app: Any, clock: Clock
+) -> None:
+    """SQLite: another process holds the file's write lock (a long admin transaction, a
+    backup): the read answers (WAL: readers never wait) and the caller hears their case;
+    only the note waits, and is lost. (Found by a review: read and note were one step.)"""
+    clock.set("2026-11-30 09:00", CARACAS)
+    app: Flask = make_app(IVR_EVENT_FLUSH_SECONDS=60)
+    number = _stored_case(app, clock)
+    engine = app.extensions["ivr.engine"]
+
+    def short(connection: Any, record: Any) -> None:
+        """Wait 0.2 s for the lock, not 5 s, after the app's own pragmas."""
+        connection.execute("PRAGMA busy_timeout=200")
+
+    sa.event.listen(engine, "connect", short)
+    engine.dispose()
+    writer = sqlite3.connect(engine.url.database, isolation_level=None)
+    try:
+        caller = Caller(app.test_client())
+        caller.call(CCO)
+        caller.press("2")
+        writer.execute("BEGIN IMMEDIATE")
+        said = caller.press(number).text
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert "Encontramos su caso" in said, said

@@ -6,7 +6,7 @@ import csv
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import IO, Any, cast
+from typing import IO, Any, TypeGuard, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -145,8 +145,7 @@ def issue_number(
     the same call, returns the case stored first (looked for only after a clash: a new call,
     the common case, costs no read). On PostgreSQL, one statement per try (`_ISSUE_IN_ONE`).
     """
-    if isinstance(db, Connection) and db.dialect.name in _DIRECT_DIALECTS \
-            and not db.in_transaction():
+    if _direct_ok(db):
         return _issue_direct(db, call_sid=call_sid, line=line, team=team, caller=caller,
                              node=node, now=now, digits=digits)
     dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
@@ -236,37 +235,43 @@ def summary(
     With `callbacks_of` (a line), in the same statement, the case's first open callback on
     that line: the columns `callbacks.with_pending` adds.
     """
+    if _direct_ok(db):
+        line = {} if callbacks_of is None else {"line": callbacks_of}
+        with direct.transaction(db) as cursor:
+            row: Any = cursor.first(_DIRECT["summary" if callbacks_of is None
+                                            else "summary_pending"], {"number": number, **line})
+        return cast(sa.Row[int, str, str, str, int] | None, row)
     if callbacks_of is None:
         return db.execute(_SUMMARY, {"number": number}).one_or_none()
     return db.execute(_SUMMARY_PENDING, {"number": number, "line": callbacks_of}).one_or_none()
+
+
+def _direct_ok(db: Session | Connection) -> TypeGuard[Connection]:
+    """Whether `db` is a plain connection, outside any transaction, the driver path takes."""
+    return isinstance(db, Connection) and db.dialect.name in _DIRECT_DIALECTS \
+        and not db.in_transaction()
 
 
 def summary_noted(
     db: Connection, number: str, *, call_sid: str | None, caller: str | None, node: str,
     outcome: str, now: datetime, callbacks_of: str | None = None,
 ) -> Any | None:
-    """`summary` and `record_call` as one step sent straight to the driver (`direct`).
+    """`summary` and `record_call` in one round trip, where the database allows it.
 
-    On a connection with no SQLAlchemy transaction open. PostgreSQL: one statement committed
-    on its own (no BEGIN, no COMMIT to wait for; its last column is `set_config`'s). SQLite:
-    the read, then the note (once per call), committed. Elsewhere (or mid-transaction) it
-    raises NotImplementedError and the caller takes the two steps.
+    On PostgreSQL, on a connection with no transaction open: one statement sent straight to
+    the driver (`direct`) and committed on its own (no BEGIN, no COMMIT to wait for; its
+    last column is `set_config`'s). Elsewhere (or mid-transaction) it raises
+    NotImplementedError and the caller takes the two steps: on SQLite the read answers even
+    while another writer holds the file's lock, which the note would wait for.
     """
-    if db.dialect.name not in _DIRECT_DIALECTS or db.in_transaction():
-        raise NotImplementedError("one-step look-up: PostgreSQL and SQLite, no transaction open")
+    if db.dialect.name != "postgresql" or db.in_transaction():
+        raise NotImplementedError("one-statement look-up: PostgreSQL only")
     values = fit(_CALLS, {"call_sid": call_sid, "caller": caller, "node": node,
                           "outcome": outcome})
     line = {} if callbacks_of is None else {"line": callbacks_of}
-    pending = "_pending" if callbacks_of is not None else ""
-    if db.dialect.name == "postgresql":
-        with direct.transaction(db, autocommit=True) as cursor:
-            return cursor.first(_DIRECT["summary_noted" + pending],
-                                {"number": number, "at": now, **values, **line})
-    with direct.transaction(db) as cursor:
-        row = cursor.first(_DIRECT["summary" + pending], {"number": number, **line})
-        if row is not None:
-            cursor.first(_DIRECT["note_once"], {"case_id": row.id, "at": now, **values})
-    return row
+    statement = _DIRECT["summary_noted" if callbacks_of is None else "summary_noted_pending"]
+    with direct.transaction(db, autocommit=True) as cursor:
+        return cursor.first(statement, {"number": number, "at": now, **values, **line})
 
 
 def record_call(
@@ -275,6 +280,12 @@ def record_call(
 ) -> None:
     """Note that a call touched the case (which node, what came of it), once per event."""
     case_id = case if isinstance(case, int) else case.id
+    if _direct_ok(db) and db.dialect.name == "sqlite":
+        with direct.transaction(db) as cursor:
+            cursor.first(_DIRECT["note_once"], fit(_CALLS, {
+                "case_id": case_id, "call_sid": call_sid, "caller": caller, "at": now,
+                "node": node, "outcome": outcome}))
+        return
     dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
     if dialect.name == "postgresql":
         # A note of a call, not a case: PostgreSQL may flush it with the next commits rather
