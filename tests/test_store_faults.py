@@ -648,3 +648,15 @@ def test_a_look_up_while_another_process_holds_the_write_lock_gives_the_case(
         writer.execute("ROLLBACK")
         writer.close()
     assert "Encontramos su caso" in said, said
+
+
+def test_a_batch_of_events_the_database_refuses_is_sqlalchemys_error(store_url: str) -> None:
+    """The dashboard's writer thread goes on after SQLAlchemy's errors (logged): a batch the
+    database refuses (here: no table; on PostgreSQL through COPY, the driver's own API) is
+    one, never the driver's, which would end the thread and every later batch with it."""
+    engine = db.make_engine(store_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE call_events"))
+    with pytest.raises(sa.exc.SQLAlchemyError):
+        call_events.write(engine, [(NOW, "CA" + "1" * 32, "cco", "menu", "menu")])
+    engine.dispose()

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ivr.store import direct
 from ivr.store.console_tables import CallEvent
 from ivr.store.tables import table
 
@@ -53,9 +54,12 @@ def _insert(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """The rows in one statement: COPY on PostgreSQL, one INSERT elsewhere."""
     if connection.dialect.name == "postgresql":
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(_COPY) as copy:
-            for row in rows:
-                copy.write_row(row)
+        try:
+            with cursor.copy(_COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except connection.dialect.loaded_dbapi.Error as e:  # as SQLAlchemy's own, to the caller
+            raise direct.as_sqlalchemy_error(connection, e, _COPY, None) from e
         return
     connection.execute(_INSERT, [dict(zip(COLUMNS, row, strict=True)) for row in rows])
 

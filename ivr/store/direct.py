@@ -125,7 +125,7 @@ class Cursor:
             names = statement.columns(dialect, self.cursor)
             row = self.cursor.fetchone() if names else None
         except dialect.loaded_dbapi.Error as e:
-            raise _wrapped(self.connection, e, compiled.sql, sent) from e
+            raise as_sqlalchemy_error(self.connection, e, compiled.sql, sent) from e
         return None if row is None else statement.row(names, row)
 
 
@@ -148,14 +148,14 @@ def transaction(connection: Connection, autocommit: bool = False) -> Iterator[Cu
     except dialect.loaded_dbapi.Error as e:  # a connection closed under the pool, say
         if autocommit:
             _quietly(lambda: setattr(dbapi, "autocommit", False), dialect)
-        raise _wrapped(connection, e, None, None) from e
+        raise as_sqlalchemy_error(connection, e, None, None) from e
     try:
         yield Cursor(connection, cursor)
         if not autocommit:
             try:
                 dbapi.commit()
             except dialect.loaded_dbapi.Error as e:
-                raise _wrapped(connection, e, None, None) from e
+                raise as_sqlalchemy_error(connection, e, None, None) from e
     except BaseException:
         _quietly(dbapi.rollback, dialect)
         raise
@@ -165,7 +165,7 @@ def transaction(connection: Connection, autocommit: bool = False) -> Iterator[Cu
             _quietly(lambda: setattr(dbapi, "autocommit", False), dialect)
 
 
-def _wrapped(connection: Connection, error: Any, statement: str | None,
+def as_sqlalchemy_error(connection: Connection, error: Any, statement: str | None,
              sent: Any) -> BaseException:
     """`error` as SQLAlchemy would raise it; a lost connection is invalidated first.
 
