@@ -190,10 +190,10 @@ def _issue_direct(
             "number": new_number(digits), "line": line, "team": team, "level": 1,
             "status": "open", "call_sid": call_sid, "caller": caller, "created_at": now,
             "updated_at": now})
-        opened_at = fit(_CALLS, {"node": node})["node"]
+        note_node = fit(_CALLS, {"node": node})["node"]
         with direct.transaction(db, autocommit=postgresql) as cursor:
             if postgresql:
-                row = cursor.first(_DIRECT["issue_in_one"], {**case, "node": opened_at})
+                row = cursor.first(_DIRECT["issue_in_one"], {**case, "node": note_node})
                 if row is not None:
                     return str(row[0])
                 continue
@@ -201,7 +201,7 @@ def _issue_direct(
             if row is not None:
                 cursor.first(_DIRECT["opened"], {
                     "case_id": row[0], "call_sid": case["call_sid"], "caller": case["caller"],
-                    "at": now, "node": opened_at, "outcome": "opened"})
+                    "at": now, "node": note_node, "outcome": "opened"})
                 return str(case["number"])
             existing = cursor.first(_DIRECT["number_of_call"], {"sid": case["call_sid"]}) \
                 if call_sid else None
@@ -237,7 +237,7 @@ def summary(
     """
     if _direct_ok(db):
         line = {} if callbacks_of is None else {"line": callbacks_of}
-        with direct.transaction(db) as cursor:
+        with direct.transaction(db, autocommit=db.dialect.name == "postgresql") as cursor:
             row: Any = cursor.first(_DIRECT["summary" if callbacks_of is None
                                             else "summary_pending"], {"number": number, **line})
         return cast(sa.Row[int, str, str, str, int] | None, row)

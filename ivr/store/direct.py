@@ -49,8 +49,7 @@ class Statement:
         """Keep `statement`; it is compiled for a dialect when first sent there."""
         self.statement = statement
         self._by_dialect: dict[str, Compiled] = {}
-        self._rows: dict[tuple[str, ...], Any] = {}
-        self._columns: dict[str, tuple[str, ...]] = {}
+        self._rows: dict[str, Any] = {}
 
     def compiled(self, dialect: Dialect) -> Compiled:
         """The statement for `dialect`, compiled on first use."""
@@ -59,24 +58,15 @@ class Statement:
             found = self._by_dialect[dialect.name] = compile_for(self.statement, dialect)
         return found
 
-    def columns(self, dialect: Dialect, cursor: Any) -> tuple[str, ...]:
-        """The names of the columns it returns (none: it returns no rows), read once.
+    def row_type(self, dialect: Dialect, cursor: Any) -> Any:
+        """Its rows' type, named by its columns (None: it returns no rows), made once.
 
         From the driver's description of its first result (psycopg builds that anew at each
         look)."""
-        found = self._columns.get(dialect.name)
-        if found is None:
-            description = cursor.description
-            found = self._columns[dialect.name] = tuple(
-                column[0] for column in description or ())
-        return found
-
-    def row(self, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
-        """A row of this statement's result, named by its columns (a type made once)."""
-        made = self._rows.get(names)
-        if made is None:
-            made = self._rows[names] = namedtuple("Row", names)
-        return made(*values)
+        if dialect.name not in self._rows:
+            names = tuple(column[0] for column in cursor.description or ())
+            self._rows[dialect.name] = namedtuple("Row", names) if names else None
+        return self._rows[dialect.name]
 
 
 def compile_for(statement: sa.ClauseElement, dialect: Dialect) -> Compiled:
@@ -122,11 +112,11 @@ class Cursor:
             self.connection, self.cursor, compiled.sql, sent, None, False)
         try:
             self.cursor.execute(compiled.sql, sent)
-            names = statement.columns(dialect, self.cursor)
-            row = self.cursor.fetchone() if names else None
+            made = statement.row_type(dialect, self.cursor)
+            row = self.cursor.fetchone() if made else None
         except dialect.loaded_dbapi.Error as e:
             raise as_sqlalchemy_error(self.connection, e, compiled.sql, sent) from e
-        return None if row is None else statement.row(names, row)
+        return None if row is None else made(*row)
 
 
 @contextmanager
@@ -166,7 +156,7 @@ def transaction(connection: Connection, autocommit: bool = False) -> Iterator[Cu
 
 
 def as_sqlalchemy_error(connection: Connection, error: Any, statement: str | None,
-             sent: Any) -> BaseException:
+                       sent: Any) -> BaseException:
     """`error` as SQLAlchemy would raise it; a lost connection is invalidated first.
 
     As SQLAlchemy does on a disconnect, every pooled connection older than this one is

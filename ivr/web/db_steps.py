@@ -67,9 +67,9 @@ def _find(
     def look_up() -> tuple[sa.Row[int, str, str, str, int] | None, bool]:
         """The case's summary (None: no such case) and whether the call is noted already.
 
-        One step sent straight to the driver (PostgreSQL: one round trip; SQLite: one
-        transaction); otherwise (or when that step is refused for its values, not for a lost
-        connection) the read, then the note apart."""
+        One round trip where the database allows it (PostgreSQL); otherwise (or when that
+        statement is refused for its values, not for a lost connection) the read, then the
+        note apart."""
         try:
             return (cases.summary_noted(db.connection(), action.number, call_sid=call_sid,
                                         caller=caller, node=action.node, outcome="looked-up",
