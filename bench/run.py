@@ -32,7 +32,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,6 +84,7 @@ class Result:
     errors: int
     cpu_s: float = 0.0  # CPU seconds the server's workers spent during the run
     requests: int = 0  # requests answered during the run
+    db_cpu_s: float = 0.0  # CPU seconds this machine's PostgreSQL spent during the run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,7 +216,9 @@ def _capacity(name: str, url: str, tmp: Path, duration: int, rounds: int) -> str
     The mix of whole calls at 32 connections against: one server with 1 worker, one with 2,
     and two servers of 1 worker each on the same database (two machines, simulated here: each
     gets its own wrk of 16 connections, run at the same time). The workers' own CPU time
-    (from /proc) gives calls per CPU-second whatever else shares the machine.
+    (from /proc) gives calls per CPU-second whatever else shares the machine; on PostgreSQL
+    (on this machine) its own CPU time too: what one database core sustains, which bounds how
+    many machines one PostgreSQL serves.
     """
     numbers = seed_cases(url, SEEDED_CASES)
     log = open(tmp / f"capacity-{name}.log", "w")  # noqa: SIM115 - closed below
@@ -224,6 +227,7 @@ def _capacity(name: str, url: str, tmp: Path, duration: int, rounds: int) -> str
     per_call = len(mix) / len(scenarios["incoming call"])
     second = build_scenarios(numbers, SECOND_PORT)["mix of whole calls"]
     rows = []
+    server = name == "postgresql"
     for label, workers, servers in (("1 server, 1 worker", 1, 1),
                                     ("1 server, 2 workers", 2, 1),
                                     ("2 servers, 1 worker each", 1, 2)):
@@ -233,16 +237,24 @@ def _capacity(name: str, url: str, tmp: Path, duration: int, rounds: int) -> str
             for _ in range(rounds):
                 runs.append(_together(tmp, [(SERVICE_PORT, mix, one), (SECOND_PORT, second, two)]
                                       [:servers], 32, duration))
-        rps, p99, cpu = sorted(runs)[len(runs) // 2]
-        rows.append(f"| {label} | {rps:,.0f} | {rps / per_call:,.0f} | {p99:.1f} | "
-                    f"{cpu / duration:.2f} | {rps / per_call / (cpu / duration):,.0f} |")
+        rps, p99, cpu, db_cpu = sorted(runs)[len(runs) // 2]
+        calls = rps / per_call
+        row = (f"| {label} | {rps:,.0f} | {calls:,.0f} | {p99:.1f} | {cpu / duration:.2f} | "
+               f"{calls / (cpu / duration):,.0f} |")
+        if server:
+            row += (f" {db_cpu / duration:.2f} | {calls / (db_cpu / duration or 1):,.0f} | "
+                    f"{calls / ((cpu + db_cpu) / duration):,.0f} |")
+        rows.append(row)
     log.close()
     return "\n".join([
         f"### capacity on {name} (mix of whole calls, {per_call:.2f} webhooks per call, "
         f"32 connections, median of {rounds} runs of {duration} s)", "",
         "| servers | webhooks/s | calls/s | worst p99 ms | worker CPU (cores busy) "
-        "| calls per CPU-second |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |", *rows]) + "\n"
+        "| calls per CPU-second |" + (" database CPU (cores busy) | calls per database "
+                                      "CPU-second | calls per CPU-second, both |"
+                                      if server else ""),
+        "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: |" if server
+                                                       else ""), *rows]) + "\n"
 
 
 @contextmanager
@@ -256,15 +268,18 @@ def _maybe_second(servers: int, url: str, log: object) -> Iterator[int]:
 
 
 def _together(tmp: Path, targets: list[tuple[int, list[tuple[str, str, str]], int]],
-              connections: int, duration: int) -> tuple[float, float, float]:
-    """wrk against every target at once (connections split); total req/s, worst p99, CPU s."""
+              connections: int, duration: int) -> tuple[float, float, float, float]:
+    """wrk against every target at once (connections split): total req/s, worst p99, the
+    workers' CPU seconds and this machine's PostgreSQL's."""
     share = connections // len(targets)
     before = sum(_cpu_seconds(master) for _, _, master in targets)
+    db_before = database_cpu_seconds()
     started = [_start_wrk(tmp, f"mix-{port}", port, requests, share, duration)
                for port, requests, _ in targets]
     results = [_result("mix", share, p.communicate(timeout=duration + 60)[0]) for p in started]
     cpu = sum(_cpu_seconds(master) for _, _, master in targets) - before
-    return (sum(r.rps for r in results), max(r.p99_ms for r in results), cpu)
+    db_cpu = database_cpu_seconds() - db_before
+    return (sum(r.rps for r in results), max(r.p99_ms for r in results), cpu, db_cpu)
 
 
 @contextmanager
@@ -421,11 +436,13 @@ def _wrk(tmp: Path, name: str, port: int, requests: list[tuple[str, str, str]],
     """One wrk run of `requests` (cycled) at `connections`."""
     process = _start_wrk(tmp, name, port, requests, connections, duration)
     before = _cpu_seconds(master) if master else 0.0
+    db_before = database_cpu_seconds()
     out, _ = process.communicate(timeout=duration + 60)
     cpu = _cpu_seconds(master) - before if master else 0.0
+    db_cpu = database_cpu_seconds() - db_before
     if process.returncode:
         raise RuntimeError(f"wrk failed on {name}: exit {process.returncode}")
-    return _result(name, connections, out, cpu)
+    return replace(_result(name, connections, out, cpu), db_cpu_s=db_cpu)
 
 
 def _start_wrk(tmp: Path, name: str, port: int, requests: list[tuple[str, str, str]],
@@ -451,14 +468,32 @@ def _result(name: str, connections: int, out: str, cpu: float = 0.0) -> Result:
 def _cpu_seconds(master: int) -> float:
     """User plus system CPU seconds spent so far by the master's worker processes."""
     total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
+    for _, _, fields in _processes():
         if fields[1] == str(master):  # ppid
             total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu_seconds() -> float:
+    """CPU seconds spent so far by this machine's PostgreSQL, all its processes (0: none here).
+
+    Each process named `postgres` (the server, its backends, the WAL writer...), and what its
+    exited children spent (a backend that ended is counted in the server's own figures)."""
+    total = 0
+    for _, name, fields in _processes():
+        if name == "postgres":  # utime, stime, and the reaped children's cutime, cstime
+            total += sum(int(f) for f in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> Iterator[tuple[int, str, list[str]]]:
+    """Each running process: its pid, its name, the fields of /proc/PID/stat after the name."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except (OSError, ValueError):
+            continue
+        yield int(stat.parent.name), head.partition("(")[2], tail.split()
 
 
 def _lua(requests: list[tuple[str, str, str]]) -> str:
@@ -553,15 +588,7 @@ def _private_memory(master: int) -> float:
 
 def _workers(master: int) -> list[int]:
     """The pids of the master's worker processes."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == str(master):
-            pids.append(int(stat.parent.name))
-    return pids
+    return [pid for pid, _, fields in _processes() if fields[1] == str(master)]
 
 
 def _status_kib(pid: int, field: str) -> int:
@@ -580,14 +607,25 @@ def _cpu_us(result: Result) -> float:
     return result.cpu_s * 1e6 / result.requests if result.requests else 0.0
 
 
+def _db_cpu_us(result: Result) -> float:
+    """This machine's PostgreSQL's CPU time per request (µs), over the same run."""
+    return result.db_cpu_s * 1e6 / result.requests if result.requests else 0.0
+
+
 def _table(name: str, size: int,
            rows: list[tuple[str, dict[int, tuple[Result, Result, Result | None]]]],
            memory: dict[str, float], connections: list[int]) -> str:
-    """The Markdown table of one backend's run."""
+    """The Markdown table of one backend's run.
+
+    On PostgreSQL, also the database's own CPU per request (it shares this machine's cores
+    with the workers and wrk) and the workers' and the database's CPU together against the
+    floor's (on SQLite the database is inside the workers' figures)."""
     peer = (f", Twilio's sample {memory['peer']:.0f} MiB ({memory['peer private']:.0f})"
             if "peer" in memory else "")
     base = (f", baseline {memory['baseline']:.0f} MiB ({memory['baseline private']:.0f})"
             if "baseline" in memory else "")
+    server = name == "postgresql"
+    db_columns = " database CPU µs/req | all CPU × floor |" if server else ""
     extra = (" baseline req/s | baseline × floor | baseline p99 ms | baseline CPU µs/req | "
              "baseline CPU × floor |" if base else "")
     out = [f"### {name} (welcome menu document: {size} bytes; peak resident memory per worker, "
@@ -595,9 +633,10 @@ def _table(name: str, size: int,
            f"{memory['service']:.0f} MiB ({memory['service private']:.0f}), floor "
            f"{memory['floor']:.0f} MiB ({memory['floor private']:.0f}){peer}{base})", "",
            "| scenario | conns | req/s | floor req/s | × floor | p50 ms | p99 ms | max ms "
-           f"| floor p99 ms | errors | CPU µs/req | floor CPU µs/req | CPU × floor |{extra}",
+           f"| floor p99 ms | errors | CPU µs/req | floor CPU µs/req | CPU × floor |{db_columns}"
+           f"{extra}",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-           "| ---: |" + " ---: |" * extra.count("|")]
+           "| ---: |" + " ---: |" * (db_columns + extra).count("|")]
     for scenario, cells in rows:
         for c in connections:
             floor, r, before = cells[c]
@@ -606,6 +645,10 @@ def _table(name: str, size: int,
                    f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.max_ms:.1f} | "
                    f"{floor.p99_ms:.2f} | {r.errors + floor.errors} | {_cpu_us(r):.0f} | "
                    f"{_cpu_us(floor):.0f} | {_cpu_us(floor) / (_cpu_us(r) or 1):.2f} |")
+            if server:
+                both = _cpu_us(r) + _db_cpu_us(r)
+                row += (f" {_db_cpu_us(r):.0f} | "
+                        f"{(_cpu_us(floor) + _db_cpu_us(floor)) / (both or 1):.2f} |")
             if extra:
                 row += (f" {before.rps:,.0f} | {before.rps / floor.rps:.2f} | "
                         f"{before.p99_ms:.2f} | {_cpu_us(before):.0f} | "
