@@ -1,9 +1,10 @@
-"""A case number read back comes from its node's template: the very document rendering it
-would give, for any number, repeat, script root or public URL; and where a template would
-not give that, each number is rendered."""
+"""A case number read back, or a found case's, comes from a template: the very document
+rendering it would give, for any number, repeat, status, level, pending callback, script root
+or public URL; and where a template would not give that, each number is rendered."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from ivr.core import case_flow, check_digit, twiml
 from ivr.core.moment import Moment
+from ivr.store.tables import CASE_STATUSES
 from ivr.web import helpers
 from tests.conftest import Twiml
 
@@ -105,3 +107,70 @@ def test_other_plans_are_not_renumbered(app: Flask) -> None:
     line = app.extensions["ivr.lines"].get("cco")
     assert case_flow.renumbered(line, case_flow.opened(line, "nuevo_caso", None, AT),
                                 "1") is None
+
+
+def _found(app: Flask, number: str, status: str, level: int,
+           pending: case_flow.PendingCallback | None) -> Any:
+    """The plan of CCO's look-up once the store found this case."""
+    line = app.extensions["ivr.lines"].get("cco")
+    info = case_flow.CaseInfo(number, status, "centro_soporte", level)
+    return case_flow.found(line, "consulta_caso", number, info, 0, AT, pending)
+
+
+pendings = st.one_of(st.none(), st.builds(case_flow.PendingCallback, st.integers(1, 10**6),
+                                          st.one_of(st.none(), st.integers(1, 4))))
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          deadline=None)
+@given(first=numbers, second=numbers, status=st.sampled_from(CASE_STATUSES),
+       level=st.integers(1, 4), pending=pendings, root=roots)
+def test_a_found_case_is_what_rendering_gives(app: Flask, first: str, second: str, status: str,
+                                              level: int,
+                                              pending: case_flow.PendingCallback | None,
+                                              root: str) -> None:
+    """Two cases in turn with the same status, level and callback (the first makes the
+    template, the second is written into it), under any script root."""
+    line = app.extensions["ivr.lines"].get("cco")
+    environ = {"SCRIPT_NAME": root}
+    for number in (first, second):
+        plan = _found(app, number, status, level, pending)
+        assert plan.outcome.startswith("case-found:") and plan.case_number == number
+        document = helpers.rendered_in(app, environ, line, plan)
+        assert document == _direct(app, environ, plan)
+        Twiml(document.encode())
+
+
+def test_a_found_case_under_a_public_url_is_what_rendering_gives(make_app: Any) -> None:
+    """With PUBLIC_BASE_URL the links are absolute: the template writes them the same."""
+    app: Flask = make_app(PUBLIC_BASE_URL="https://ivr.example.com/base")
+    line = app.extensions["ivr.lines"].get("cco")
+    for number in ("30300004", "12345674", "7"):
+        plan = _found(app, number, "open", 1, case_flow.PendingCallback(7, 2))
+        assert helpers.rendered_in(app, {}, line, plan) == _direct(app, {}, plan)
+
+
+def test_found_cases_keep_one_template_per_shape_not_one_document_per_case(app: Flask) -> None:
+    """A thousand look-ups of cases with the same status and team leave one document in the
+    worker's cache (which would otherwise push the menus' documents out every few thousand)."""
+    line = app.extensions["ivr.lines"].get("cco")
+    for i in range(1000):
+        number = f"{30_000_000 + i}"
+        said = Twiml(helpers.rendered_in(app, {}, line, _found(app, number, "in_progress", 1,
+                                                               None)).encode()).text
+        assert ", ".join(number) in said
+    assert len(app.extensions["ivr.render_cache"]) == 1
+
+
+def test_only_a_found_case_is_renumbered_as_one(app: Flask) -> None:
+    """A plan that does not open with the found prompt for its own number has no template."""
+    line = app.extensions["ivr.lines"].get("cco")
+    plan = _found(app, "30300004", "open", 1, None)
+    assert case_flow.found_renumbered(line, plan, "1") is not None
+    assert case_flow.found_renumbered(line, case_flow.opened(line, "nuevo_caso", "30300004",
+                                                             AT), "1") is None
+    not_found = case_flow.found(line, "consulta_caso", "30300004", None, 0, AT)
+    assert not not_found.case_number
+    assert case_flow.found_renumbered(line, not_found, "1") is None
+    other = replace(plan, case_number="12345674")  # says another number than it names
+    assert case_flow.found_renumbered(line, other, "1") is None

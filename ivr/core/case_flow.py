@@ -131,8 +131,7 @@ def found(
     if case is None:
         return failed(line, node_id, failures, now, (line.prompt("caso_no_encontrado"),),
                       "case-not-found")
-    said: tuple[Prompt, ...] = (
-        line.prompt("caso_encontrado").format(number=spell_digits(case.number)),)
+    said: tuple[Prompt, ...] = (_found_prompt(line, case.number),)
     status = line.prompts.get(f"caso_estado_{case.status}")  # a status no prompt names: skip
     said += (status,) if status else ()
     if pending is not None and line.spec.callbacks is not None:
@@ -140,7 +139,24 @@ def found(
                                        team_of(line, case))
     else:
         plan = enter(line, team_of(line, case), now, said)
-    return Plan(plan.prompts, plan.action, plan.node, f"case-found:{plan.outcome}")
+    return Plan(plan.prompts, plan.action, plan.node, f"case-found:{plan.outcome}",
+                case.number)
+
+
+def _found_prompt(line: Line, number: str) -> Prompt:
+    """The prompt that names the case found, its number read digit by digit."""
+    return line.prompt("caso_encontrado").format(number=spell_digits(number))
+
+
+def found_renumbered(line: Line, plan: Plan, number: str) -> Plan | None:
+    """The same found-case plan for another case number; None if `plan` is not one.
+
+    A found case's plan says its number in its first prompt only (`found`)."""
+    if not plan.case_number or not plan.prompts \
+            or plan.prompts[0] != _found_prompt(line, plan.case_number):
+        return None
+    return replace(plan, prompts=(_found_prompt(line, number), *plan.prompts[1:]),
+                   case_number=number)
 
 
 def lookup_unavailable(line: Line, node_id: str, now: Moment) -> Plan:

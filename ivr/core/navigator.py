@@ -195,12 +195,16 @@ Action = (
 
 @dataclass(frozen=True)
 class Plan:
-    """What the caller hears, then what happens; `node` and `outcome` go to the call log."""
+    """What the caller hears, then what happens; `node` and `outcome` go to the call log.
+
+    `case_number`: the case number it reads out, when that is the only thing in which it
+    differs from another case's (a found case's plan; "" otherwise)."""
 
     prompts: tuple[Prompt, ...]
     action: Action
     node: str
     outcome: str
+    case_number: str = ""
 
 
 def incoming(line: Line, now: Moment) -> Plan:

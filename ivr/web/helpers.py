@@ -36,7 +36,8 @@ Overrides = tuple[tuple[HoursOverride, ...], tuple[OnCallOverride, ...]]
 OverrideCache = dict[str, tuple[float, Overrides]]
 TWIML_TYPE = "text/xml; charset=utf-8"  # what Flask makes of mimetype="text/xml", made once
 # Digits no prompt or URL of ours holds (MATHEMATICAL DOUBLE-STRUCK DIGIT ZERO to NINE): the
-# case number's place in the template of a read-back document.
+# case number's place in the template of a document that reads one out (a new case's, a
+# found case's).
 PLACEHOLDER_DIGITS = "".join(chr(0x1D7D8 + digit) for digit in range(10))
 
 # The call log's JSON, encoded by one encoder made once (json.dumps makes one per call when
@@ -106,10 +107,10 @@ def rendered_in(app: Flask, environ: dict[str, Any], line: Line, plan: Plan,
     cache: dict[object, str] = app.extensions["ivr.render_cache"]
     if len(cache) >= RENDER_CACHE_SIZE:
         cache.clear()
-    if isinstance(plan.action, ReadCase):
-        read_back = _read_back(app, environ, line, plan, stop_transcription)
-        if read_back is not None:
-            return read_back
+    if isinstance(plan.action, ReadCase) or plan.case_number:
+        from_template = _from_template(app, environ, line, plan, stop_transcription)
+        if from_template is not None:
+            return from_template
     key = (id(line), plan, environ.get("SCRIPT_NAME", ""), stop_transcription)
     document = cache.get(key)
     if document is None:
@@ -118,25 +119,28 @@ def rendered_in(app: Flask, environ: dict[str, Any], line: Line, plan: Plan,
     return document
 
 
-def _read_back(app: Flask, environ: dict[str, Any], line: Line, plan: Plan,
-               stop_transcription: str | None) -> str | None:
-    """A case number read back, from its node's template; None where there is none.
+def _from_template(app: Flask, environ: dict[str, Any], line: Line, plan: Plan,
+                   stop_transcription: str | None) -> str | None:
+    """A case number read back, or a found case's, from a template; None where there is none.
 
-    Each new case reads a number no other call hears, so its document is not kept: the
-    node's document is rendered once with placeholder digits, and each number is written
-    into it. The template is kept only if it gave exactly what rendering the first number
-    gave (else each number is rendered, as any document: "" marks such a node).
+    Each new case reads a number no other call hears, and each look-up most often a case
+    no other call looked up, so their documents are not kept: the node's document is
+    rendered once with placeholder digits, and each number is written into it. The template
+    is kept only if it gave exactly what rendering the first number gave (else each number
+    is rendered, as any document: "" marks such a shape).
     """
-    assert isinstance(plan.action, ReadCase)
-    number = plan.action.number
+    if isinstance(plan.action, ReadCase):
+        number, renumber = plan.action.number, case_flow.renumbered
+    else:
+        number, renumber = plan.case_number, case_flow.found_renumbered
     if not (number.isascii() and number.isdigit() and len(number) <= 10):
         return None
     placeholder = PLACEHOLDER_DIGITS[:len(number)]
-    shape = case_flow.renumbered(line, plan, placeholder)
+    shape = renumber(line, plan, placeholder)
     if shape is None:
         return None
     cache: dict[object, str] = app.extensions["ivr.render_cache"]
-    key = ("read-back", id(line), shape, environ.get("SCRIPT_NAME", ""), stop_transcription)
+    key = ("template", id(line), shape, environ.get("SCRIPT_NAME", ""), stop_transcription)
     template = cache.get(key)
     if template is None:
         urls = functools.partial(build_link, app, environ)
