@@ -153,8 +153,14 @@ def _from_template(app: Flask, environ: dict[str, Any], line: Line, plan: Plan,
 
 def _filled(template: str, placeholder: str, number: str) -> str:
     """The template with `number` in the placeholder's places: spelt out, and in URLs."""
-    return template.replace(spell_digits(placeholder), spell_digits(number)).replace(
-        urllib.parse.quote(placeholder), number)
+    spelt, in_urls = _placeholder_forms(placeholder)
+    return template.replace(spelt, spell_digits(number)).replace(in_urls, number)
+
+
+@functools.lru_cache(maxsize=16)
+def _placeholder_forms(placeholder: str) -> tuple[str, str]:
+    """How a placeholder appears in a document: spelt out, and quoted in a URL (made once)."""
+    return spell_digits(placeholder), urllib.parse.quote(placeholder)
 
 
 def moment(line: Line) -> Moment:
