@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from ivr.core import case_flow, check_digit, twiml
 from ivr.core.moment import Moment
+from ivr.core.prompts import Prompt
 from ivr.store.tables import CASE_STATUSES
 from ivr.web import helpers
 from tests.conftest import Twiml
@@ -135,7 +136,8 @@ def test_a_found_case_is_what_rendering_gives(app: Flask, first: str, second: st
     environ = {"SCRIPT_NAME": root}
     for number in (first, second):
         plan = _found(app, number, status, level, pending)
-        assert plan.outcome.startswith("case-found:") and plan.case_number == number
+        assert plan.outcome.startswith("case-found:")
+        assert plan.case_number == (number if pending is None else "")
         document = helpers.rendered_in(app, environ, line, plan)
         assert document == _direct(app, environ, plan)
         Twiml(document.encode())
@@ -174,3 +176,37 @@ def test_only_a_found_case_is_renumbered_as_one(app: Flask) -> None:
     assert case_flow.found_renumbered(line, not_found, "1") is None
     other = replace(plan, case_number="12345674")  # says another number than it names
     assert case_flow.found_renumbered(line, other, "1") is None
+
+
+def test_a_case_with_its_own_pending_callback_is_rendered_once(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The offer names the case's own callback, so no other case shares its document: it is
+    rendered once, as any document, not once more for a template nobody would reuse."""
+    line = app.extensions["ivr.lines"].get("cco")
+    renders: list[object] = []
+    real = helpers.render
+    monkeypatch.setattr(helpers, "render",
+                        lambda *args, **kwargs: renders.append(args) or real(*args, **kwargs))
+    for i in range(50):
+        plan = _found(app, f"{30_000_000 + i}", "open", 1, case_flow.PendingCallback(1000 + i, 2))
+        assert helpers.rendered_in(app, {}, line, plan) == _direct(app, {}, plan)
+    assert len(renders) == 50
+
+
+def test_a_prompt_around_the_number_never_completes_a_placeholder(app: Flask) -> None:
+    """Text next to the number that, with the digits written in, reads like the placeholder
+    in a URL (here "%F", a digit, "%9D%9F%98") is left as it is: both forms are replaced in
+    one pass over the template."""
+    line = app.extensions["ivr.lines"].get("cco")
+    line = replace(line, prompts={**line.prompts, "caso_encontrado": Prompt(
+        "caso_encontrado", "Caso %F{number}%9D%9F%98.")})
+
+    def direct(plan: Any) -> str:
+        """The plan rendered alone, on this line."""
+        return twiml.render(line, plan, lambda hook, **v: helpers.build_link(app, {}, hook, **v))
+
+    for number in ("5", "0", "7"):
+        plan = case_flow.found(line, "consulta_caso", number,
+                               case_flow.CaseInfo(number, "open", "centro_soporte", 1), 0, AT)
+        assert helpers.rendered_in(app, {}, line, plan) == direct(plan)

@@ -139,8 +139,9 @@ def found(
                                        team_of(line, case))
     else:
         plan = enter(line, team_of(line, case), now, said)
+    # A pending callback's offer names the callback: its document is that case's alone.
     return Plan(plan.prompts, plan.action, plan.node, f"case-found:{plan.outcome}",
-                case.number)
+                case.number if pending is None else "")
 
 
 def _found_prompt(line: Line, number: str) -> Prompt:

@@ -197,8 +197,9 @@ Action = (
 class Plan:
     """What the caller hears, then what happens; `node` and `outcome` go to the call log.
 
-    `case_number`: the case number it reads out, when that is the only thing in which it
-    differs from another case's (a found case's plan; "" otherwise)."""
+    `case_number`: the case number it reads out, where the same plan for another case
+    differs only in that number (a found case's; "" otherwise): a hint that its document can
+    be written from one template for all of them."""
 
     prompts: tuple[Prompt, ...]
     action: Action

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import urllib.parse
 from collections.abc import Callable
 from datetime import datetime
@@ -152,15 +153,20 @@ def _from_template(app: Flask, environ: dict[str, Any], line: Line, plan: Plan,
 
 
 def _filled(template: str, placeholder: str, number: str) -> str:
-    """The template with `number` in the placeholder's places: spelt out, and in URLs."""
-    spelt, in_urls = _placeholder_forms(placeholder)
-    return template.replace(spelt, spell_digits(number)).replace(in_urls, number)
+    """The template with `number` in the placeholder's places: spelt out, and in URLs.
+
+    Both forms in one pass, so that what one replacement writes is never read by the other."""
+    places, spelt = _placeholder_places(placeholder)
+    forms = {spelt: spell_digits(number)}
+    return places.sub(lambda found: forms.get(found.group(), number), template)
 
 
 @functools.lru_cache(maxsize=16)
-def _placeholder_forms(placeholder: str) -> tuple[str, str]:
-    """How a placeholder appears in a document: spelt out, and quoted in a URL (made once)."""
-    return spell_digits(placeholder), urllib.parse.quote(placeholder)
+def _placeholder_places(placeholder: str) -> tuple[re.Pattern[str], str]:
+    """A pattern of the placeholder's forms in a document (spelt out, or quoted in a URL),
+    and the spelt-out one (made once per length)."""
+    spelt = spell_digits(placeholder)
+    return re.compile("|".join(map(re.escape, (spelt, urllib.parse.quote(placeholder))))), spelt
 
 
 def moment(line: Line) -> Moment:
