@@ -163,8 +163,9 @@ def _filled(template: str, placeholder: str, number: str) -> str:
 
 @functools.lru_cache(maxsize=16)
 def _placeholder_places(placeholder: str) -> tuple[re.Pattern[str], str]:
-    """A pattern of the placeholder's forms in a document (spelt out, or quoted in a URL),
-    and the spelt-out one (made once per length)."""
+    """The placeholder's forms in a document as one pattern, and its spelt-out form.
+
+    Spelt out, or quoted in a URL; made once per length."""
     spelt = spell_digits(placeholder)
     return re.compile("|".join(map(re.escape, (spelt, urllib.parse.quote(placeholder))))), spelt
 
