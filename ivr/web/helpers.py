@@ -156,18 +156,23 @@ def _filled(template: str, placeholder: str, number: str) -> str:
     """The template with `number` in the placeholder's places: spelt out, and in URLs.
 
     Both forms in one pass, so that what one replacement writes is never read by the other."""
-    places, spelt = _placeholder_places(placeholder)
-    forms = {spelt: spell_digits(number)}
-    return places.sub(lambda found: forms.get(found.group(), number), template)
+    places, spelt = _PLACEHOLDER_PLACES[len(placeholder)]
+    spelt_number = spell_digits(number)
+    return places.sub(lambda found: spelt_number if found.group() == spelt else number,
+                      template)
 
 
-@functools.lru_cache(maxsize=16)
 def _placeholder_places(placeholder: str) -> tuple[re.Pattern[str], str]:
     """The placeholder's forms in a document as one pattern, and its spelt-out form.
 
-    Spelt out, or quoted in a URL; made once per length."""
+    Spelt out, or quoted in a URL."""
     spelt = spell_digits(placeholder)
     return re.compile("|".join(map(re.escape, (spelt, urllib.parse.quote(placeholder))))), spelt
+
+
+# Each placeholder's forms, by its length (a template's number has at most ten digits).
+_PLACEHOLDER_PLACES = {length: _placeholder_places(PLACEHOLDER_DIGITS[:length])
+                       for length in range(1, len(PLACEHOLDER_DIGITS) + 1)}
 
 
 def moment(line: Line) -> Moment:
