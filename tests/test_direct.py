@@ -97,6 +97,40 @@ def test_a_value_the_database_refuses_is_sqlalchemys_error(store_url: str) -> No
     engine.dispose()
 
 
+def test_an_autocommitted_statement_holds_no_transaction(store_url: str) -> None:
+    """Autocommit: the statement is committed on its own, seen at once by another connection,
+    with no transaction left open on the driver between statements (on SQLite, none that
+    holds the file's write lock while the thread waits for the interpreter); the driver's
+    switch is back as it was afterwards, after a refusal too."""
+    engine = db.make_engine(store_url)
+    with engine.connect() as connection, engine.connect() as other:
+        cases.issue_number(connection, call_sid="CA-open", line="cco", team="t", caller=None,
+                           node="n", now=NOW)
+        case_id = connection.execute(sa.select(cases._CASES.c.id)).scalar_one()
+        connection.commit()
+        dbapi: Any = connection.connection.driver_connection
+        switch = "isolation_level" if connection.dialect.name == "sqlite" else "autocommit"
+        before = getattr(dbapi, switch)
+        began: list[str] = []
+        sa.event.listen(engine, "before_cursor_execute",
+                        lambda *args: began.append(args[2]))
+        with direct.transaction(connection, autocommit=True) as cursor:
+            cursor.first(cases._DIRECT["opened"], {"case_id": case_id, "at": NOW, **NOTE})
+            assert dbapi.in_transaction is False if connection.dialect.name == "sqlite" \
+                else dbapi.info.transaction_status == 0  # psycopg: IDLE
+            seen = other.execute(sa.select(sa.func.count()).select_from(cases._CALLS).where(
+                cases._CALLS.c.call_sid == NOTE["call_sid"])).scalar()
+            other.rollback()
+            assert seen == 1
+        assert getattr(dbapi, switch) == before
+        with pytest.raises(sa.exc.IntegrityError):
+            with direct.transaction(connection, autocommit=True) as cursor:
+                cursor.first(cases._DIRECT["opened"], {"case_id": 999_999, "at": NOW, **NOTE})
+        assert getattr(dbapi, switch) == before
+        assert not any(sql.strip().upper().startswith("BEGIN") for sql in began)
+    engine.dispose()
+
+
 def test_a_statement_inside_sqlalchemys_transaction_is_refused(store_url: str) -> None:
     """SQLAlchemy would not know of the driver's transaction: not allowed."""
     engine = db.make_engine(store_url)

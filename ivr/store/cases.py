@@ -281,7 +281,7 @@ def record_call(
     """Note that a call touched the case (which node, what came of it), once per event."""
     case_id = case if isinstance(case, int) else case.id
     if _direct_ok(db) and db.dialect.name == "sqlite":
-        with direct.transaction(db) as cursor:
+        with direct.transaction(db, autocommit=True) as cursor:  # one statement
             cursor.first(_DIRECT["note_once"], fit(_CALLS, {
                 "case_id": case_id, "call_sid": call_sid, "caller": caller, "at": now,
                 "node": node, "outcome": outcome}))

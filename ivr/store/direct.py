@@ -123,21 +123,26 @@ class Cursor:
 def transaction(connection: Connection, autocommit: bool = False) -> Iterator[Cursor]:
     """One transaction on `connection`'s driver: committed if the block ends well.
 
-    `autocommit` (PostgreSQL): each statement commits on its own, with no BEGIN or COMMIT
-    sent (a statement that does all of a step's work is then one round trip). The connection
-    must have no SQLAlchemy transaction open (it would not know of this one).
+    `autocommit`: each statement commits on its own, with no BEGIN or COMMIT sent (a
+    statement that does all of a step's work is then one round trip on PostgreSQL, one call
+    into SQLite instead of three). The connection must have no SQLAlchemy transaction open
+    (it would not know of this one).
     """
     if connection.in_transaction():
         raise ValueError("a SQLAlchemy transaction is open on this connection")
     dbapi: Any = connection.connection.driver_connection
     dialect = connection.dialect
+    # the driver's own switch: psycopg's `autocommit`; sqlite3's `isolation_level` None
+    # (otherwise it sends BEGIN before a write and leaves the COMMIT to us), then as it was
+    switch, on, off = ("isolation_level", None, dbapi.isolation_level) \
+        if dialect.name == "sqlite" else ("autocommit", True, False)
     try:
         if autocommit:
-            dbapi.autocommit = True
+            setattr(dbapi, switch, on)
         cursor = dbapi.cursor()
     except dialect.loaded_dbapi.Error as e:  # a connection closed under the pool, say
         if autocommit:
-            _quietly(lambda: setattr(dbapi, "autocommit", False), dialect)
+            _quietly(lambda: setattr(dbapi, switch, off), dialect)
         raise as_sqlalchemy_error(connection, e, None, None) from e
     try:
         yield Cursor(connection, cursor)
@@ -152,7 +157,7 @@ def transaction(connection: Connection, autocommit: bool = False) -> Iterator[Cu
     finally:
         _quietly(cursor.close, dialect)
         if autocommit:
-            _quietly(lambda: setattr(dbapi, "autocommit", False), dialect)
+            _quietly(lambda: setattr(dbapi, switch, off), dialect)
 
 
 def as_sqlalchemy_error(connection: Connection, error: Any, statement: str | None,
