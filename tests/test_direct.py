@@ -142,6 +142,27 @@ def test_a_statement_inside_sqlalchemys_transaction_is_refused(store_url: str) -
     engine.dispose()
 
 
+def test_a_transaction_open_on_sqlites_driver_is_not_committed(tmp_path: Any) -> None:
+    """Work begun on the driver behind SQLAlchemy's back is refused, not committed with ours
+    (sqlite3 commits what is open when it is switched to autocommit)."""
+    url = db.database_url(f"sqlite:///{tmp_path / 'open.sqlite3'}", str(tmp_path))
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    with engine.connect() as connection:
+        dbapi: Any = connection.connection.driver_connection
+        dbapi.execute("INSERT INTO cases (number, line, team, level, status, created_at, "
+                      "updated_at) VALUES ('30300004', 'cco', 't', 1, 'open', 'x', 'x')")
+        assert dbapi.in_transaction
+        for autocommit in (True, False):
+            with pytest.raises(ValueError, match="driver has a transaction open"):
+                with direct.transaction(connection, autocommit=autocommit):
+                    pass
+        dbapi.rollback()
+        assert connection.execute(sa.select(sa.func.count()).select_from(cases._CASES)
+                                  ).scalar() == 0
+    engine.dispose()
+
+
 def test_a_statement_whose_sql_depends_on_its_values_is_refused() -> None:
     """An IN list expanded at execution cannot be compiled once."""
     statement = sa.select(cases._CASES.c.id).where(

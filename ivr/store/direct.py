@@ -132,6 +132,9 @@ def transaction(connection: Connection, autocommit: bool = False) -> Iterator[Cu
         raise ValueError("a SQLAlchemy transaction is open on this connection")
     dbapi: Any = connection.connection.driver_connection
     dialect = connection.dialect
+    if dialect.name == "sqlite" and dbapi.in_transaction:
+        # sqlite3 would commit it when switched to autocommit, and at our COMMIT anyway
+        raise ValueError("the driver has a transaction open on this connection")
     # the driver's own switch: psycopg's `autocommit`; sqlite3's `isolation_level` None
     # (otherwise it sends BEGIN before a write and leaves the COMMIT to us), then as it was
     switch, on, off = ("isolation_level", None, dbapi.isolation_level) \
