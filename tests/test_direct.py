@@ -109,14 +109,13 @@ def test_an_autocommitted_statement_holds_no_transaction(store_url: str) -> None
         case_id = connection.execute(sa.select(cases._CASES.c.id)).scalar_one()
         connection.commit()
         dbapi: Any = connection.connection.driver_connection
-        switch = "isolation_level" if connection.dialect.name == "sqlite" else "autocommit"
+        sqlite = connection.dialect.name == "sqlite"
+        switch = "isolation_level" if sqlite else "autocommit"
         before = getattr(dbapi, switch)
-        began: list[str] = []
-        sa.event.listen(engine, "before_cursor_execute",
-                        lambda *args: began.append(args[2]))
+        sent = _driver_statements(dbapi) if sqlite else []
         with direct.transaction(connection, autocommit=True) as cursor:
             cursor.first(cases._DIRECT["opened"], {"case_id": case_id, "at": NOW, **NOTE})
-            assert dbapi.in_transaction is False if connection.dialect.name == "sqlite" \
+            assert dbapi.in_transaction is False if sqlite \
                 else dbapi.info.transaction_status == 0  # psycopg: IDLE
             seen = other.execute(sa.select(sa.func.count()).select_from(cases._CALLS).where(
                 cases._CALLS.c.call_sid == NOTE["call_sid"])).scalar()
@@ -127,18 +126,48 @@ def test_an_autocommitted_statement_holds_no_transaction(store_url: str) -> None
             with direct.transaction(connection, autocommit=True) as cursor:
                 cursor.first(cases._DIRECT["opened"], {"case_id": 999_999, "at": NOW, **NOTE})
         assert getattr(dbapi, switch) == before
-        assert not any(sql.strip().upper().startswith("BEGIN") for sql in began)
+        if sqlite:  # what sqlite3 itself sent: the two INSERTs, no BEGIN, no COMMIT
+            assert [sql.split()[0].upper() for sql in sent] == ["INSERT", "INSERT"]
     engine.dispose()
 
 
-def test_a_statement_inside_sqlalchemys_transaction_is_refused(store_url: str) -> None:
-    """SQLAlchemy would not know of the driver's transaction: not allowed."""
+def _driver_statements(dbapi: Any) -> list[str]:
+    """Every statement sqlite3 sends from now on, its own BEGIN and COMMIT included."""
+    sent: list[str] = []
+    dbapi.set_trace_callback(sent.append)
+    return sent
+
+
+def test_a_look_up_note_on_sqlite_is_one_statement(tmp_path: Any) -> None:
+    """The note of a look-up is sent in autocommit: sqlite3 sends the INSERT alone."""
+    url = db.database_url(f"sqlite:///{tmp_path / 'note.sqlite3'}", str(tmp_path))
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    with engine.connect() as connection:
+        cases.issue_number(connection, call_sid="CA-open", line="cco", team="t", caller=None,
+                           node="n", now=NOW)
+        case_id = connection.execute(sa.select(cases._CASES.c.id)).scalar_one()
+        connection.commit()
+        sent = _driver_statements(connection.connection.driver_connection)
+        cases.record_call(connection, case_id, call_sid="CA-note", caller=None, node="n",
+                          outcome="looked-up", now=NOW)
+        assert [sql.split()[0].upper() for sql in sent] == ["INSERT"]
+    engine.dispose()
+
+
+@pytest.mark.parametrize("autocommit", [True, False])
+def test_a_closed_driver_connection_is_sqlalchemys_lost_connection(
+    store_url: str, autocommit: bool
+) -> None:
+    """A connection closed under the pool: SQLAlchemy's error, the connection invalidated
+    (so `ivr.db.attempt` tells a lost database), whichever switch the block asked for."""
     engine = db.make_engine(store_url)
     with engine.connect() as connection:
-        connection.execute(sa.select(1))
-        with pytest.raises(ValueError, match="transaction is open"):
-            with direct.transaction(connection):
+        connection.connection.driver_connection.close()
+        with pytest.raises(sa.exc.DBAPIError) as lost:
+            with direct.transaction(connection, autocommit=autocommit):
                 pass
+        assert lost.value.connection_invalidated
     engine.dispose()
 
 

@@ -132,35 +132,36 @@ def transaction(connection: Connection, autocommit: bool = False) -> Iterator[Cu
         raise ValueError("a SQLAlchemy transaction is open on this connection")
     dbapi: Any = connection.connection.driver_connection
     dialect = connection.dialect
-    if dialect.name == "sqlite" and dbapi.in_transaction:
-        # sqlite3 would commit it when switched to autocommit, and at our COMMIT anyway
-        raise ValueError("the driver has a transaction open on this connection")
     # the driver's own switch: psycopg's `autocommit`; sqlite3's `isolation_level` None
-    # (otherwise it sends BEGIN before a write and leaves the COMMIT to us), then as it was
-    switch, on, off = ("isolation_level", None, dbapi.isolation_level) \
-        if dialect.name == "sqlite" else ("autocommit", True, False)
+    # (otherwise it sends BEGIN before a write and leaves the COMMIT to us)
+    switch, on = ("isolation_level", None) if dialect.name == "sqlite" else ("autocommit", True)
+    was: list[Any] = []  # the switch as it was, once turned: put back whatever happens
     try:
-        if autocommit:
-            setattr(dbapi, switch, on)
-        cursor = dbapi.cursor()
-    except dialect.loaded_dbapi.Error as e:  # a connection closed under the pool, say
-        if autocommit:
-            _quietly(lambda: setattr(dbapi, switch, off), dialect)
-        raise as_sqlalchemy_error(connection, e, None, None) from e
-    try:
-        yield Cursor(connection, cursor)
-        if not autocommit:
-            try:
-                dbapi.commit()
-            except dialect.loaded_dbapi.Error as e:
-                raise as_sqlalchemy_error(connection, e, None, None) from e
-    except BaseException:
-        _quietly(dbapi.rollback, dialect)
-        raise
+        try:
+            if dialect.name == "sqlite" and dbapi.in_transaction:
+                # sqlite3 would commit it when switched to autocommit, and at our COMMIT
+                raise ValueError("the driver has a transaction open on this connection")
+            if autocommit:
+                was.append(getattr(dbapi, switch))
+                setattr(dbapi, switch, on)
+            cursor = dbapi.cursor()
+        except dialect.loaded_dbapi.Error as e:  # a connection closed under the pool, say
+            raise as_sqlalchemy_error(connection, e, None, None) from e
+        try:
+            yield Cursor(connection, cursor)
+            if not autocommit:
+                try:
+                    dbapi.commit()
+                except dialect.loaded_dbapi.Error as e:
+                    raise as_sqlalchemy_error(connection, e, None, None) from e
+        except BaseException:
+            _quietly(dbapi.rollback, dialect)
+            raise
+        finally:
+            _quietly(cursor.close, dialect)
     finally:
-        _quietly(cursor.close, dialect)
-        if autocommit:
-            _quietly(lambda: setattr(dbapi, switch, off), dialect)
+        if was:
+            _quietly(lambda: setattr(dbapi, switch, was[0]), dialect)
 
 
 def as_sqlalchemy_error(connection: Connection, error: Any, statement: str | None,
