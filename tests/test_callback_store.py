@@ -218,3 +218,40 @@ def test_a_look_up_reads_the_first_open_callback_of_the_case(store_url: str) -> 
         plain = cases.summary(connection, case)
         assert plain is not None and "callback_id" not in plain._fields
     engine.dispose()
+
+
+def test_the_last_answer_puts_the_request_on_the_list_in_one_statement(store_url: str) -> None:
+    """The severity and its due time kept, a request being asked put on the list, one the
+    console holds already left as it is; none without a number to call, none for an unknown
+    call; committed at once (another connection sees it), on SQLite by the one UPDATE alone."""
+    engine = db.make_engine(store_url)
+    due = NOW + timedelta(hours=2)
+    with Session(engine) as session:
+        _callback(session, "CA-asking", case="30300004", number="+582125551234",
+                  severity=None, status="asking")
+        _callback(session, "CA-claimed", case="30300012", number="+582125551234",
+                  severity=3, status="claimed")
+        _callback(session, "CA-no-number", case="30300020", number=None, severity=None,
+                  status="asking")
+    with engine.connect() as connection, engine.connect() as other:
+        sqlite = connection.dialect.name == "sqlite"
+        sent: list[str] = []
+        if sqlite:
+            connection.connection.driver_connection.set_trace_callback(sent.append)
+        done = callbacks.complete(connection, "CA-asking", 2, due, NOW + timedelta(minutes=1))
+        assert done == callbacks.Completed("30300004")
+        if sqlite:
+            assert [sql.split()[0].upper() for sql in sent] == ["UPDATE"]
+        assert callbacks.complete(connection, "CA-claimed", 1, due, NOW) \
+            == callbacks.Completed("30300012")
+        assert callbacks.complete(connection, "CA-no-number", 1, due, NOW) is None
+        assert callbacks.complete(connection, "CA-unknown", 1, due, NOW) is None
+        rows = {r.call_sid: r for r in other.execute(sa.select(
+            Callback.call_sid, Callback.status, Callback.severity, Callback.due_at,
+            Callback.updated_at))}
+        assert (rows["CA-asking"].status, rows["CA-asking"].severity) == ("pending", 2)
+        assert rows["CA-asking"].due_at == due
+        assert rows["CA-asking"].updated_at == NOW + timedelta(minutes=1)
+        assert (rows["CA-claimed"].status, rows["CA-claimed"].severity) == ("claimed", 1)
+        assert (rows["CA-no-number"].status, rows["CA-no-number"].severity) == ("asking", None)
+    engine.dispose()

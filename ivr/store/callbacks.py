@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ivr.store import direct
 from ivr.store.tables import CALLBACK_OPEN, Callback, Case, CaseCall, QueueWait, table
 
 OUTCOMES = ("reached", "no-answer", "busy", "voicemail", "failed")
@@ -95,18 +96,48 @@ def set_number(db: Session, call_sid: str, number: str, now: datetime) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Completed:
+    """A request put on the list by its last answer: the case it is about, if any."""
+
+    case_number: str | None
+
+
+def _typed(name: str, column: str) -> sa.BindParameter[Any]:
+    """A parameter typed as one column of callbacks (its value converted as the column's)."""
+    return sa.bindparam(name, type_=_CALLBACKS.c[column].type)
+
+
+# One statement: the severity, its due time, and the list (a request still being asked goes
+# on it; one the console has taken already keeps its status).
+_COMPLETE_SQL = (
+    sa.update(_CALLBACKS)
+    .where(_CALLBACKS.c.call_sid == _typed("sid", "call_sid"), _CALLBACKS.c.number.is_not(None))
+    .values(severity=_typed("to_severity", "severity"), due_at=_typed("to_due_at", "due_at"),
+            updated_at=_typed("to_updated_at", "updated_at"),
+            status=sa.case((_CALLBACKS.c.status == "asking", "pending"),
+                           else_=_CALLBACKS.c.status))
+    .returning(_CALLBACKS.c.case_number))
+_COMPLETE = direct.Statement(_COMPLETE_SQL)
+
+
 def complete(
-    db: Session, call_sid: str, severity: int, due_at: datetime, now: datetime
-) -> Callback | None:
-    """The last answer: the request goes on the list (None: no request with a number)."""
-    row = by_call(db, call_sid)
-    if row is None or row.number is None:
-        return None
-    row.severity, row.due_at, row.updated_at = severity, due_at, now
-    if row.status == "asking":
-        row.status = "pending"
-    db.commit()
-    return row
+    db: Connection, call_sid: str, severity: int, due_at: datetime, now: datetime
+) -> Completed | None:
+    """The last answer: the request goes on the list (None: no request with a number).
+
+    One UPDATE, committed on its own (autocommit): on PostgreSQL one round trip that waits
+    for the disk, as the caller is told next that the request is kept; on SQLite one call,
+    the file's write lock held only inside it."""
+    values = {"sid": call_sid, "to_severity": severity, "to_due_at": due_at,
+              "to_updated_at": now}
+    if db.in_transaction():
+        row: Any = db.execute(_COMPLETE_SQL, values).first()
+        db.commit()
+    else:
+        with direct.transaction(db, autocommit=True) as cursor:
+            row = cursor.first(_COMPLETE, values)
+    return None if row is None else Completed(row.case_number)
 
 
 def by_call(db: Session, call_sid: str) -> Callback | None:

@@ -56,7 +56,7 @@ def _settle(line: Line, node_id: str, reply: callbacks.Answer, at: Moment) -> Pl
     if severity is None:
         return reply.plan
     due = callbacks.due_at(line, severity, at.at)
-    row = db.attempt(lambda: store.complete(db.session(), call_sid, severity, due, at.at),
+    row = db.attempt(lambda: store.complete(db.connection(), call_sid, severity, due, at.at),
                      f"NOT STORED: callback severity of call {call_sid}")
     if row is None:
         return callbacks.not_registered(line, node_id, at)
