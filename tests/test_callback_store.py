@@ -14,7 +14,7 @@ from alembic.config import Config
 from sqlalchemy.orm import Session
 
 from ivr import db
-from ivr.store import callbacks, cases
+from ivr.store import callbacks, cases, direct
 from ivr.store.tables import Callback, QueueWait
 
 NOW = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
@@ -126,6 +126,27 @@ def test_a_wait_keeps_its_queue_sid_and_the_claim_returns_it(store_url: str) -> 
         callbacks.joined_queue(connection, call_sid="CA1", line="cco", node="centro_soporte",
                                now=NOW, queue_sid="QU" + "3" * 32)
         assert connection.scalar(sa.select(QueueWait.queue_sid)) == queue
+    engine.dispose()
+
+
+def test_two_first_waits_of_one_call_at_once_keep_the_first(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same call's wait URL twice at once (both found no wait yet): the first insert
+    stands, the second is refused quietly and leaves nothing open on the connection; each
+    wait is committed at once (another connection sees it)."""
+    engine = db.make_engine(store_url)
+    with engine.connect() as connection, engine.connect() as other:
+        callbacks.joined_queue(connection, call_sid="CA1", line="cco", node="centro_soporte",
+                               now=NOW)
+        assert other.scalar(sa.select(sa.func.count()).select_from(QueueWait)) == 1
+        other.rollback()
+        never = direct.Statement(sa.select(QueueWait.id).where(sa.false()))
+        monkeypatch.setattr(callbacks, "_WAIT_OF_CALL", never)  # the race: nothing seen yet
+        callbacks.joined_queue(connection, call_sid="CA1", line="cco", node="centro_soporte",
+                               now=NOW + timedelta(minutes=1))
+        assert not connection.in_transaction()
+        assert other.execute(sa.select(QueueWait.joined_at)).scalars().all() == [NOW]
     engine.dispose()
 
 

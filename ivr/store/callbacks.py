@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -33,8 +33,7 @@ def joined_queue(db: Connection, *, call_sid: str, line: str, node: str, now: da
 
     And the SID of Twilio's queue it waits in (kept up to date while it waits).
     """
-    found = db.execute(sa.select(_WAITS.c.id, _WAITS.c.queue_sid, _WAITS.c.left_at)
-                       .where(_WAITS.c.call_sid == call_sid)).first()
+    found = _first(db, _WAIT_OF_CALL, {"sid": call_sid})
     if found is not None:
         if queue_sid and found.queue_sid != queue_sid and found.left_at is None:
             db.execute(sa.update(_WAITS).where(_WAITS.c.id == found.id)
@@ -42,11 +41,35 @@ def joined_queue(db: Connection, *, call_sid: str, line: str, node: str, now: da
             db.commit()
         return
     try:
-        db.execute(sa.insert(_WAITS), {"call_sid": call_sid, "line": line, "node": node,
-                                       "joined_at": now, "queue_sid": queue_sid})
-        db.commit()
+        _first(db, _JOINED, {"call_sid": call_sid, "line": line, "node": node,
+                             "joined_at": now, "queue_sid": queue_sid})
     except IntegrityError:  # the same call's wait URL, twice at once: the first one stands
-        db.rollback()
+        if db.in_transaction():
+            db.rollback()
+
+
+# A wait webhook's statements, each committed on its own (see `_first`)
+_WAIT_OF_CALL = direct.Statement(
+    sa.select(_WAITS.c.id, _WAITS.c.queue_sid, _WAITS.c.left_at)
+    .where(_WAITS.c.call_sid == sa.bindparam("sid", type_=_WAITS.c.call_sid.type)))
+_JOINED = direct.Statement(sa.insert(_WAITS).values(
+    {name: sa.bindparam(name, type_=_WAITS.c[name].type)
+     for name in ("call_sid", "line", "node", "joined_at", "queue_sid")}))
+
+
+def _first(db: Connection, statement: direct.Statement, values: dict[str, Any]) -> Any | None:
+    """Send one statement, committed on its own; its first row, or None.
+
+    Straight to the driver in autocommit (`direct`: no BEGIN, no COMMIT; on SQLite the
+    file's lock held only inside the one call), or, inside a transaction already open,
+    through SQLAlchemy and committed."""
+    if not db.in_transaction():
+        with direct.transaction(db, autocommit=True) as cursor:
+            return cursor.first(statement, values)
+    result = db.execute(cast(sa.Executable, statement.statement), values)
+    row = result.first() if result.returns_rows else None
+    db.commit()
+    return row
 
 
 def start_request(
