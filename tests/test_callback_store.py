@@ -137,8 +137,13 @@ def test_two_first_waits_of_one_call_at_once_keep_the_first(
     wait is committed at once (another connection sees it)."""
     engine = db.make_engine(store_url)
     with engine.connect() as connection, engine.connect() as other:
+        sent: list[str] = []
+        if connection.dialect.name == "sqlite":
+            connection.connection.driver_connection.set_trace_callback(sent.append)
         callbacks.joined_queue(connection, call_sid="CA1", line="cco", node="centro_soporte",
                                now=NOW)
+        if sent:  # what sqlite3 itself sent: the read and the insert, no BEGIN, no COMMIT
+            assert [sql.split()[0].upper() for sql in sent] == ["SELECT", "INSERT"]
         assert other.scalar(sa.select(sa.func.count()).select_from(QueueWait)) == 1
         other.rollback()
         never = direct.Statement(sa.select(QueueWait.id).where(sa.false()))
@@ -275,4 +280,28 @@ def test_the_last_answer_puts_the_request_on_the_list_in_one_statement(store_url
         assert rows["CA-asking"].updated_at == NOW + timedelta(minutes=1)
         assert (rows["CA-claimed"].status, rows["CA-claimed"].severity) == ("claimed", 1)
         assert (rows["CA-no-number"].status, rows["CA-no-number"].severity) == ("asking", None)
+    engine.dispose()
+
+
+def test_inside_an_open_transaction_the_last_answer_and_a_wait_are_committed(
+    store_url: str
+) -> None:
+    """On a connection already in a transaction, the same statements go through SQLAlchemy
+    and are committed (another connection sees them)."""
+    engine = db.make_engine(store_url)
+    with Session(engine) as session:
+        _callback(session, "CA-asking", case="30300004", number="+582125551234",
+                  severity=None, status="asking")
+    with engine.connect() as connection, engine.connect() as other:
+        connection.execute(sa.select(1))
+        assert connection.in_transaction()
+        assert callbacks.complete(connection, "CA-asking", 2, NOW, NOW) \
+            == callbacks.Completed("30300004")
+        assert not connection.in_transaction()
+        connection.execute(sa.select(1))
+        callbacks.joined_queue(connection, call_sid="CA9", line="cco", node="centro_soporte",
+                               now=NOW)
+        assert not connection.in_transaction()
+        assert other.scalar(sa.select(Callback.status)) == "pending"
+        assert other.scalar(sa.select(QueueWait.call_sid)) == "CA9"
     engine.dispose()

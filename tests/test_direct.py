@@ -171,6 +171,33 @@ def test_a_closed_driver_connection_is_sqlalchemys_lost_connection(
     engine.dispose()
 
 
+def test_a_value_its_columns_type_refuses_is_sqlalchemys_error(store_url: str) -> None:
+    """A value the column's own conversion refuses (a time without its zone): SQLAlchemy's
+    StatementError, as SQLAlchemy raises it, which `ivr.db.attempt` catches; nothing sent."""
+    engine = db.make_engine(store_url)
+    with engine.connect() as connection:
+        with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+            with direct.transaction(connection, autocommit=True) as cursor:
+                cursor.first(cases._DIRECT["opened"], {
+                    "case_id": 1, **NOTE, "at": NOW.replace(tzinfo=None)})
+        assert not connection.in_transaction()
+        assert connection.execute(sa.select(sa.func.count()).select_from(cases._CALLS)
+                                  ).scalar() == 0
+    engine.dispose()
+
+
+def test_a_statement_inside_sqlalchemys_transaction_is_refused(store_url: str) -> None:
+    """SQLAlchemy would not know of the driver's transaction: not allowed."""
+    engine = db.make_engine(store_url)
+    with engine.connect() as connection:
+        connection.execute(sa.select(1))
+        with pytest.raises(ValueError, match="transaction is open"):
+            with direct.transaction(connection):
+                pass
+    engine.dispose()
+
+
+
 def test_a_transaction_open_on_sqlites_driver_is_not_committed(tmp_path: Any) -> None:
     """Work begun on the driver behind SQLAlchemy's back is refused, not committed with ours
     (sqlite3 commits what is open when it is switched to autocommit)."""

@@ -151,7 +151,8 @@ def complete(
 
     One UPDATE, committed on its own (autocommit): on PostgreSQL one round trip that waits
     for the disk, as the caller is told next that the request is kept; on SQLite one call,
-    the file's write lock held only inside it."""
+    the file's write lock held only inside it. A connection lost on it may have committed it
+    already: `ivr.db.attempt` then runs it once more, which gives the same row."""
     values = {"sid": call_sid, "to_severity": severity, "to_due_at": due_at,
               "to_updated_at": now}
     if db.in_transaction():

@@ -28,7 +28,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 
 
@@ -107,7 +107,11 @@ class Cursor:
         """Send the statement; its first row (named by its columns), or None."""
         dialect = self.connection.dialect
         compiled = statement.compiled(dialect)
-        sent = parameters(compiled, values)
+        try:
+            sent = parameters(compiled, values)
+        except (TypeError, ValueError) as e:  # a value its column's type refuses (as SQLAlchemy)
+            raise StatementError(f"({type(e).__name__}) {e}", compiled.sql, None, e,
+                                 hide_parameters=True) from e
         self.connection.dispatch.before_cursor_execute(
             self.connection, self.cursor, compiled.sql, sent, None, False)
         try:
