@@ -51,10 +51,9 @@ def joined_queue(db: Connection, *, call_sid: str, line: str, node: str, now: da
 # A wait webhook's statements, each committed on its own (see `_first`)
 _WAIT_OF_CALL = direct.Statement(
     sa.select(_WAITS.c.id, _WAITS.c.queue_sid, _WAITS.c.left_at)
-    .where(_WAITS.c.call_sid == sa.bindparam("sid", type_=_WAITS.c.call_sid.type)))
-_JOINED = direct.Statement(sa.insert(_WAITS).values(
-    {name: sa.bindparam(name, type_=_WAITS.c[name].type)
-     for name in ("call_sid", "line", "node", "joined_at", "queue_sid")}))
+    .where(_WAITS.c.call_sid == direct.typed(_WAITS, "call_sid", "sid")))
+_JOINED = direct.Statement(direct.with_values(
+    sa.insert(_WAITS), _WAITS, ("call_sid", "line", "node", "joined_at", "queue_sid")))
 
 
 def _first(db: Connection, statement: direct.Statement, values: dict[str, Any]) -> Any | None:
@@ -126,22 +125,18 @@ class Completed:
     case_number: str | None
 
 
-def _typed(name: str, column: str) -> sa.BindParameter[Any]:
-    """A parameter typed as one column of callbacks (its value converted as the column's)."""
-    return sa.bindparam(name, type_=_CALLBACKS.c[column].type)
-
-
 # One statement: the severity, its due time, and the list (a request still being asked goes
 # on it; one the console has taken already keeps its status).
-_COMPLETE_SQL = (
+_COMPLETE = direct.Statement(
     sa.update(_CALLBACKS)
-    .where(_CALLBACKS.c.call_sid == _typed("sid", "call_sid"), _CALLBACKS.c.number.is_not(None))
-    .values(severity=_typed("to_severity", "severity"), due_at=_typed("to_due_at", "due_at"),
-            updated_at=_typed("to_updated_at", "updated_at"),
+    .where(_CALLBACKS.c.call_sid == direct.typed(_CALLBACKS, "call_sid", "sid"),
+           _CALLBACKS.c.number.is_not(None))
+    .values(severity=direct.typed(_CALLBACKS, "severity", "to_severity"),
+            due_at=direct.typed(_CALLBACKS, "due_at", "to_due_at"),
+            updated_at=direct.typed(_CALLBACKS, "updated_at", "to_updated_at"),
             status=sa.case((_CALLBACKS.c.status == "asking", "pending"),
                            else_=_CALLBACKS.c.status))
     .returning(_CALLBACKS.c.case_number))
-_COMPLETE = direct.Statement(_COMPLETE_SQL)
 
 
 def complete(
@@ -153,14 +148,8 @@ def complete(
     for the disk, as the caller is told next that the request is kept; on SQLite one call,
     the file's write lock held only inside it. A connection lost on it may have committed it
     already: `ivr.db.attempt` then runs it once more, which gives the same row."""
-    values = {"sid": call_sid, "to_severity": severity, "to_due_at": due_at,
-              "to_updated_at": now}
-    if db.in_transaction():
-        row: Any = db.execute(_COMPLETE_SQL, values).first()
-        db.commit()
-    else:
-        with direct.transaction(db, autocommit=True) as cursor:
-            row = cursor.first(_COMPLETE, values)
+    row = _first(db, _COMPLETE, {"sid": call_sid, "to_severity": severity, "to_due_at": due_at,
+                                 "to_updated_at": now})
     return None if row is None else Completed(row.case_number)
 
 

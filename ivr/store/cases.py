@@ -83,8 +83,8 @@ def _issue_in_one() -> sa.CompoundSelect[Any]:
     any case does: a number told to a caller is stored.
     """
     def value(name: str, table: sa.Table = _CASES) -> sa.BindParameter[Any]:
-        """A typed parameter for one column."""
-        return sa.bindparam(name, type_=table.c[name].type)
+        """A typed parameter for one column (of cases, unless `table`)."""
+        return direct.typed(table, name)
 
     existing = sa.select(_CASES.c.number).where(_CASES.c.call_sid == value("call_sid")).cte(
         "existing")
@@ -103,11 +103,6 @@ def _issue_in_one() -> sa.CompoundSelect[Any]:
 _ISSUE_IN_ONE = _issue_in_one()
 
 
-def _values(insert: Any, table: sa.Table, names: Iterable[str]) -> Any:
-    """`insert` with a parameter of each named column (none of the others, nor the id)."""
-    return insert.values({name: sa.bindparam(name, type_=table.c[name].type) for name in names})
-
-
 _NOTE_COLUMNS = ("case_id", "call_sid", "caller", "at", "node", "outcome")
 # The call's hot path sent straight to the driver (`direct`): a look-up with its note, a new
 # case with its first note. PostgreSQL: one statement each; SQLite: a read or insert, then
@@ -117,14 +112,14 @@ _DIRECT = {
     "summary_pending": direct.Statement(_SUMMARY_PENDING),
     "summary_noted": direct.Statement(_SUMMARY_NOTED),
     "summary_noted_pending": direct.Statement(_SUMMARY_NOTED_PENDING),
-    "note_once": direct.Statement(_values(
+    "note_once": direct.Statement(direct.with_values(
         sqlite.insert(_CALLS), _CALLS, _NOTE_COLUMNS).on_conflict_do_nothing(
             index_elements=_ONCE_COLUMNS, index_where=_ONCE_WHERE)),
     "issue_in_one": direct.Statement(_ISSUE_IN_ONE),
-    "new_case": direct.Statement(_values(
+    "new_case": direct.Statement(direct.with_values(
         sqlite.insert(_CASES), _CASES, _CASE_VALUES).on_conflict_do_nothing().returning(
             _CASES.c.id)),
-    "opened": direct.Statement(_values(sa.insert(_CALLS), _CALLS, _NOTE_COLUMNS)),
+    "opened": direct.Statement(direct.with_values(sa.insert(_CALLS), _CALLS, _NOTE_COLUMNS)),
     "number_of_call": direct.Statement(_NUMBER_OF_CALL),
 }
 _DIRECT_DIALECTS = ("postgresql", "sqlite")

@@ -21,7 +21,7 @@ twice (a case issued once per CallSid, a note once per call).
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -67,6 +67,16 @@ class Statement:
             names = tuple(column[0] for column in cursor.description or ())
             self._rows[dialect.name] = namedtuple("Row", names) if names else None
         return self._rows[dialect.name]
+
+
+def typed(table: sa.Table, column: str, name: str | None = None) -> sa.BindParameter[Any]:
+    """A parameter converted as `table`'s column is (named after it unless `name`)."""
+    return sa.bindparam(name or column, type_=table.c[column].type)
+
+
+def with_values(insert: Any, table: sa.Table, names: Iterable[str]) -> Any:
+    """`insert` with a typed parameter of each named column (none of the others, nor the id)."""
+    return insert.values({name: typed(table, name) for name in names})
 
 
 def compile_for(statement: sa.ClauseElement, dialect: Dialect) -> Compiled:
