@@ -32,7 +32,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,7 +50,12 @@ SERVICE_PORT, FLOOR_PORT, PEER_PORT, SECOND_PORT, BASELINE_PORT = (
 PEER = "Twilio's IVR sample, welcome (no signature check)"
 PEER_APP = "ivr_phone_tree_python:app"
 SEEDED_CASES = 1_000
-SIGNED_PER_SCENARIO = 4_000
+CALLS = 60_000  # signed requests per scenario (--calls), each of a call of its own
+WINDOW_PER_SECOND = 8_000  # requests handed to one wrk run per second of it (none does more)
+# Where each scenario's calls are numbered from (CallSid CA<number>): the scenarios that write
+# draw from ranges of their own, so that no scenario replays a call another one stored.
+LOOK_UPS, WAITS, MIX, NEW_CASES = 10**8, 2 * 10**8, 3 * 10**8, 10**9
+SECOND_CALLS = 5 * 10**7  # a second server's calls: the same ranges, shifted
 CALLER = "+573001234567"
 CCO_CALLER = "+584141112233"
 
@@ -85,6 +90,32 @@ class Result:
     cpu_s: float = 0.0  # CPU seconds the server's workers spent during the run
     requests: int = 0  # requests answered during the run
     db_cpu_s: float = 0.0  # CPU seconds this machine's PostgreSQL spent during the run
+    sent: int = 0  # how far into its list of requests the run went (the next run goes on)
+
+
+@dataclass
+class Feeds:
+    """Where each list of requests goes on from, so that no wrk run replays an earlier one's.
+
+    A write replayed is not a write: a new case's second try for the same CallSid answers
+    with the case already opened, a look-up's note is there already. So each run starts
+    where the last run of its list (the service's or the baseline's: the same calls, on the
+    same database) stopped, and a list used up is reported (`replayed`), not silently cycled.
+    """
+
+    sent: dict[str, int] = field(default_factory=dict)
+    replayed: set[str] = field(default_factory=set)
+
+    def start(self, key: str) -> int:
+        """Where the next run of list `key` starts."""
+        return self.sent.get(key, 0)
+
+    def advance(self, key: str, result: Result, length: int, duration: int) -> None:
+        """Move list `key` past what `result`'s run sent; note a list or window used up."""
+        start = self.start(key)
+        if result.sent > window(length, duration) or start + result.sent > length:
+            self.replayed.add(key)
+        self.sent[key] = start + result.sent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,11 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         report = [_header(options)]
         for name, url in backends.items():
             if options.capacity:
-                report.append(_capacity(name, url, Path(tmp), options.duration, options.rounds))
+                report.append(_capacity(name, url, Path(tmp), options.duration, options.rounds,
+                                        options.calls))
                 continue
             report.append(_run_backend(name, url, Path(tmp), connections, options.duration,
                                        options.rounds, peer, options.only, baseline,
-                                       Ports.from_base(options.port_base)))
+                                       Ports.from_base(options.port_base), options.calls))
     text = "\n".join(report)
     print(text)
     if options.out:
@@ -124,6 +156,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3,
                         help="turns of floor and service per cell (the median is reported)")
     parser.add_argument("--connections", default="1,8,32")
+    parser.add_argument("--calls", type=int, default=CALLS,
+                        help="signed requests per scenario, each of its own call (a run that "
+                             "uses them up is reported as replayed)")
     parser.add_argument("--postgres", help="also run on this PostgreSQL URL (its tables are "
                                            "dropped and recreated)")
     parser.add_argument("--postgres-only", action="store_true", help="skip SQLite")
@@ -169,11 +204,13 @@ def service_env(url: str, workers: int = 2) -> dict[str, str]:
 
 def _run_backend(name: str, url: str, tmp: Path, connections: list[int], duration: int,
                  rounds: int, peer: Path | None, only: list[str] | None,
-                 baseline: Path | None = None, ports: Ports | None = None) -> str:
+                 baseline: Path | None = None, ports: Ports | None = None,
+                 calls: int = CALLS) -> str:
     """All scenarios (or `only` these) on one database, with the floor (and the peer, the
     baseline) measured alongside."""
     ports = ports or Ports.from_base(SERVICE_PORT)
-    numbers = seed_cases(url, SEEDED_CASES)
+    numbers = seed_cases(url, SEEDED_CASES, calls)
+    feeds = Feeds()
     log = open(tmp / f"service-{name}.log", "w")  # noqa: SIM115 - closed below
     with _gunicorn("wsgi:app", ports.service, service_env(url), log) as service:
         size = len(_post(ports.service, "/voice", {"To": "+576017442727", "CallSid": "CAsize"}))
@@ -181,8 +218,8 @@ def _run_backend(name: str, url: str, tmp: Path, connections: list[int], duratio
         with _gunicorn("bench.floor:app", ports.floor, floor_env, log) as floor, \
                 _maybe_peer(peer, log, ports.peer) as peer_pid, \
                 _maybe_baseline(baseline, url, log, ports.baseline) as baseline_pid:
-            scenarios = build_scenarios(numbers, ports.service)
-            base = build_scenarios(numbers, ports.baseline) if baseline_pid else {}
+            scenarios = build_scenarios(numbers, ports.service, calls)
+            base = build_scenarios(numbers, ports.baseline, calls) if baseline_pid else {}
             targets = {s: (ports.service, r) for s, r in scenarios.items()
                        if not only or s in only}
             if peer_pid:
@@ -195,7 +232,7 @@ def _run_backend(name: str, url: str, tmp: Path, connections: list[int], duratio
                                ports.baseline: baseline_pid}
                     cells[c] = _paired(tmp, scenario, port, requests,
                                        scenarios["incoming call"], c, duration, rounds,
-                                       base.get(scenario), masters, ports)
+                                       base.get(scenario), masters, ports, feeds)
                 rows.append((scenario, cells))
             memory = {"service": _peak_memory(service), "floor": _peak_memory(floor),
                       "service private": _private_memory(service),
@@ -207,10 +244,11 @@ def _run_backend(name: str, url: str, tmp: Path, connections: list[int], duratio
                 memory["baseline"] = _peak_memory(baseline_pid)
                 memory["baseline private"] = _private_memory(baseline_pid)
     log.close()
-    return _table(name, size, rows, memory, connections)
+    return _table(name, size, rows, memory, connections, feeds.replayed)
 
 
-def _capacity(name: str, url: str, tmp: Path, duration: int, rounds: int) -> str:
+def _capacity(name: str, url: str, tmp: Path, duration: int, rounds: int,
+              calls: int = CALLS) -> str:
     """Calls per CPU-second of the workers, and how throughput grows with workers and servers.
 
     The mix of whole calls at 32 connections against: one server with 1 worker, one with 2,
@@ -220,12 +258,14 @@ def _capacity(name: str, url: str, tmp: Path, duration: int, rounds: int) -> str
     (on this machine) its own CPU time too: what one database core sustains, which bounds how
     many machines one PostgreSQL serves.
     """
-    numbers = seed_cases(url, SEEDED_CASES)
+    numbers = seed_cases(url, SEEDED_CASES, calls)
     log = open(tmp / f"capacity-{name}.log", "w")  # noqa: SIM115 - closed below
-    scenarios = build_scenarios(numbers, SERVICE_PORT)
+    scenarios = build_scenarios(numbers, SERVICE_PORT, calls)
     mix = scenarios["mix of whole calls"]
     per_call = len(mix) / len(scenarios["incoming call"])
-    second = build_scenarios(numbers, SECOND_PORT)["mix of whole calls"]
+    # the second server's callers are other callers (their own CallSids)
+    second = build_scenarios(numbers, SECOND_PORT, calls, SECOND_CALLS)["mix of whole calls"]
+    feeds = Feeds()
     rows = []
     server = name == "postgresql"
     for label, workers, servers in (("1 server, 1 worker", 1, 1),
@@ -236,19 +276,21 @@ def _capacity(name: str, url: str, tmp: Path, duration: int, rounds: int) -> str
                 _maybe_second(servers, url, log) as two:
             for _ in range(rounds):
                 runs.append(_together(tmp, [(SERVICE_PORT, mix, one), (SECOND_PORT, second, two)]
-                                      [:servers], 32, duration))
+                                      [:servers], 32, duration, feeds))
         rps, p99, cpu, db_cpu = sorted(runs)[len(runs) // 2]
-        calls = rps / per_call
-        row = (f"| {label} | {rps:,.0f} | {calls:,.0f} | {p99:.1f} | {cpu / duration:.2f} | "
-               f"{calls / (cpu / duration):,.0f} |")
+        per_second = rps / per_call
+        row = (f"| {label} | {rps:,.0f} | {per_second:,.0f} | {p99:.1f} | {cpu / duration:.2f} | "
+               f"{per_second / (cpu / duration):,.0f} |")
         if server:
-            row += (f" {db_cpu / duration:.2f} | {calls / (db_cpu / duration or 1):,.0f} | "
-                    f"{calls / ((cpu + db_cpu) / duration):,.0f} |")
+            row += (f" {db_cpu / duration:.2f} | {per_second / (db_cpu / duration or 1):,.0f} | "
+                    f"{per_second / ((cpu + db_cpu) / duration):,.0f} |")
         rows.append(row)
     log.close()
+    replayed = (", some calls replayed: more --calls needed" if feeds.replayed
+                else ", no call replayed")
     return "\n".join([
         f"### capacity on {name} (mix of whole calls, {per_call:.2f} webhooks per call, "
-        f"32 connections, median of {rounds} runs of {duration} s)", "",
+        f"32 connections, median of {rounds} runs of {duration} s{replayed})", "",
         "| servers | webhooks/s | calls/s | worst p99 ms | worker CPU (cores busy) "
         "| calls per CPU-second |" + (" database CPU (cores busy) | calls per database "
                                       "CPU-second | calls per CPU-second, both |"
@@ -268,15 +310,21 @@ def _maybe_second(servers: int, url: str, log: object) -> Iterator[int]:
 
 
 def _together(tmp: Path, targets: list[tuple[int, list[tuple[str, str, str]], int]],
-              connections: int, duration: int) -> tuple[float, float, float, float]:
+              connections: int, duration: int, feeds: Feeds | None = None,
+              ) -> tuple[float, float, float, float]:
     """wrk against every target at once (connections split): total req/s, worst p99, the
-    workers' CPU seconds and this machine's PostgreSQL's."""
+    workers' CPU seconds and this machine's PostgreSQL's. Each target's list goes on where
+    its last run stopped (`feeds`)."""
+    feeds = feeds or Feeds()
     share = connections // len(targets)
     before = sum(_cpu_seconds(master) for _, _, master in targets)
     db_before = database_cpu_seconds()
-    started = [_start_wrk(tmp, f"mix-{port}", port, requests, share, duration)
+    started = [_start_wrk(tmp, f"mix-{port}", port, requests, share, duration,
+                          feeds.start(str(port)))
                for port, requests, _ in targets]
     results = [_result("mix", share, p.communicate(timeout=duration + 60)[0]) for p in started]
+    for (port, requests, _), result in zip(targets, results, strict=True):
+        feeds.advance(str(port), result, len(requests), duration)
     cpu = sum(_cpu_seconds(master) for _, _, master in targets) - before
     db_cpu = database_cpu_seconds() - db_before
     return (sum(r.rps for r in results), max(r.p99_ms for r in results), cpu, db_cpu)
@@ -316,23 +364,30 @@ def _paired(tmp: Path, scenario: str, port: int, requests: list[tuple[str, str, 
             floor_requests: list[tuple[str, str, str]], connections: int, duration: int,
             rounds: int, baseline: list[tuple[str, str, str]] | None = None,
             masters: dict[int, int] | None = None, ports: Ports | None = None,
-            ) -> tuple[Result, Result, Result | None]:
+            feeds: Feeds | None = None) -> tuple[Result, Result, Result | None]:
     """The floor and the service (and the baseline) in turn, `rounds` times: the medians.
 
     Taking turns cancels slow drifts of a shared machine (other processes, CPU boost)
-    that would otherwise favour whichever ran at the better moment.
+    that would otherwise favour whichever ran at the better moment. The service and the
+    baseline go on through the same calls (`feeds`): neither replays the other's.
     """
     floor, service, base = [], [], []
     pids = masters or {}
     ports = ports or Ports.from_base(SERVICE_PORT)
+    feeds = feeds or Feeds()
+
+    def run(name: str, key: str, at: int, sent: list[tuple[str, str, str]]) -> Result:
+        """One wrk run of list `key`, from where its last run stopped."""
+        result = _wrk(tmp, name, at, sent, connections, duration, pids.get(at),
+                      feeds.start(key))
+        feeds.advance(key, result, len(sent), duration)
+        return result
+
     for _ in range(rounds):
-        floor.append(_wrk(tmp, "floor", ports.floor, floor_requests, connections, duration,
-                          pids.get(ports.floor)))
-        service.append(_wrk(tmp, scenario, port, requests, connections, duration,
-                            pids.get(port)))
+        floor.append(run("floor", "floor", ports.floor, floor_requests))
+        service.append(run(scenario, scenario, port, requests))
         if baseline:
-            base.append(_wrk(tmp, "baseline " + scenario, ports.baseline, baseline,
-                             connections, duration, pids.get(ports.baseline)))
+            base.append(run("baseline " + scenario, scenario, ports.baseline, baseline))
     return _median(floor), _median(service), _median(base) if base else None
 
 
@@ -341,12 +396,13 @@ def _median(results: list[Result]) -> Result:
     return sorted(results, key=lambda r: r.rps)[len(results) // 2]
 
 
-def seed_cases(url: str, count: int) -> list[str]:
-    """A fresh, migrated database holding `count` cases; returns their numbers."""
+def seed_cases(url: str, count: int, callbacks: int = CALLS) -> list[str]:
+    """A fresh, migrated database holding `count` cases (and `callbacks` callback requests
+    waiting for their severity); returns the cases' numbers."""
     engine = db.make_engine(db.database_url(url, tempfile.gettempdir()))
     db.drop_schema(engine)
     db.upgrade(engine)
-    seed_callback_requests(engine, SIGNED_PER_SCENARIO)
+    seed_callback_requests(engine, callbacks)
     numbers = sorted({check_digit.new_number(8) for _ in range(count * 2)})[:count]
     now = datetime.now(UTC)
     rows = [{"number": n, "line": "cco", "team": "centro_soporte", "level": 1,
@@ -368,8 +424,15 @@ def seed_callback_requests(engine: sa.Engine, count: int) -> None:
         connection.execute(sa.insert(Callback), rows)
 
 
-def build_scenarios(numbers: list[str], port: int) -> dict[str, list[tuple[str, str, str]]]:
-    """Signed requests for each scenario: (path, signature, form body)."""
+def build_scenarios(numbers: list[str], port: int, calls: int = CALLS,
+                    first_call: int = 0) -> dict[str, list[tuple[str, str, str]]]:
+    """Signed requests for each scenario, `calls` of each: (path, signature, form body).
+
+    Every request is of a call of its own (its CallSid), and the scenarios that write take
+    their calls from ranges of their own (`LOOK_UPS`, ...), as do the whole calls of the
+    mix: each look-up's note, new case and first wait is written for real, never answered
+    as a replay of a call already stored. `first_call` shifts them all (a second server).
+    """
     validator = RequestValidator(TOKEN)
     base = f"http://127.0.0.1:{port}"
 
@@ -380,61 +443,70 @@ def build_scenarios(numbers: list[str], port: int) -> dict[str, list[tuple[str, 
 
     def call(i: int, **extra: str) -> dict[str, str]:
         """Twilio's standard parameters for call number `i`."""
-        return {"CallSid": f"CA{i:032d}", "AccountSid": "AC" + "1" * 32, "From": CALLER,
-                "To": "+576017442727", **extra}
+        return {"CallSid": f"CA{first_call + i:032d}", "AccountSid": "AC" + "1" * 32,
+                "From": CALLER, "To": "+576017442727", **extra}
 
-    n = SIGNED_PER_SCENARIO
-    scenarios = {
-        "incoming call": [signed("/voice", call(i)) for i in range(n)],
-        "menu key": [signed("/voice/certicamara/menu/principal?f=0", call(i, Digits="2"))
-                     for i in range(n)],
-        "type-ahead": [signed("/voice/certicamara/menu/principal?f=0", call(i, Digits="25"))
-                       for i in range(n)],
-        "case look-up (read)": [
-            signed("/voice/cco/case/consulta_caso/entry?f=0",
-                   call(i, Digits=numbers[i % len(numbers)], To="+582124713239"))
-            for i in range(n)],
-        "new case (write)": [
-            signed("/voice/cco/menu/caso_opciones?f=0",
-                   call(10**9 + i, Digits="1", To="+582124713239")) for i in range(n * 8)],
-        "priority-1 dial": [signed("/voice/certicamara/menu/incidente_critico?f=0",
-                                   call(i, Digits="1")) for i in range(n)],
+    def incoming(i: int) -> tuple[str, str, str]:
+        """The call comes in."""
+        return signed("/voice", call(i))
+
+    def key(i: int, digits: str) -> tuple[str, str, str]:
+        """A key (or keys typed ahead) in the main menu."""
+        return signed("/voice/certicamara/menu/principal?f=0", call(i, Digits=digits))
+
+    def look_up(i: int) -> tuple[str, str, str]:
+        """A case number typed."""
+        return signed("/voice/cco/case/consulta_caso/entry?f=0",
+                      call(i, Digits=numbers[i % len(numbers)], To="+582124713239"))
+
+    def new_case(i: int) -> tuple[str, str, str]:
+        """A new case asked for."""
+        return signed("/voice/cco/menu/caso_opciones?f=0",
+                      call(NEW_CASES + i, Digits="1", To="+582124713239"))
+
+    def dial(i: int) -> tuple[str, str, str]:
+        """A priority-1 incident: the on-call mobile dialled."""
+        return signed("/voice/certicamara/menu/incidente_critico?f=0", call(i, Digits="1"))
+
+    def whole_call(i: int) -> list[tuple[str, str, str]]:
+        """A day's call: it comes in; most press keys; some look up or open a case."""
+        out = [incoming(i), key(i, "2") if i % 3 else key(i, "25")]
+        if i % 5 == 0:
+            out.append(look_up(i))
+        if i % 10 == 0:
+            out.append(new_case(i))
+        if i % 20 == 0:
+            out.append(dial(i))
+        return out
+
+    n = range(calls)
+    return {
+        "incoming call": [incoming(i) for i in n],
+        "menu key": [key(i, "2") for i in n],
+        "type-ahead": [key(i, "25") for i in n],
+        "case look-up (read)": [look_up(LOOK_UPS + i) for i in n],
+        "new case (write)": [new_case(i) for i in n],
+        "priority-1 dial": [dial(i) for i in n],
         # the wait told: place and minutes said, the first wait of each call noted (a write)
         "queue wait told": [
             signed("/voice/cco/wait/centro_soporte",
-                   call(i, To="+582124713239", From=CCO_CALLER, QueueTime="45",
+                   call(WAITS + i, To="+582124713239", From=CCO_CALLER, QueueTime="45",
                         QueuePosition=str(1 + i % 12), AvgQueueTime="240"))
-            for i in range(n)],
+            for i in n],
         # a callback's last answer: severity, due time in business hours, the list (a write)
         "callback severity (write)": [
             signed("/voice/cco/callback/centro_soporte/severity?f=0",
                    {**call(i, Digits="2", To="+582124713239", From=CCO_CALLER),
                     "CallSid": f"CB{i:032d}"})
-            for i in range(n)],
+            for i in n],
+        "mix of whole calls": [r for i in n for r in whole_call(MIX + i)],
     }
-    scenarios["mix of whole calls"] = _mix(scenarios, n)
-    return scenarios
-
-
-def _mix(scenarios: dict[str, list[tuple[str, str, str]]], n: int) -> list[tuple[str, str, str]]:
-    """A day's calls: every call comes in; most press keys; some look up or open a case."""
-    out = []
-    for i in range(n):
-        out.append(scenarios["incoming call"][i])
-        out.append(scenarios["menu key"][i] if i % 3 else scenarios["type-ahead"][i])
-        if i % 5 == 0:
-            out.append(scenarios["case look-up (read)"][i])
-        if i % 10 == 0:
-            out.append(scenarios["new case (write)"][n * 4 + i])
-        if i % 20 == 0:
-            out.append(scenarios["priority-1 dial"][i])
-    return out
 
 
 def _wrk(tmp: Path, name: str, port: int, requests: list[tuple[str, str, str]],
-         connections: int, duration: int, master: int | None = None) -> Result:
-    """One wrk run of `requests` (cycled) at `connections`."""
-    process = _start_wrk(tmp, name, port, requests, connections, duration)
+         connections: int, duration: int, master: int | None = None, start: int = 0) -> Result:
+    """One wrk run of `requests` at `connections`, from `start` on."""
+    process = _start_wrk(tmp, name, port, requests, connections, duration, start)
     before = _cpu_seconds(master) if master else 0.0
     db_before = database_cpu_seconds()
     out, _ = process.communicate(timeout=duration + 60)
@@ -446,14 +518,25 @@ def _wrk(tmp: Path, name: str, port: int, requests: list[tuple[str, str, str]],
 
 
 def _start_wrk(tmp: Path, name: str, port: int, requests: list[tuple[str, str, str]],
-               connections: int, duration: int) -> subprocess.Popen[str]:
-    """Start wrk on `requests` (cycled) at `connections`."""
-    script = tmp / f"{abs(hash((name, port, connections)))}.lua"
-    script.write_text(_lua(requests), encoding="utf-8")
+               connections: int, duration: int, start: int = 0) -> subprocess.Popen[str]:
+    """Start wrk on `requests` from `start` on (a window of them, enough for the run)."""
     threads = 1 if connections == 1 else 2
+    key = abs(hash((name, port, connections, start)))
+    data = tmp / f"{key}.tsv"
+    size = window(len(requests), duration)
+    with data.open("w", encoding="utf-8") as out:
+        for i in range(start, start + size):
+            out.write("\t".join(requests[i % len(requests)]) + "\n")
+    script = tmp / f"{key}.lua"
+    script.write_text(_lua(data, threads), encoding="utf-8")
     return subprocess.Popen(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
          "-s", str(script), f"http://127.0.0.1:{port}"], stdout=subprocess.PIPE, text=True)
+
+
+def window(length: int, duration: int) -> int:
+    """How many of a list's requests one run of `duration` seconds is given."""
+    return min(length, WINDOW_PER_SECOND * duration)
 
 
 def _result(name: str, connections: int, out: str, cpu: float = 0.0) -> Result:
@@ -462,7 +545,7 @@ def _result(name: str, connections: int, out: str, cpu: float = 0.0) -> Result:
     seconds = data["duration_us"] / 1e6
     return Result(name, connections, data["requests"] / seconds, data["p50"] / 1000,
                   data["p99"] / 1000, data["max"] / 1000, data["errors"] + data["non2xx"],
-                  cpu, data["requests"])
+                  cpu, data["requests"], sent=data["sent"])
 
 
 def _cpu_seconds(master: int) -> float:
@@ -496,32 +579,42 @@ def _processes() -> Iterator[tuple[int, str, list[str]]]:
         yield int(stat.parent.name), head.partition("(")[2], tail.split()
 
 
-def _lua(requests: list[tuple[str, str, str]]) -> str:
-    """A wrk script that sends the pre-signed requests in turn and reports JSON."""
-    rows = ",\n".join(f"{{{_lua_str(p)}, {_lua_str(s)}, {_lua_str(b)}}}"
-                      for p, s, b in requests)
+def _lua(data: Path, threads: int) -> str:
+    """A wrk script that sends the pre-signed requests of `data` (one per line: path,
+    signature, body, tab-separated) in turn, threads interleaved, and reports JSON.
+
+    Each thread formats its requests before the run starts (no formatting while it is
+    timed); its n-th request is line n × threads + its number. `sent` is how far into the
+    lines the busiest thread went: where the next run goes on."""
     return f"""
-local requests = {{
-{rows}
-}}
-local threads = 0
-setup = function(thread) thread:set("tid", threads); threads = threads + 1 end
-local i = 0
-init = function(args) i = (tid or 0) * math.floor(#requests / 2) end
+local threads, T = {{}}, {threads}
+setup = function(thread) thread:set("tid", #threads); table.insert(threads, thread) end
+init = function(args)
+  reqs, c = {{}}, 0
+  local n = 0
+  for line in io.lines({_lua_str(str(data))}) do
+    if n % T == tid then
+      local p, s, b = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+      local headers = {{["Content-Type"] = "application/x-www-form-urlencoded"}}
+      if s ~= "" then headers["X-Twilio-Signature"] = s end
+      reqs[#reqs + 1] = wrk.format("POST", p, headers, b)
+    end
+    n = n + 1
+  end
+end
 request = function()
-  i = i + 1
-  local r = requests[(i % #requests) + 1]
-  local headers = {{["Content-Type"] = "application/x-www-form-urlencoded"}}
-  if r[2] ~= "" then headers["X-Twilio-Signature"] = r[2] end
-  return wrk.format("POST", r[1], headers, r[3])
+  local r = reqs[(c % #reqs) + 1]
+  c = c + 1
+  return r
 end
 done = function(summary, latency, requests)
-  local e = summary.errors
+  local e, most = summary.errors, 0
+  for _, thread in ipairs(threads) do most = math.max(most, thread:get("c")) end
   io.write(string.format(
     '{{"requests": %d, "duration_us": %d, "errors": %d, "non2xx": %d, '
-    .. '"p50": %d, "p99": %d, "max": %d}}\\n',
+    .. '"p50": %d, "p99": %d, "max": %d, "sent": %d}}\\n',
     summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
-    latency:percentile(50), latency:percentile(99), latency.max))
+    latency:percentile(50), latency:percentile(99), latency.max, most * T))
 end
 """
 
@@ -614,7 +707,8 @@ def _db_cpu_us(result: Result) -> float:
 
 def _table(name: str, size: int,
            rows: list[tuple[str, dict[int, tuple[Result, Result, Result | None]]]],
-           memory: dict[str, float], connections: list[int]) -> str:
+           memory: dict[str, float], connections: list[int],
+           replayed: set[str] | None = None) -> str:
     """The Markdown table of one backend's run.
 
     On PostgreSQL, also the database's own CPU per request (it shares this machine's cores
@@ -637,6 +731,10 @@ def _table(name: str, size: int,
            f"{extra}",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
            "| ---: |" + " ---: |" * (db_columns + extra).count("|")]
+    written = sorted((replayed or set()) - {"floor"})
+    if written:  # the floor's constant document does not care; a write replayed is a read
+        out[1:1] = ["", "Lists used up, so some of their calls replayed (more --calls "
+                    f"needed): {', '.join(written)}", ""]
     for scenario, cells in rows:
         for c in connections:
             floor, r, before = cells[c]
