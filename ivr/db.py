@@ -242,7 +242,7 @@ def get_health() -> Health:
     return health
 
 
-def attempt(work: Callable[[], T], failure: str) -> T | None:
+def attempt(work: Callable[[], T], failure: str, give_back: bool = True) -> T | None:
     """Run `work` against the database; on a database error log `failure` and give None.
 
     One place for what a webhook does when the database fails: the caller is never kept
@@ -253,7 +253,9 @@ def attempt(work: Callable[[], T], failure: str) -> T | None:
     A pooled connection found dead on the step's first statement (the server restarted a
     moment ago: `_ping_when_idle`) is not a failure: the step runs once more on a new
     connection. After the step, the request's connections go back to the pool (what comes
-    next, a REST call or the log line, holds none).
+    next, a REST call or the log line, holds none); with `give_back` False an idle one stays
+    for the step that follows at once (one checkout for both), and the caller gives it back
+    (`release`) when that step is done or not needed.
     """
     for last in (False, True):
         sent = [0]
@@ -276,7 +278,8 @@ def attempt(work: Callable[[], T], failure: str) -> T | None:
             else:
                 discard()
         else:
-            _release()
+            if give_back:
+                release()
             return done
         finally:
             _STEP_STATEMENTS.reset(token)
@@ -294,7 +297,7 @@ def _lost_at_first(error: SQLAlchemyError, statements_sent: int) -> bool:
         and error.statement is not None and statements_sent == 1
 
 
-def _release() -> None:
+def release() -> None:
     """Give the request's connections back to the pool between steps, where nothing is open."""
     try:
         _end_read(g.get("db_session"))

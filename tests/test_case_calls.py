@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -122,6 +123,37 @@ def test_look_up_reads_the_status_and_routes_to_the_team(
         case = cases.case_with_calls(db.session(), number)
         assert case is not None
         assert [(c.outcome, c.caller) for c in case.calls][-1] == ("looked-up", "+584149998877")
+
+
+@pytest.mark.parametrize("ttl", [0, 60], ids=["flask", "fast-lane"])
+def test_a_look_up_reads_and_notes_on_one_pooled_connection(
+    make_app: Any, clock: Clock, ttl: int
+) -> None:
+    """On SQLite the read and the note are two steps; the note takes the connection the read
+    used (one checkout of the pool, not two), and it is back in the pool after the webhook."""
+    app: Flask = make_app(IVR_OVERRIDE_TTL=ttl)
+    number = _store_case(app, clock, status="in_progress")
+    unknown = "1234567"
+    unknown += check_digit.damm_digit(unknown)
+    pool = app.extensions["ivr.engine"].pool
+    checkouts: list[int] = []
+    sa.event.listen(pool, "checkout", lambda *args: checkouts.append(1))
+    taken = {}
+    for typed in (unknown, number):
+        caller = Caller(app.test_client())
+        caller.sid = "CA" + typed.rjust(32, "0")
+        caller.call(CCO, caller="+584149998877")
+        caller.press("2")
+        checkouts.clear()
+        twiml = caller.press(typed + "#")
+        taken[typed] = len(checkouts)
+        assert pool.checkedout() == 0
+    assert "Encontramos su caso número" in twiml.text
+    assert taken[number] == taken[unknown]  # found and noted: no second checkout
+    with app.app_context():
+        case = cases.case_with_calls(db.session(), number)
+        assert case is not None
+        assert [c.outcome for c in case.calls][-1] == "looked-up"
 
 
 def _typo(number: str) -> str:

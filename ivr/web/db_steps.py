@@ -83,14 +83,20 @@ def _find(
         return (cases.summary(db.connection(), action.number, callbacks_of=callbacks_of),
                 False)
 
-    found = db.attempt(look_up, f"case store unavailable: no look-up for call {call_sid}")
-    if found is None:
-        return case_flow.lookup_unavailable(line, action.node, now)
-    row, noted = found
-    if row is None:
-        return case_flow.found(line, action.node, action.number, None, action.failures, now)
-    if not noted:
-        _note_look_up(row.id, action, call_sid, caller, now)
+    # the read keeps its connection for the note that follows (one pool checkout for both)
+    found = db.attempt(look_up, f"case store unavailable: no look-up for call {call_sid}",
+                       give_back=False)
+    try:
+        if found is None:
+            return case_flow.lookup_unavailable(line, action.node, now)
+        row, noted = found
+        if row is None:
+            return case_flow.found(line, action.node, action.number, None, action.failures,
+                                   now)
+        if not noted:
+            _note_look_up(row.id, action, call_sid, caller, now)
+    finally:
+        db.release()
     info = case_flow.CaseInfo(row.number, row.status, row.team, row.level)
     pending = _pending_callback(line, row, caller) if callbacks_of is not None else None
     return case_flow.found(line, action.node, action.number, info, action.failures, now,
