@@ -56,6 +56,9 @@ WINDOW_PER_SECOND = 8_000  # requests handed to one wrk run per second of it (no
 # draw from ranges of their own, so that no scenario replays a call another one stored.
 LOOK_UPS, WAITS, MIX, NEW_CASES = 10**8, 2 * 10**8, 3 * 10**8, 10**9
 SECOND_CALLS = 5 * 10**7  # a second server's calls: the same ranges, shifted
+# What these answer stores nothing per call, so a replayed call is the same work: their lists
+# may be cycled (the menus from memory, the floor's constant document, the sample's welcome).
+STATELESS = frozenset({"floor", "incoming call", "menu key", "type-ahead", "priority-1 dial"})
 CALLER = "+573001234567"
 CCO_CALLER = "+584141112233"
 
@@ -731,8 +734,8 @@ def _table(name: str, size: int,
            f"{extra}",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
            "| ---: |" + " ---: |" * (db_columns + extra).count("|")]
-    written = sorted((replayed or set()) - {"floor"})
-    if written:  # the floor's constant document does not care; a write replayed is a read
+    written = sorted((replayed or set()) - STATELESS - {PEER})
+    if written:  # a write replayed is not a write
         out[1:1] = ["", "Lists used up, so some of their calls replayed (more --calls "
                     f"needed): {', '.join(written)}", ""]
     for scenario, cells in rows:
