@@ -12,7 +12,9 @@ again) serves the `app` of a checkout of Twilio's public IVR sample
 (TwilioDevEd/ivr-phone-tree-python, its UTF-8 BOM stripped from views.py; never committed
 here) and its welcome webhook is measured too. wrk, a separate process, sends real signed
 Twilio requests, scenario by scenario; every figure is reported next to the floor measured in
-the same run, in turns. Needs wrk (Debian package `wrk`).
+the same run, in turns. Each request is of a call of its own and no run replays another's
+calls (`Feeds`), so every look-up writes its note and every new case opens a case. Needs wrk
+(Debian package `wrk`).
 """
 
 from __future__ import annotations
