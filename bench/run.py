@@ -328,6 +328,7 @@ def _together(tmp: Path, targets: list[tuple[int, list[tuple[str, str, str]], in
                           feeds.start(str(port)))
                for port, requests, _ in targets]
     results = [_result("mix", share, p.communicate(timeout=duration + 60)[0]) for p in started]
+    _clean(tmp)
     for (port, requests, _), result in zip(targets, results, strict=True):
         feeds.advance(str(port), result, len(requests), duration)
     cpu = sum(_cpu_seconds(master) for _, _, master in targets) - before
@@ -515,6 +516,7 @@ def _wrk(tmp: Path, name: str, port: int, requests: list[tuple[str, str, str]],
     before = _cpu_seconds(master) if master else 0.0
     db_before = database_cpu_seconds()
     out, _ = process.communicate(timeout=duration + 60)
+    _clean(tmp)
     cpu = _cpu_seconds(master) - before if master else 0.0
     db_cpu = database_cpu_seconds() - db_before
     if process.returncode:
@@ -527,16 +529,22 @@ def _start_wrk(tmp: Path, name: str, port: int, requests: list[tuple[str, str, s
     """Start wrk on `requests` from `start` on (a window of them, enough for the run)."""
     threads = 1 if connections == 1 else 2
     key = abs(hash((name, port, connections, start)))
-    data = tmp / f"{key}.tsv"
     size = window(len(requests), duration)
-    with data.open("w", encoding="utf-8") as out:
-        for i in range(start, start + size):
-            out.write("\t".join(requests[i % len(requests)]) + "\n")
+    for thread in range(threads):  # each thread reads only its own lines before the run
+        with (tmp / f"{key}-{thread}.tsv").open("w", encoding="utf-8") as out:
+            for i in range(start + thread, start + size, threads):
+                out.write("\t".join(requests[i % len(requests)]) + "\n")
     script = tmp / f"{key}.lua"
-    script.write_text(_lua(data, threads), encoding="utf-8")
+    script.write_text(_lua(tmp / f"{key}-", threads), encoding="utf-8")
     return subprocess.Popen(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
          "-s", str(script), f"http://127.0.0.1:{port}"], stdout=subprocess.PIPE, text=True)
+
+
+def _clean(tmp: Path) -> None:
+    """Remove the last run's request files (several MB each, beside the database)."""
+    for leftover in [*tmp.glob("*.tsv"), *tmp.glob("*.lua")]:
+        leftover.unlink()
 
 
 def window(length: int, duration: int) -> int:
@@ -585,26 +593,23 @@ def _processes() -> Iterator[tuple[int, str, list[str]]]:
 
 
 def _lua(data: Path, threads: int) -> str:
-    """A wrk script that sends the pre-signed requests of `data` (one per line: path,
-    signature, body, tab-separated) in turn, threads interleaved, and reports JSON.
+    """A wrk script that sends pre-signed requests in turn, threads interleaved, and reports
+    JSON. Thread k reads `data` + "k.tsv" (one request per line: path, signature, body,
+    tab-separated): lines k, k + threads, k + 2 × threads … of the window.
 
     Each thread formats its requests before the run starts (no formatting while it is
-    timed); its n-th request is line n × threads + its number. `sent` is how far into the
-    lines the busiest thread went: where the next run goes on."""
+    timed). `sent` is how far into the window the busiest thread went: where the next run
+    goes on."""
     return f"""
 local threads, T = {{}}, {threads}
 setup = function(thread) thread:set("tid", #threads); table.insert(threads, thread) end
 init = function(args)
   reqs, c = {{}}, 0
-  local n = 0
-  for line in io.lines({_lua_str(str(data))}) do
-    if n % T == tid then
-      local p, s, b = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
-      local headers = {{["Content-Type"] = "application/x-www-form-urlencoded"}}
-      if s ~= "" then headers["X-Twilio-Signature"] = s end
-      reqs[#reqs + 1] = wrk.format("POST", p, headers, b)
-    end
-    n = n + 1
+  for line in io.lines({_lua_str(str(data))} .. tid .. ".tsv") do
+    local p, s, b = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+    local headers = {{["Content-Type"] = "application/x-www-form-urlencoded"}}
+    if s ~= "" then headers["X-Twilio-Signature"] = s end
+    reqs[#reqs + 1] = wrk.format("POST", p, headers, b)
   end
 end
 request = function()
