@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ivr import db
-from ivr.core import check_digit
+from ivr.core import case_flow, check_digit
 from ivr.store import cases
 from ivr.store.tables import Case
 from tests.conftest import CCO, Caller, Clock, recording
@@ -127,10 +127,11 @@ def test_look_up_reads_the_status_and_routes_to_the_team(
 
 @pytest.mark.parametrize("ttl", [0, 60], ids=["flask", "fast-lane"])
 def test_a_look_up_reads_and_notes_on_one_pooled_connection(
-    make_app: Any, clock: Clock, ttl: int
+    make_app: Any, clock: Clock, ttl: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On SQLite the read and the note are two steps; the note takes the connection the read
-    used (one checkout of the pool, not two), and it is back in the pool after the webhook."""
+    used (one checkout of the pool, not two), and the step gives it back before the case's
+    answer is made (not only when the request ends)."""
     app: Flask = make_app(IVR_OVERRIDE_TTL=ttl)
     number = _store_case(app, clock, status="in_progress")
     unknown = "1234567"
@@ -138,6 +139,15 @@ def test_a_look_up_reads_and_notes_on_one_pooled_connection(
     pool = app.extensions["ivr.engine"].pool
     checkouts: list[int] = []
     sa.event.listen(pool, "checkout", lambda *args: checkouts.append(1))
+    out_when_answered: list[int] = []
+    found = case_flow.found
+
+    def answered(*args: Any, **kwargs: Any) -> Any:
+        """The case's answer, noting how many connections are out meanwhile."""
+        out_when_answered.append(pool.checkedout())
+        return found(*args, **kwargs)
+
+    monkeypatch.setattr(case_flow, "found", answered)
     taken = {}
     for typed in (unknown, number):
         caller = Caller(app.test_client())
@@ -149,7 +159,9 @@ def test_a_look_up_reads_and_notes_on_one_pooled_connection(
         taken[typed] = len(checkouts)
         assert pool.checkedout() == 0
     assert "Encontramos su caso número" in twiml.text
+    assert taken[unknown] >= 1  # the read
     assert taken[number] == taken[unknown]  # found and noted: no second checkout
+    assert out_when_answered == [0, 0]  # unknown, then found: the connection is back
     with app.app_context():
         case = cases.case_with_calls(db.session(), number)
         assert case is not None

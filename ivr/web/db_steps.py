@@ -87,16 +87,15 @@ def _find(
     found = db.attempt(look_up, f"case store unavailable: no look-up for call {call_sid}",
                        give_back=False)
     try:
-        if found is None:
-            return case_flow.lookup_unavailable(line, action.node, now)
-        row, noted = found
-        if row is None:
-            return case_flow.found(line, action.node, action.number, None, action.failures,
-                                   now)
-        if not noted:
+        row, noted = found if found is not None else (None, True)
+        if row is not None and not noted:
             _note_look_up(row.id, action, call_sid, caller, now)
     finally:
-        db.release()
+        db.release()  # before the answer is made, whatever the step did
+    if found is None:
+        return case_flow.lookup_unavailable(line, action.node, now)
+    if row is None:
+        return case_flow.found(line, action.node, action.number, None, action.failures, now)
     info = case_flow.CaseInfo(row.number, row.status, row.team, row.level)
     pending = _pending_callback(line, row, caller) if callbacks_of is not None else None
     return case_flow.found(line, action.node, action.number, info, action.failures, now,
