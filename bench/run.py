@@ -60,7 +60,8 @@ LOOK_UPS, WAITS, MIX, NEW_CASES = 10**8, 2 * 10**8, 3 * 10**8, 10**9
 SECOND_CALLS = 5 * 10**7  # a second server's calls: the same ranges, shifted
 # What these answer stores nothing per call, so a replayed call is the same work: their lists
 # may be cycled (the menus from memory, the floor's constant document, the sample's welcome).
-STATELESS = frozenset({"floor", "incoming call", "menu key", "type-ahead", "priority-1 dial"})
+STATELESS = frozenset({"floor", PEER, "incoming call", "menu key", "type-ahead",
+                       "priority-1 dial"})
 CALLER = "+573001234567"
 CCO_CALLER = "+584141112233"
 
@@ -382,11 +383,11 @@ def _paired(tmp: Path, scenario: str, port: int, requests: list[tuple[str, str, 
     ports = ports or Ports.from_base(SERVICE_PORT)
     feeds = feeds or Feeds()
 
-    def run(name: str, key: str, at: int, sent: list[tuple[str, str, str]]) -> Result:
+    def run(name: str, key: str, at: int, listed: list[tuple[str, str, str]]) -> Result:
         """One wrk run of list `key`, from where its last run stopped."""
-        result = _wrk(tmp, name, at, sent, connections, duration, pids.get(at),
+        result = _wrk(tmp, name, at, listed, connections, duration, pids.get(at),
                       feeds.start(key))
-        feeds.advance(key, result, len(sent), duration)
+        feeds.advance(key, result, len(listed), duration)
         return result
 
     for _ in range(rounds):
@@ -437,7 +438,8 @@ def build_scenarios(numbers: list[str], port: int, calls: int = CALLS,
     Every request is of a call of its own (its CallSid), and the scenarios that write take
     their calls from ranges of their own (`LOOK_UPS`, ...), as do the whole calls of the
     mix: each look-up's note, new case and first wait is written for real, never answered
-    as a replay of a call already stored. `first_call` shifts them all (a second server).
+    as a replay of a call already stored. `first_call` shifts them all (a second server's
+    callers) but the callbacks', whose CallSids are the ones `seed_callback_requests` stored.
     """
     validator = RequestValidator(TOKEN)
     base = f"http://127.0.0.1:{port}"
@@ -741,7 +743,7 @@ def _table(name: str, size: int,
            f"{extra}",
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
            "| ---: |" + " ---: |" * (db_columns + extra).count("|")]
-    written = sorted((replayed or set()) - STATELESS - {PEER})
+    written = sorted((replayed or set()) - STATELESS)
     if written:  # a write replayed is not a write
         out[1:1] = ["", "Lists used up, so some of their calls replayed (more --calls "
                     f"needed): {', '.join(written)}", ""]
