@@ -195,12 +195,6 @@ def _read_with_case(connection: sa.Connection, number: str) -> tuple[Any, ...]:
     the same from the separate queries (by case, then by that callback's number)."""
     row = cases.summary(connection, number, callbacks_of="cco")
     assert row is not None and row.number == number
-    if connection.dialect.name == "postgresql":
-        connection.rollback()
-        note = {"call_sid": "CA-look", "caller": None, "node": "consulta",
-                "outcome": "looked-up", "now": NOW}
-        noted = cases.summary_noted(connection, number, callbacks_of="cco", **note)
-        assert noted is not None and tuple(noted)[:-1] == tuple(row)
     by_case = callbacks.pending_for(connection, line="cco", case_number=number)
     number_of_it = connection.scalar(sa.select(Callback.number).where(
         Callback.id == by_case.id)) if by_case is not None else None

@@ -19,15 +19,12 @@ CASE = {"number": "30300004", "line": "cco", "team": "t", "level": 1, "status": 
         "call_sid": "CA-new", "caller": None, "created_at": NOW, "updated_at": NOW}
 # Each statement the webhooks send directly, with the dialects it is sent on and its values.
 SENT: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
-    "summary": (("sqlite",), {"number": "{number}"}),
-    "summary_pending": (("sqlite",), {"number": "{number}", "line": "cco"}),
+    "summary": (("sqlite", "postgresql"), {"number": "{number}"}),
+    "summary_pending": (("sqlite", "postgresql"), {"number": "{number}", "line": "cco"}),
     "note_once": (("sqlite",), {"case_id": "{case_id}", "at": NOW, **NOTE}),
     "new_case": (("sqlite",), CASE),
     "opened": (("sqlite",), {"case_id": "{case_id}", "at": NOW, **NOTE, "outcome": "opened"}),
     "number_of_call": (("sqlite",), {"sid": "CA-open"}),
-    "summary_noted": (("postgresql",), {"number": "{number}", "at": NOW, **NOTE}),
-    "summary_noted_pending": (("postgresql",), {"number": "{number}", "at": NOW, **NOTE,
-                                                "line": "cco"}),
     "issue_in_one": (("postgresql",), {**CASE, "node": "nuevo"}),
 }
 

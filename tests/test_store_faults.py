@@ -386,57 +386,72 @@ def test_a_foreign_recording_url_is_neither_stored_nor_thanked(
 
 
 
-# One round trip for a look-up on PostgreSQL
+# A look-up's note goes with the worker's next batch
 
 
-def test_a_look_up_and_its_note_in_one_statement(store_url: str) -> None:
-    """PostgreSQL: the summary and the note (once per call) in one statement; elsewhere, and
-    inside an open transaction, the caller is told to take the two steps."""
+def test_a_batch_of_notes_keeps_each_once_and_skips_a_deleted_case(store_url: str) -> None:
+    """`write_notes`: one transaction; a note already there (a retried webhook) or twice in
+    the batch is kept once, and a note of a case deleted since (`forget`) is dropped without
+    costing the other notes theirs, on either engine."""
     engine = db.make_engine(store_url)
     with engine.connect() as connection:
-        number = cases.issue_number(connection, call_sid="CA-open", line="cco", team="t",
-                                    caller=None, node="n", now=NOW)
-        note = {"call_sid": "CA-look", "caller": "+573001112233", "node": "consulta",
-                "outcome": "looked-up", "now": NOW}
-        if connection.dialect.name != "postgresql":
-            with pytest.raises(NotImplementedError):
-                cases.summary_noted(connection, number, **note)
-            engine.dispose()
-            return
-        for _ in range(2):
-            row = cases.summary_noted(connection, number, **note)
-            assert row is not None and (row.number, row.status, row.team, row.level) == (
-                number, "open", "t", 1)
-        assert cases.summary_noted(connection, "00000000", **note) is None
-        assert not connection.in_transaction()
-        connection.execute(sa.select(1))
-        with pytest.raises(NotImplementedError):
-            cases.summary_noted(connection, number, **note)
-        connection.rollback()
-        notes = connection.execute(sa.select(CaseCall.outcome, CaseCall.caller, CaseCall.at)
-                                   .order_by(CaseCall.id)).all()
+        kept = cases.issue_number(connection, call_sid="CA-kept", line="cco", team="t",
+                                  caller=None, node="n", now=NOW)
+        gone = cases.issue_number(connection, call_sid="CA-gone", line="cco", team="t",
+                                  caller=None, node="n", now=NOW)
+        ids = {n: i for n, i in connection.execute(sa.select(Case.number, Case.id))}
+        connection.execute(sa.delete(Case).where(Case.number == gone))
+        connection.commit()
+
+    def note(number_id: int, sid: str) -> dict[str, Any]:
+        """A look-up note of call `sid` on a case."""
+        return cases.note_values(number_id, call_sid=sid, caller="+573001112233",
+                                 node="consulta", outcome="looked-up", now=NOW)
+
+    cases.write_notes(engine, [note(ids[kept], "CA-1"), note(ids[gone], "CA-2"),
+                               note(ids[kept], "CA-3"), note(ids[kept], "CA-1")])
+    cases.write_notes(engine, [note(ids[kept], "CA-3"), note(ids[kept], "CA-4")])
+    cases.write_notes(engine, [])
+    with engine.connect() as connection:
+        notes = connection.execute(sa.select(CaseCall.case_id, CaseCall.call_sid,
+                                             CaseCall.outcome, CaseCall.at)
+                                   .order_by(CaseCall.id))
+        notes = [tuple(row) for row in notes]
     engine.dispose()
-    assert [tuple(n) for n in notes] == [("opened", None, NOW),
-                                        ("looked-up", "+573001112233", NOW)]
+    assert notes == [(ids[kept], "CA-kept", "opened", NOW), (ids[kept], "CA-1", "looked-up", NOW),
+                     (ids[kept], "CA-3", "looked-up", NOW), (ids[kept], "CA-4", "looked-up", NOW)]
 
 
-def test_a_refused_one_statement_look_up_takes_the_two_steps(
-    make_app: Any, store_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
+def test_a_batch_of_notes_lost_names_its_calls_and_no_numbers(
+    make_app: Any, store_url: str, clock: Clock, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A statement refused for its values (not a lost connection): read, then note apart."""
-    app: Flask = make_app(DATABASE_URL=store_url)
+    """The callers heard their cases; when the batch cannot be written its ERROR line says how
+    many notes were lost and of which calls (CallSids), with no phone or case number."""
+    app: Flask = make_app(DATABASE_URL=store_url, IVR_EVENT_FLUSH_SECONDS=60)
     number = _stored_case(app, clock)
+    sids = ["CA" + str(i) * 32 for i in range(1, 4)]
+    for sid in sids:
+        caller = Caller(app.test_client())
+        caller.sid = sid
+        caller.call(CCO, caller="+573001112233")
+        caller.press("2")
+        assert "Encontramos su caso" in caller.press(number).text
 
     def refused(*args: Any, **kwargs: Any) -> None:
-        """What PostgreSQL says to a value it does not take."""
-        raise DataError("WITH found ...", {}, Exception("value too long"))
+        """What a database that went away says."""
+        raise OperationalError("INSERT INTO case_calls ...", {}, Exception("gone"))
 
-    monkeypatch.setattr(cases, "summary_noted", refused)
-    caller = Caller(app.test_client())
-    caller.call(CCO)
-    caller.press("2")
-    assert "Encontramos su caso" in caller.press(number).text
-    assert sorted(c.outcome for c in _rows(app, CaseCall)) == ["looked-up", "opened"]
+    monkeypatch.setattr(cases, "write_notes", refused)
+    with caplog.at_level(logging.INFO):
+        events_buffer.flush(app)
+    [lost] = [r.getMessage() for r in caplog.records if "NOT STORED" in r.getMessage()]
+    assert lost.startswith("NOT STORED: 3 look-up notes, of calls ")
+    assert all(sid in lost for sid in sids)
+    assert number not in lost and "3001112233" not in lost
+    assert [c.outcome for c in _rows(app, CaseCall)] == ["opened"]
+    events_buffer.flush(app)  # the batch was dropped, not kept to grow
+    assert [c.outcome for c in _rows(app, CaseCall)] == ["opened"]
 
 
 # One pooled connection per request: threads that all read the overrides at once cannot take

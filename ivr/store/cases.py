@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any, TypeGuard, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -48,28 +48,6 @@ _SUMMARY = sa.select(_CASES.c.id, _CASES.c.number, _CASES.c.status, _CASES.c.tea
 _SUMMARY_PENDING = with_pending(_SUMMARY, _CASES.c.number)
 
 
-def _summary_noted(summary: sa.Select[Any]) -> sa.Select[Any]:
-    """PostgreSQL, one statement: the case's `summary`, and a note of the call on it (once).
-
-    A data-modifying CTE inserts the note from the case found (nothing when there is none);
-    `set_config(..., true)` makes this statement's own commit not wait for the disk (a note,
-    never a case: a server crash could lose the last fraction of a second of notes).
-    """
-    found = summary.cte("found")
-    note = postgresql.insert(_CALLS).from_select(
-        ["case_id", "call_sid", "caller", "at", "node", "outcome"],
-        sa.select(found.c.id, sa.bindparam("call_sid", type_=_CALLS.c.call_sid.type),
-                  sa.bindparam("caller", type_=_CALLS.c.caller.type),
-                  sa.bindparam("at", type_=_CALLS.c.at.type),
-                  sa.bindparam("node", type_=_CALLS.c.node.type),
-                  sa.bindparam("outcome", type_=_CALLS.c.outcome.type)),
-    ).on_conflict_do_nothing(index_elements=_ONCE_COLUMNS, index_where=_ONCE_WHERE).cte("noted")
-    return sa.select(*found.c, sa.func.set_config("synchronous_commit", "off", True)).add_cte(
-        note)
-
-
-_SUMMARY_NOTED = _summary_noted(_SUMMARY)
-_SUMMARY_NOTED_PENDING = _summary_noted(_SUMMARY_PENDING)
 _CASE_VALUES = ("number", "line", "team", "level", "status", "call_sid", "caller", "created_at",
                 "updated_at")
 
@@ -104,14 +82,12 @@ _ISSUE_IN_ONE = _issue_in_one()
 
 
 _NOTE_COLUMNS = ("case_id", "call_sid", "caller", "at", "node", "outcome")
-# The call's hot path sent straight to the driver (`direct`): a look-up with its note, a new
-# case with its first note. PostgreSQL: one statement each; SQLite: a read or insert, then
-# the note, in one transaction.
+# The call's hot path sent straight to the driver (`direct`): a look-up's read, a new case
+# with its first note (PostgreSQL: one statement; SQLite: the insert, then the note, in one
+# transaction).
 _DIRECT = {
     "summary": direct.Statement(_SUMMARY),
     "summary_pending": direct.Statement(_SUMMARY_PENDING),
-    "summary_noted": direct.Statement(_SUMMARY_NOTED),
-    "summary_noted_pending": direct.Statement(_SUMMARY_NOTED_PENDING),
     "note_once": direct.Statement(direct.with_values(
         sqlite.insert(_CALLS), _CALLS, _NOTE_COLUMNS).on_conflict_do_nothing(
             index_elements=_ONCE_COLUMNS, index_where=_ONCE_WHERE)),
@@ -123,6 +99,16 @@ _DIRECT = {
     "number_of_call": direct.Statement(_NUMBER_OF_CALL),
 }
 _DIRECT_DIALECTS = ("postgresql", "sqlite")
+# A batch of notes (`write_notes`): each row from its values, if its case is still there.
+_NOTE_ROW = sa.select(*(direct.typed(_CALLS, name) for name in _NOTE_COLUMNS)).where(
+    sa.exists().where(_CASES.c.id == direct.typed(_CALLS, "case_id")))
+_WRITE_NOTES = {
+    "postgresql": postgresql.insert(_CALLS).from_select(list(_NOTE_COLUMNS), _NOTE_ROW)
+    .on_conflict_do_nothing(index_elements=_ONCE_COLUMNS, index_where=_ONCE_WHERE),
+    "sqlite": sqlite.insert(_CALLS).from_select(list(_NOTE_COLUMNS), _NOTE_ROW)
+    .on_conflict_do_nothing(index_elements=_ONCE_COLUMNS, index_where=_ONCE_WHERE),
+    "default": sa.insert(_CALLS).from_select(list(_NOTE_COLUMNS), _NOTE_ROW),
+}
 
 
 class CaseError(ValueError):
@@ -247,28 +233,6 @@ def _direct_ok(db: Session | Connection) -> TypeGuard[Connection]:
         and not db.in_transaction()
 
 
-def summary_noted(
-    db: Connection, number: str, *, call_sid: str | None, caller: str | None, node: str,
-    outcome: str, now: datetime, callbacks_of: str | None = None,
-) -> Any | None:
-    """`summary` and `record_call` in one round trip, where the database allows it.
-
-    On PostgreSQL, on a connection with no transaction open: one statement sent straight to
-    the driver (`direct`) and committed on its own (no BEGIN, no COMMIT to wait for; its
-    last column is `set_config`'s). Elsewhere (or mid-transaction) it raises
-    NotImplementedError and the caller takes the two steps: on SQLite the read answers even
-    while another writer holds the file's lock, which the note would wait for.
-    """
-    if db.dialect.name != "postgresql" or db.in_transaction():
-        raise NotImplementedError("one-statement look-up: PostgreSQL only")
-    values = fit(_CALLS, {"call_sid": call_sid, "caller": caller, "node": node,
-                          "outcome": outcome})
-    line = {} if callbacks_of is None else {"line": callbacks_of}
-    statement = _DIRECT["summary_noted" if callbacks_of is None else "summary_noted_pending"]
-    with direct.transaction(db, autocommit=True) as cursor:
-        return cursor.first(statement, {"number": number, "at": now, **values, **line})
-
-
 def record_call(
     db: Session | Connection, case: Case | int, *, call_sid: str | None, caller: str | None,
     node: str, outcome: str, now: datetime,
@@ -290,6 +254,26 @@ def record_call(
         "case_id": case_id, "call_sid": call_sid, "caller": caller, "at": now, "node": node,
         "outcome": outcome}))
     db.commit()
+
+
+def note_values(case_id: int, *, call_sid: str | None, caller: str | None, node: str,
+                outcome: str, now: datetime) -> dict[str, Any]:
+    """A note of a call on a case, as `write_notes` takes it (each value cut to its column)."""
+    return fit(_CALLS, {"case_id": case_id, "call_sid": call_sid, "caller": caller, "at": now,
+                        "node": node, "outcome": outcome})
+
+
+def write_notes(engine: Engine, notes: Sequence[Mapping[str, Any]]) -> None:
+    """Write a batch of notes (`note_values`) in one transaction.
+
+    Each once per (case, call, outcome), as `record_call` writes it; a note of a case deleted
+    since (an admin's `forget`) is not written, nor does it cost the others theirs.
+    """
+    if not notes:
+        return
+    with engine.begin() as connection:
+        connection.execute(_WRITE_NOTES.get(connection.dialect.name, _WRITE_NOTES["default"]),
+                           list(notes))
 
 
 def attach_recording(

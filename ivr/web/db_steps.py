@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
+from flask import current_app
 
 from ivr import db
 from ivr.core import callbacks, case_flow
@@ -16,6 +16,7 @@ from ivr.core.lines import Line
 from ivr.core.moment import Moment
 from ivr.core.navigator import CallerGone, FindCase, OpenCase, Plan, TakeMessage
 from ivr.store import cases, missed_calls
+from ivr.web import call_events
 
 log = logging.getLogger("ivr.cases")
 MAX_STEPS = 4  # a plan reaches at most a look-up and then a new case; more is a bug
@@ -57,45 +58,25 @@ def _open(
 def _find(
     line: Line, action: FindCase, call_sid: str | None, caller: str | None, now: Moment
 ) -> Plan:
-    """Look the case up and route it (the fallback if it cannot be read), then note the call.
+    """Look the case up and route it (the fallback if it cannot be read); note the call.
 
     On a line with callbacks, the case's pending callback is read in the same statement. The
-    note is best effort: a database that can be read but not written still gives the caller
-    the case."""
+    read is the one round trip; the note of the call on the case goes with this worker's next
+    batch (`call_events.note_look_up`: written within a second, what a SIGKILL can lose
+    documented there), so a look-up never waits for a write, nor for another writer's lock.
+    """
     callbacks_of = line.id if line.spec.callbacks else None
-
-    def look_up() -> tuple[sa.Row[int, str, str, str, int] | None, bool]:
-        """The case's summary (None: no such case) and whether the call is noted already.
-
-        One round trip where the database allows it (PostgreSQL); otherwise (or when that
-        statement is refused for its values, not for a lost connection) the read, then the
-        note apart."""
-        try:
-            return (cases.summary_noted(db.connection(), action.number, call_sid=call_sid,
-                                        caller=caller, node=action.node, outcome="looked-up",
-                                        now=now.at, callbacks_of=callbacks_of), True)
-        except NotImplementedError:
-            pass
-        except SQLAlchemyError as e:
-            if db.unreachable(e):
-                raise
-            db.discard()
-        return (cases.summary(db.connection(), action.number, callbacks_of=callbacks_of),
-                False)
-
-    # the read keeps its connection for the note that follows (one pool checkout for both)
-    found = db.attempt(look_up, f"case store unavailable: no look-up for call {call_sid}",
-                       give_back=False)
-    try:
-        row, noted = found if found is not None else (None, True)
-        if row is not None and not noted:
-            _note_look_up(row.id, action, call_sid, caller, now)
-    finally:
-        db.release()  # before the answer is made, whatever the step did
+    found = db.attempt(lambda: (cases.summary(db.connection(), action.number,
+                                              callbacks_of=callbacks_of),),
+                       f"case store unavailable: no look-up for call {call_sid}")
     if found is None:
         return case_flow.lookup_unavailable(line, action.node, now)
+    row = found[0]
     if row is None:
         return case_flow.found(line, action.node, action.number, None, action.failures, now)
+    call_events.note_look_up(current_app, cases.note_values(
+        row.id, call_sid=call_sid, caller=caller, node=action.node, outcome="looked-up",
+        now=now.at))
     info = case_flow.CaseInfo(row.number, row.status, row.team, row.level)
     pending = _pending_callback(line, row, caller) if callbacks_of is not None else None
     return case_flow.found(line, action.node, action.number, info, action.failures, now,
@@ -116,14 +97,6 @@ def _pending_callback(
             and row.callback_offered_to == callbacks.dialable(caller, line.spec.country):
         return None
     return case_flow.PendingCallback(row.callback_id, row.callback_severity)
-
-
-def _note_look_up(case_id: int, action: FindCase, call_sid: str | None, caller: str | None,
-                  now: Moment) -> None:
-    """Note the look-up on the case (best effort: the caller gets the case anyway)."""
-    db.attempt(lambda: cases.record_call(
-        db.connection(), case_id, call_sid=call_sid, caller=caller, node=action.node,
-        outcome="looked-up", now=now.at), f"NOT STORED: look-up note of call {call_sid}")
 
 
 def _note_missed(
