@@ -162,6 +162,11 @@ def test_a_look_up_is_one_read_and_its_note_goes_with_the_next_batch(
             taken[typed] += len(checkouts)
             assert pool.checkedout() == 0
     assert "Encontramos su caso número" in twiml.text
+    # what reads the note reads it for a call in the queue, which it joins only once the
+    # case number has been said, digit by digit: seconds after this answer
+    verbs = [element.tag for element in twiml.root]
+    assert verbs[-1] == "Enqueue" and set(verbs[:-1]) == {"Say"}
+    assert ", ".join(number) in twiml.root[0].text
     assert taken[unknown] >= 2  # the read, twice
     assert taken[number] == taken[unknown]  # found: no checkout for the note
     assert out_when_answered == [0, 0, 0, 0]  # unknown, then found: the connection is back

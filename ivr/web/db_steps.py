@@ -64,6 +64,9 @@ def _find(
     read is the one round trip; the note of the call on the case goes with this worker's next
     batch (`call_events.note_look_up`: written within a second, what a SIGKILL can lose
     documented there), so a look-up never waits for a write, nor for another writer's lock.
+    What reads the note (`callbacks.case_of_call`: a callback request's case, the analyst's
+    desk) reads it for a call waiting in a queue, which it joins only after Twilio has said
+    the case number digit by digit: several seconds after this answer.
     """
     callbacks_of = line.id if line.spec.callbacks else None
     found = db.attempt(lambda: (cases.summary(db.connection(), action.number,
