@@ -36,6 +36,8 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "IVR_FAST_LANE": env.get("IVR_FAST_LANE", "on").strip().lower() != "off",
         "IVR_MAX_BODY_BYTES": int(env.get("IVR_MAX_BODY_BYTES", "65536") or 65536),
         "IVR_EVENT_FLUSH_SECONDS": float(env.get("IVR_EVENT_FLUSH_SECONDS", "1") or 0),
+        # the look-up notes' (read seconds after by a queued call's callback): 1 s at most
+        "IVR_NOTE_FLUSH_SECONDS": min(1.0, float(env.get("IVR_EVENT_FLUSH_SECONDS", "1") or 0)),
         "IVR_LOG_FLUSH_SECONDS": min(1.0, float(env.get("IVR_LOG_FLUSH_SECONDS", "1") or 0)),
         "SECRET_KEY": env.get("SECRET_KEY") or None,
         "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),

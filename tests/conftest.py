@@ -257,7 +257,8 @@ def make_app(clock: Clock, monotonic: Monotonic, database_url: str) -> Iterator[
     made: list[Flask] = []
     base = {"TESTING": True, "TWILIO_AUTH_TOKEN": TOKEN, "CLOCK": clock, "MONOTONIC": monotonic,
             "DATABASE_URL": database_url, "IVR_OVERRIDE_TTL": 0, "IVR_DB_RETRY_SECONDS": 0,
-            "IVR_EVENT_FLUSH_SECONDS": 0, "IVR_LOG_FLUSH_SECONDS": 0,
+            "IVR_EVENT_FLUSH_SECONDS": 0, "IVR_NOTE_FLUSH_SECONDS": 0,
+            "IVR_LOG_FLUSH_SECONDS": 0,
             "SECRET_KEY": "test-secret-key"}
 
     def make(**config: Any) -> Flask:

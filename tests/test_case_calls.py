@@ -133,7 +133,8 @@ def test_a_look_up_is_one_read_and_its_note_goes_with_the_next_batch(
     """A found case takes as many checkouts of the pool as an unknown number (the read), the
     connection is back before the answer is made, and the note of the call is not written
     during the request but with the worker's next batch (`call_events`), once per call."""
-    app: Flask = make_app(IVR_OVERRIDE_TTL=ttl, IVR_EVENT_FLUSH_SECONDS=60)
+    app: Flask = make_app(IVR_OVERRIDE_TTL=ttl, IVR_EVENT_FLUSH_SECONDS=60,
+                          IVR_NOTE_FLUSH_SECONDS=60)
     number = _store_case(app, clock, status="in_progress")
     unknown = "1234567"
     unknown += check_digit.damm_digit(unknown)

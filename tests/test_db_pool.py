@@ -174,9 +174,9 @@ def test_a_slow_twilio_dequeue_does_not_starve_callers(
 
 def test_a_webhook_needs_one_connection_when_events_are_written_at_once(
         make_app: Any, clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
-    """IVR_EVENT_FLUSH_SECONDS=0 (docs/console.md: "0 writes each at once"), or a buffer
-    that reached MAX_BUFFER: the request's thread writes the events after its step, when
-    its own connection is back in the pool: one connection is enough, nothing is lost."""
+    """IVR_EVENT_FLUSH_SECONDS=0 (docs/console.md: "0 writes each at once"): the request's
+    thread writes the events after its step, when its own connection is back in the pool:
+    one connection is enough, nothing is lost."""
     app: Flask = make_app(IVR_EVENT_FLUSH_SECONDS=0, IVR_DB_POOL_SIZE=1)
     app.extensions["ivr.engine"].pool._timeout = 0.05  # instead of the real 3 s wait
     caller = Caller(app.test_client())

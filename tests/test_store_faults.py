@@ -17,7 +17,7 @@ from alembic.config import Config
 from flask import Flask
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from ivr import db
+from ivr import config, db
 from ivr.core.recordings import is_twilio_recording
 from ivr.store import call_events, cases, missed_calls
 from ivr.store.tables import Case, CaseCall, MissedCall
@@ -391,8 +391,8 @@ def test_a_foreign_recording_url_is_neither_stored_nor_thanked(
 
 def test_a_batch_of_notes_keeps_each_once_and_skips_a_deleted_case(store_url: str) -> None:
     """`write_notes`: one transaction; a note already there (a retried webhook) or twice in
-    the batch is kept once, and a note of a case deleted since (`forget`) is dropped without
-    costing the other notes theirs, on either engine."""
+    the batch is kept once, and a note of a case removed since (by hand: the service deletes
+    none) is dropped without costing the other notes theirs, on either engine."""
     engine = db.make_engine(store_url)
     with engine.connect() as connection:
         kept = cases.issue_number(connection, call_sid="CA-kept", line="cco", team="t",
@@ -428,7 +428,8 @@ def test_a_batch_of_notes_lost_names_its_calls_and_no_numbers(
 ) -> None:
     """The callers heard their cases; when the batch cannot be written its ERROR line says how
     many notes were lost and of which calls (CallSids), with no phone or case number."""
-    app: Flask = make_app(DATABASE_URL=store_url, IVR_EVENT_FLUSH_SECONDS=60)
+    app: Flask = make_app(DATABASE_URL=store_url, IVR_EVENT_FLUSH_SECONDS=60,
+                          IVR_NOTE_FLUSH_SECONDS=60)
     number = _stored_case(app, clock)
     sids = ["CA" + str(i) * 32 for i in range(1, 4)]
     for sid in sids:
@@ -450,8 +451,143 @@ def test_a_batch_of_notes_lost_names_its_calls_and_no_numbers(
     assert all(sid in lost for sid in sids)
     assert number not in lost and "3001112233" not in lost
     assert [c.outcome for c in _rows(app, CaseCall)] == ["opened"]
+    monkeypatch.undo()  # the database is back: a batch kept would be written now
     events_buffer.flush(app)  # the batch was dropped, not kept to grow
     assert [c.outcome for c in _rows(app, CaseCall)] == ["opened"]
+
+
+def _look_ups(app: Flask, number: str, sids: list[str]) -> None:
+    """Each call looks the case up (its note buffered)."""
+    for sid in sids:
+        caller = Caller(app.test_client())
+        caller.sid = sid
+        caller.call(CCO)
+        caller.press("2")
+        assert "Encontramos su caso" in caller.press(number).text
+
+
+def test_the_notes_wait_a_second_at_most_whatever_the_events_wait(make_app: Any) -> None:
+    """What reads a look-up's note comes seconds after it: the notes' writer does not take
+    IVR_EVENT_FLUSH_SECONDS beyond one second, though the dashboard's events may."""
+    for setting, events, notes in (("60", 60.0, 1.0), ("0.5", 0.5, 0.5), ("0", 0.0, 0.0)):
+        settings = config.from_environment({"IVR_EVENT_FLUSH_SECONDS": setting})
+        assert (settings["IVR_EVENT_FLUSH_SECONDS"], settings["IVR_NOTE_FLUSH_SECONDS"]) == (
+            events, notes)
+        app: Flask = make_app(IVR_EVENT_FLUSH_SECONDS=settings["IVR_EVENT_FLUSH_SECONDS"],
+                              IVR_NOTE_FLUSH_SECONDS=settings["IVR_NOTE_FLUSH_SECONDS"])
+        assert app.extensions["ivr.call_events"].every == events
+        assert app.extensions["ivr.look_up_notes"].every == notes
+
+
+def test_a_batch_refused_by_one_note_costs_only_that_note(
+    make_app: Any, store_url: str, clock: Clock, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case deleted between the batch's check and its insert (the foreign key refuses
+    it): the batch is written note by note, and only that call's note is lost, and named."""
+    app: Flask = make_app(DATABASE_URL=store_url, IVR_EVENT_FLUSH_SECONDS=60,
+                          IVR_NOTE_FLUSH_SECONDS=60)
+    number = _stored_case(app, clock)
+    sids = ["CA" + str(i) * 32 for i in range(1, 4)]
+    _look_ups(app, number, sids)
+    real = cases.write_notes
+
+    def refused_for_the_second(engine: Any, notes: Any) -> None:
+        """What the database says of a batch holding the note of a case just deleted."""
+        if any(note["call_sid"] == sids[1] for note in notes):
+            raise IntegrityError("INSERT INTO case_calls ...", {}, Exception("fk"))
+        real(engine, notes)
+
+    monkeypatch.setattr(cases, "write_notes", refused_for_the_second)
+    with caplog.at_level(logging.INFO):
+        events_buffer.flush(app)
+    [lost] = [r.getMessage() for r in caplog.records if "NOT STORED" in r.getMessage()]
+    assert lost == f"NOT STORED: 1 look-up notes, of calls {sids[1]}: IntegrityError"
+    assert sorted((c.call_sid, c.outcome) for c in _rows(app, CaseCall)) == sorted(
+        [("CA-earlier", "opened"), (sids[0], "looked-up"), (sids[2], "looked-up")])
+
+
+def test_the_writer_goes_on_after_an_unexpected_error(
+    make_app: Any, store_url: str, clock: Clock, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever a batch raises, the flush (the writer thread's loop) does not: that batch is
+    logged as lost, with its error's type, and the next one is written."""
+    app: Flask = make_app(DATABASE_URL=store_url, IVR_EVENT_FLUSH_SECONDS=60,
+                          IVR_NOTE_FLUSH_SECONDS=60)
+    number = _stored_case(app, clock)
+    _look_ups(app, number, ["CA" + "1" * 32])
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        """A fault that is not the database's."""
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(cases, "write_notes", broken)
+    with caplog.at_level(logging.INFO):
+        events_buffer.flush(app)
+    [lost] = [r.getMessage() for r in caplog.records if "NOT STORED" in r.getMessage()]
+    assert lost.endswith(": RuntimeError")
+    monkeypatch.undo()
+    _look_ups(app, number, ["CA" + "2" * 32])
+    events_buffer.flush(app)
+    assert [(c.call_sid, c.outcome) for c in _rows(app, CaseCall)] == [
+        ("CA-earlier", "opened"), ("CA" + "2" * 32, "looked-up")]
+
+
+def test_a_normal_stop_writes_the_notes_still_held(
+    make_app: Any, store_url: str, clock: Clock
+) -> None:
+    """At a normal stop (gunicorn's SIGTERM ends the worker through `atexit`) the buffer's
+    writer is stopped and what it held is written."""
+    app: Flask = make_app(DATABASE_URL=store_url, IVR_EVENT_FLUSH_SECONDS=60,
+                          IVR_NOTE_FLUSH_SECONDS=60)
+    number = _stored_case(app, clock)
+    _look_ups(app, number, ["CA" + "1" * 32])
+    notes = app.extensions["ivr.look_up_notes"]
+    assert notes.thread is not None and notes.thread.is_alive()
+    assert [c.outcome for c in _rows(app, CaseCall)] == ["opened"]
+    notes.close()
+    assert not notes.thread.is_alive()
+    assert [c.outcome for c in _rows(app, CaseCall)] == ["opened", "looked-up"]
+
+
+class _HeldWriter(events_buffer.EventBuffer):
+    """A buffer whose writes wait until the test lets them go, saying which thread wrote."""
+
+    def __init__(self) -> None:
+        """A buffer on no database, batching every minute."""
+        super().__init__(engine=None, every=60)  # type: ignore[arg-type]
+        self.writing, self.go = threading.Event(), threading.Event()
+        self.written: list[tuple[str, int]] = []
+
+    def write(self, rows: list[Any]) -> None:
+        """Hold the batch until `go`, then keep it."""
+        self.writing.set()
+        assert self.go.wait(10)
+        self.written.append((threading.current_thread().name, len(rows)))
+
+
+def test_a_full_buffer_wakes_its_writer_and_a_stuck_one_bounds_it(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A webhook never writes a batch itself: a full buffer wakes the writer thread; while
+    that writer is stuck (a database that hangs), the buffer stops at MAX_HELD and what it
+    refuses is logged, not kept."""
+    monkeypatch.setattr(events_buffer, "MAX_BUFFER", 3)
+    monkeypatch.setattr(events_buffer, "MAX_HELD", 5)
+    buffer = _HeldWriter()
+    for i in range(3):
+        buffer.add(i)
+    assert buffer.writing.wait(10)  # woken long before its minute
+    for i in range(3, 9):  # the writer holds the first batch: 5 kept, 1 refused
+        buffer.add(i)
+    assert len(buffer.rows) == 5
+    assert [r.getMessage() for r in caplog.records if "not written" in r.getMessage()] == [
+        "1 call events not written: buffer full"]
+    buffer.go.set()
+    buffer.close()
+    assert [size for _, size in buffer.written] == [3, 5]
+    assert buffer.written[0][0] == "call-events"  # the writer's thread, not the webhook's
 
 
 # One pooled connection per request: threads that all read the overrides at once cannot take
@@ -494,7 +630,8 @@ def test_busy_workers_keep_their_few_connections(
     which stay open. No connection is opened per request (an overflow connection would be
     closed as soon as it came back: under load, a new server process per request)."""
     app: Flask = make_app(DATABASE_URL=store_url, IVR_DB_POOL_SIZE=2,
-                          IVR_EVENT_FLUSH_SECONDS=60)
+                          IVR_EVENT_FLUSH_SECONDS=60,
+                          IVR_NOTE_FLUSH_SECONDS=60)
     number = _stored_case(app, clock)
     engine = app.extensions["ivr.engine"]
     engine.dispose()
@@ -543,7 +680,8 @@ def test_a_restarted_postgresql_is_not_heard_by_callers(
     connection was used a moment ago (its first statement fails and the step runs again) or
     sat idle (pinged and replaced when taken), hear their case and get a new number."""
     app: Flask = make_app(DATABASE_URL=store_url, IVR_DB_POOL_SIZE=1, IVR_OVERRIDE_TTL=ttl,
-                          IVR_EVENT_FLUSH_SECONDS=60)
+                          IVR_EVENT_FLUSH_SECONDS=60,
+                          IVR_NOTE_FLUSH_SECONDS=60)
     number = _stored_case(app, clock)
     looker = Caller(app.test_client())
     looker.call(CCO)
@@ -613,7 +751,8 @@ def test_a_restart_with_a_full_pool_is_not_heard_by_callers(
     hears their case. (Found by a review: the driver path first replaced only the one.)"""
     clock.set("2026-11-30 09:00", CARACAS)
     app: Flask = make_app(DATABASE_URL=store_url, IVR_OVERRIDE_TTL=60,
-                          IVR_EVENT_FLUSH_SECONDS=60)
+                          IVR_EVENT_FLUSH_SECONDS=60,
+                          IVR_NOTE_FLUSH_SECONDS=60)
     number = _stored_case(app, clock)
     looker = Caller(app.test_client())
     looker.call(CCO)  # the overrides are read now, and cached
@@ -642,7 +781,8 @@ def test_a_look_up_while_another_process_holds_the_write_lock_gives_the_case(
     backup): the read answers (WAL: readers never wait) and the caller hears their case;
     only the note waits, and is lost. (Found by a review: read and note were one step.)"""
     clock.set("2026-11-30 09:00", CARACAS)
-    app: Flask = make_app(IVR_EVENT_FLUSH_SECONDS=60)
+    app: Flask = make_app(IVR_EVENT_FLUSH_SECONDS=60,
+                          IVR_NOTE_FLUSH_SECONDS=60)
     number = _stored_case(app, clock)
     engine = app.extensions["ivr.engine"]
 

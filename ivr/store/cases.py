@@ -266,8 +266,9 @@ def note_values(case_id: int, *, call_sid: str | None, caller: str | None, node:
 def write_notes(engine: Engine, notes: Sequence[Mapping[str, Any]]) -> None:
     """Write a batch of notes (`note_values`) in one transaction.
 
-    Each once per (case, call, outcome), as `record_call` writes it; a note of a case deleted
-    since (an admin's `forget`) is not written, nor does it cost the others theirs.
+    Each once per (case, call, outcome), as `record_call` writes it; a note of a case no longer
+    there (nothing in the service deletes one: removed by hand) is not written, nor does it
+    cost the others theirs (a delete that races the batch: `NoteBuffer.write`).
     """
     if not notes:
         return

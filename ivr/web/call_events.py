@@ -8,8 +8,12 @@ What can be lost: a worker killed with SIGKILL (or the machine losing power) los
 look-up notes of its last second at most; a normal stop (SIGTERM, gunicorn's restarts) flushes
 them first. A database error drops that batch (logged: the look-up notes' CallSids in an ERROR
 line) rather than keep growing in memory. Neither is ever a case: a case told to a caller is
-committed before the caller hears its number. With IVR_EVENT_FLUSH_SECONDS=0 every event and
-note is written at once (tests).
+committed before the caller hears its number. The notes are written within a second whatever
+IVR_EVENT_FLUSH_SECONDS says (IVR_NOTE_FLUSH_SECONDS, from it, 1 s at most: what reads them, a
+queued call's callback and the analyst's desk, comes seconds after the look-up); with 0 every
+event and note is written at once (tests).
+A full buffer wakes its writer: a webhook never writes a batch itself, and when the writer is
+stuck (a database that hangs) the buffer stops growing at MAX_HELD, what it then refuses logged.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from ivr.store import call_events, cases
 
 log = logging.getLogger("ivr.events")
-MAX_BUFFER = 5000  # past this a batch is written at once, whatever the time
+MAX_BUFFER = 5000  # past this the writer is woken to write the batch at once
+MAX_HELD = 4 * MAX_BUFFER  # past this (the writer stuck) what comes is refused, and logged
+JOIN_SECONDS = 5.0  # how long a normal stop waits for a batch being written
 MAX_NAMED = 50  # CallSids named in the line that says a batch of notes was lost
 
 
@@ -41,18 +47,23 @@ class EventBuffer:
         self.engine, self.every = engine, every
         self.rows: list[Any] = []
         self.lock = threading.Lock()
-        self.stop = threading.Event()
+        self.stop, self.wake = threading.Event(), threading.Event()
         self.thread: threading.Thread | None = None
 
     def add(self, row: Any) -> None:
-        """Keep one event; write at once when not batching or when the buffer is full."""
+        """Keep one event; write at once when not batching, wake the writer when full."""
         with self.lock:
-            self.rows.append(row)
-            full = len(self.rows) >= MAX_BUFFER
-        if self.every <= 0 or full:
+            held = len(self.rows)
+            if held < MAX_HELD:
+                self.rows.append(row)
+        if self.every <= 0:
             self.flush()
+        elif held >= MAX_HELD:
+            self.failed([row], "buffer full")
         elif self.thread is None:
             self._start()
+        elif held + 1 >= MAX_BUFFER:
+            self.wake.set()
 
     def _start(self) -> None:
         """Start the writer thread in this process (after gunicorn's fork, on first use)."""
@@ -64,32 +75,38 @@ class EventBuffer:
         atexit.register(self.close)
 
     def _run(self) -> None:
-        """Write the buffer every `every` seconds until stopped."""
-        while not self.stop.wait(self.every):
+        """Write the buffer every `every` seconds (or when woken) until stopped."""
+        while not self.stop.is_set():
+            self.wake.wait(self.every)
+            self.wake.clear()
             self.flush()
 
     def flush(self) -> None:
-        """Write what is buffered, in one INSERT."""
+        """Write what is buffered, in one INSERT; a batch that fails is dropped, and logged."""
         with self.lock:
             rows, self.rows = self.rows, []
         if not rows:
             return
         try:
             self.write(rows)
-        except SQLAlchemyError as e:
-            self.failed(rows, e)
+        except Exception as e:  # noqa: BLE001 - whatever it was, the writer goes on
+            self.failed(rows, type(e).__name__)
 
     def write(self, rows: list[Any]) -> None:
         """Write one batch (it raises SQLAlchemy's errors)."""
         call_events.write(self.engine, rows)
 
-    def failed(self, rows: list[Any], error: SQLAlchemyError) -> None:
-        """Say that a batch was not written."""
-        log.error("%d call events not written: %s", len(rows), type(error).__name__)
+    def failed(self, rows: list[Any], why: str) -> None:
+        """Say that a batch was not written (why: the error's type, no values)."""
+        log.error("%d call events not written: %s", len(rows), why)
 
     def close(self) -> None:
-        """Stop the thread and write what is left (at exit)."""
+        """Stop the thread, let it finish a batch it is writing, and write what is left."""
         self.stop.set()
+        self.wake.set()
+        thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(JOIN_SECONDS)
         self.flush()
 
 
@@ -99,22 +116,34 @@ class NoteBuffer(EventBuffer):
     name = "look-up-notes"
 
     def write(self, rows: list[Any]) -> None:
-        """Write one batch of notes, each once."""
-        cases.write_notes(self.engine, rows)
+        """Write one batch of notes, each once; if the batch is refused, each note alone."""
+        try:
+            cases.write_notes(self.engine, rows)
+        except IntegrityError:
+            # a case deleted after the batch looked for it: only its notes are lost
+            lost = []
+            for row in rows:
+                try:
+                    cases.write_notes(self.engine, [row])
+                except IntegrityError:
+                    lost.append(row)
+            if lost:
+                self.failed(lost, "IntegrityError")
 
-    def failed(self, rows: list[Any], error: SQLAlchemyError) -> None:
+    def failed(self, rows: list[Any], why: str) -> None:
         """Name the calls whose look-up notes were lost (CallSids only: no numbers)."""
         calls = ", ".join(str(row["call_sid"]) for row in rows[:MAX_NAMED])
         more = f" and {len(rows) - MAX_NAMED} more" if len(rows) > MAX_NAMED else ""
         log.error("NOT STORED: %d look-up notes, of calls %s%s: %s", len(rows), calls, more,
-                  type(error).__name__)
+                  why)
 
 
 def init_app(app: Flask) -> None:
     """Give the app its buffers: call events, look-up notes."""
     every = float(app.config.get("IVR_EVENT_FLUSH_SECONDS", 1.0))
     app.extensions["ivr.call_events"] = EventBuffer(app.extensions["ivr.engine"], every)
-    app.extensions["ivr.look_up_notes"] = NoteBuffer(app.extensions["ivr.engine"], every)
+    notes_every = float(app.config.get("IVR_NOTE_FLUSH_SECONDS", min(every, 1.0)))
+    app.extensions["ivr.look_up_notes"] = NoteBuffer(app.extensions["ivr.engine"], notes_every)
 
 
 def note(call_sid: str | None, line: str | None, node: str | None, outcome: str,
