@@ -16,6 +16,7 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from ivr import config, db
 from ivr.core.recordings import is_twilio_recording
@@ -420,6 +421,26 @@ def test_a_batch_of_notes_keeps_each_once_and_skips_a_deleted_case(store_url: st
     engine.dispose()
     assert notes == [(ids[kept], "CA-kept", "opened", NOW), (ids[kept], "CA-1", "looked-up", NOW),
                      (ids[kept], "CA-3", "looked-up", NOW), (ids[kept], "CA-4", "looked-up", NOW)]
+
+
+def test_a_note_written_late_shows_where_it_happened(store_url: str) -> None:
+    """A look-up's note reaches the table after notes of later events (the console's, written
+    at once): the case's history still lists them by when each happened."""
+    engine = db.make_engine(store_url)
+    with engine.connect() as connection:
+        number = cases.issue_number(connection, call_sid="CA-opened", line="cco", team="t",
+                                    caller=None, node="n", now=NOW)
+        case_id = connection.execute(sa.select(Case.id)).scalar_one()
+        cases.record_call(connection, case_id, call_sid=None, caller=None, node="console",
+                          outcome="callback-done", now=NOW.replace(minute=2))
+    cases.write_notes(engine, [cases.note_values(
+        case_id, call_sid="CA-look", caller=None, node="consulta", outcome="looked-up",
+        now=NOW.replace(minute=1))])
+    with Session(engine) as session:
+        case = cases.case_with_calls(session, number)
+        assert case is not None
+        assert [c.outcome for c in case.calls] == ["opened", "looked-up", "callback-done"]
+    engine.dispose()
 
 
 def test_a_batch_of_notes_lost_names_its_calls_and_no_numbers(

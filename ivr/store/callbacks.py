@@ -105,7 +105,7 @@ def case_of_call(db: Session, call_sid: str) -> str | None:
         return opened
     return db.scalar(sa.select(Case.number).join(CaseCall, CaseCall.case_id == Case.id)
                      .where(CaseCall.call_sid == call_sid)
-                     .order_by(CaseCall.id.desc()).limit(1))
+                     .order_by(CaseCall.at.desc(), CaseCall.id.desc()).limit(1))
 
 
 def set_number(db: Session, call_sid: str, number: str, now: datetime) -> bool:

@@ -71,7 +71,9 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     calls: Mapped[list[CaseCall]] = relationship(
-        back_populates="case", order_by="CaseCall.id", cascade="all, delete-orphan"
+        # by when each happened: a look-up's note is written with its worker's next batch
+        back_populates="case", order_by=lambda: [CaseCall.at, CaseCall.id],
+        cascade="all, delete-orphan",
     )
 
 
