@@ -588,6 +588,23 @@ class _HeldWriter(events_buffer.EventBuffer):
         self.written.append((threading.current_thread().name, len(rows)))
 
 
+def test_a_writer_that_does_not_run_is_started_again() -> None:
+    """A worker forked after its master started a writer holds a copy that does not run: the
+    next event starts one; and an event that comes after the stop is written at once."""
+    buffer = _HeldWriter()
+    buffer.go.set()
+    copy = threading.Thread(target=lambda: None)
+    copy.start()
+    copy.join()
+    buffer.thread = copy  # what the fork leaves of the master's writer
+    buffer.add(1)
+    assert buffer.thread is not copy and buffer.thread.is_alive()
+    buffer.close()
+    buffer.add(2)
+    assert sorted(size for _, size in buffer.written) == [1, 1]
+    assert buffer.written[-1][0] == "MainThread" and not buffer.rows
+
+
 def test_a_full_buffer_wakes_its_writer_and_a_stuck_one_bounds_it(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -56,23 +56,25 @@ class EventBuffer:
             held = len(self.rows)
             if held < MAX_HELD:
                 self.rows.append(row)
-        if self.every <= 0:
+        if self.every <= 0 or self.stop.is_set():  # not batching, or stopped: write it now
             self.flush()
         elif held >= MAX_HELD:
             self.failed([row], "buffer full")
-        elif self.thread is None:
+        elif self.thread is None or not self.thread.is_alive():
             self._start()
         elif held + 1 >= MAX_BUFFER:
             self.wake.set()
 
     def _start(self) -> None:
-        """Start the writer thread in this process (after gunicorn's fork, on first use)."""
+        """Start the writer thread in this process: on first use, and in a forked worker, whose
+        copy of a writer started before the fork does not run."""
         with self.lock:
-            if self.thread is not None:
+            if self.thread is not None and self.thread.is_alive():
                 return
+            if self.thread is None:
+                atexit.register(self.close)
             self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self.thread.start()
-        atexit.register(self.close)
 
     def _run(self) -> None:
         """Write the buffer every `every` seconds (or when woken) until stopped."""
