@@ -269,6 +269,10 @@ def make_app(clock: Clock, monotonic: Monotonic, database_url: str) -> Iterator[
 
     yield make
     for app in made:
+        for name in ("ivr.call_events", "ivr.look_up_notes"):  # no writer outlives its test
+            buffer = app.extensions[name]
+            buffer.rows.clear()
+            buffer.close()
         app.extensions["ivr.engine"].dispose()
 
 

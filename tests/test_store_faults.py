@@ -505,27 +505,32 @@ def test_a_batch_refused_by_one_note_costs_only_that_note(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A case deleted between the batch's check and its insert (the foreign key refuses
-    it): the batch is written note by note, and only that call's note is lost, and named."""
+    it): the batch is written note by note, and only that call's note is lost, and named;
+    a note that fails otherwise meanwhile is named with its own error, the others stored."""
     app: Flask = make_app(DATABASE_URL=store_url, IVR_EVENT_FLUSH_SECONDS=60,
                           IVR_NOTE_FLUSH_SECONDS=60)
     number = _stored_case(app, clock)
-    sids = ["CA" + str(i) * 32 for i in range(1, 4)]
+    sids = ["CA" + str(i) * 32 for i in range(1, 5)]
     _look_ups(app, number, sids)
     real = cases.write_notes
 
     def refused_for_the_second(engine: Any, notes: Any) -> None:
-        """What the database says of a batch holding the note of a case just deleted."""
+        """What the database says of a batch holding the note of a case just deleted, and of
+        the third note alone (the connection lost just then)."""
         if any(note["call_sid"] == sids[1] for note in notes):
             raise IntegrityError("INSERT INTO case_calls ...", {}, Exception("fk"))
+        if [note["call_sid"] for note in notes] == [sids[2]]:
+            raise OperationalError("INSERT INTO case_calls ...", {}, Exception("gone"))
         real(engine, notes)
 
     monkeypatch.setattr(cases, "write_notes", refused_for_the_second)
     with caplog.at_level(logging.INFO):
         events_buffer.flush(app)
-    [lost] = [r.getMessage() for r in caplog.records if "NOT STORED" in r.getMessage()]
-    assert lost == f"NOT STORED: 1 look-up notes, of calls {sids[1]}: IntegrityError"
+    lost = [r.getMessage() for r in caplog.records if "NOT STORED" in r.getMessage()]
+    assert lost == [f"NOT STORED: 1 look-up notes, of calls {sids[1]}: IntegrityError",
+                    f"NOT STORED: 1 look-up notes, of calls {sids[2]}: OperationalError"]
     assert sorted((c.call_sid, c.outcome) for c in _rows(app, CaseCall)) == sorted(
-        [("CA-earlier", "opened"), (sids[0], "looked-up"), (sids[2], "looked-up")])
+        [("CA-earlier", "opened"), (sids[0], "looked-up"), (sids[3], "looked-up")])
 
 
 def test_the_writer_goes_on_after_an_unexpected_error(
@@ -617,15 +622,40 @@ def test_a_full_buffer_wakes_its_writer_and_a_stuck_one_bounds_it(
     for i in range(3):
         buffer.add(i)
     assert buffer.writing.wait(10)  # woken long before its minute
-    for i in range(3, 9):  # the writer holds the first batch: 5 kept, 1 refused
+    for i in range(3, 11):  # the writer holds the first batch: 5 kept, 3 refused
         buffer.add(i)
     assert len(buffer.rows) == 5
-    assert [r.getMessage() for r in caplog.records if "not written" in r.getMessage()] == [
-        "1 call events not written: buffer full"]
+
+    def refusals() -> list[str]:
+        """What was said of the rows refused."""
+        return [r.getMessage() for r in caplog.records if "not written" in r.getMessage()]
+
+    assert refusals() == ["1 call events not written: buffer full"]  # once, when it began
     buffer.go.set()
     buffer.close()
     assert [size for _, size in buffer.written] == [3, 5]
     assert buffer.written[0][0] == "call-events"  # the writer's thread, not the webhook's
+    assert refusals() == ["1 call events not written: buffer full",
+                          "2 call events not written: buffer full"]  # the rest, counted
+
+
+def test_a_full_buffer_whose_writer_does_not_run_starts_one(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A buffer full when its writer is not running (a fork's copy) does not refuse for
+    ever: the next event starts a writer, woken at once, and what was held is written."""
+    monkeypatch.setattr(events_buffer, "MAX_BUFFER", 2)
+    monkeypatch.setattr(events_buffer, "MAX_HELD", 2)
+    buffer = _HeldWriter()
+    buffer.go.set()
+    copy = threading.Thread(target=lambda: None)
+    copy.start()
+    copy.join()
+    buffer.rows, buffer.thread = [1, 2], copy
+    buffer.add(3)  # refused: the buffer is full
+    assert buffer.writing.wait(10)  # but a writer runs, and was woken
+    buffer.close()
+    assert buffer.written[0] == ("call-events", 2)
 
 
 # One pooled connection per request: threads that all read the overrides at once cannot take

@@ -13,7 +13,8 @@ IVR_EVENT_FLUSH_SECONDS says (IVR_NOTE_FLUSH_SECONDS, from it, 1 s at most: what
 queued call's callback and the analyst's desk, comes seconds after the look-up); with 0 every
 event and note is written at once (tests).
 A full buffer wakes its writer: a webhook never writes a batch itself, and when the writer is
-stuck (a database that hangs) the buffer stops growing at MAX_HELD, what it then refuses logged.
+stuck (a database that hangs) the buffer stops growing at MAX_HELD; what it then refuses is
+logged once when it starts and counted in one line at the writer's next pass.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from ivr.store import call_events, cases
 log = logging.getLogger("ivr.events")
 MAX_BUFFER = 5000  # past this the writer is woken to write the batch at once
 MAX_HELD = 4 * MAX_BUFFER  # past this (the writer stuck) what comes is refused, and logged
-JOIN_SECONDS = 5.0  # how long a normal stop waits for a batch being written
+JOIN_SECONDS = 2.0  # how long a normal stop waits for a batch being written (gunicorn's
+# graceful_timeout, 10 s, must hold the requests' drain and this)
 MAX_NAMED = 50  # CallSids named in the line that says a batch of notes was lost
 
 
@@ -49,21 +51,30 @@ class EventBuffer:
         self.lock = threading.Lock()
         self.stop, self.wake = threading.Event(), threading.Event()
         self.thread: threading.Thread | None = None
+        self.refused: list[Any] = []  # the first MAX_NAMED of what a full buffer refused
+        self.refused_count = 0
 
     def add(self, row: Any) -> None:
         """Keep one event; write at once when not batching, wake the writer when full."""
         with self.lock:
             held = len(self.rows)
+            first_refused = False
             if held < MAX_HELD:
                 self.rows.append(row)
+            else:
+                first_refused = self.refused_count == 0
+                self.refused_count += 1
+                if len(self.refused) < MAX_NAMED:
+                    self.refused.append(row)
         if self.every <= 0 or self.stop.is_set():  # not batching, or stopped: write it now
             self.flush()
-        elif held >= MAX_HELD:
-            self.failed([row], "buffer full")
-        elif self.thread is None or not self.thread.is_alive():
+            return
+        if self.thread is None or not self.thread.is_alive():
             self._start()
-        elif held + 1 >= MAX_BUFFER:
+        if held + 1 >= MAX_BUFFER:
             self.wake.set()
+        if first_refused:
+            self.failed([row], "buffer full")
 
     def _start(self) -> None:
         """Start the writer thread in this process: on first use, and in a forked worker, whose
@@ -87,6 +98,10 @@ class EventBuffer:
         """Write what is buffered, in one INSERT; a batch that fails is dropped, and logged."""
         with self.lock:
             rows, self.rows = self.rows, []
+            refused, count = self.refused, self.refused_count
+            self.refused, self.refused_count = [], 0
+        if count > 1:  # the first was logged when it came
+            self.failed(refused[1:], "buffer full", count - 1)
         if not rows:
             return
         try:
@@ -98,9 +113,10 @@ class EventBuffer:
         """Write one batch (it raises SQLAlchemy's errors)."""
         call_events.write(self.engine, rows)
 
-    def failed(self, rows: list[Any], why: str) -> None:
-        """Say that a batch was not written (why: the error's type, no values)."""
-        log.error("%d call events not written: %s", len(rows), why)
+    def failed(self, rows: list[Any], why: str, count: int | None = None) -> None:
+        """Say that `count` rows (`rows`, or the first of them) were not written (why: the
+        error's type, no values)."""
+        log.error("%d call events not written: %s", len(rows) if count is None else count, why)
 
     def close(self) -> None:
         """Stop the thread, let it finish a batch it is writing, and write what is left."""
@@ -123,21 +139,22 @@ class NoteBuffer(EventBuffer):
             cases.write_notes(self.engine, rows)
         except IntegrityError:
             # a case deleted after the batch looked for it: only its notes are lost
-            lost = []
+            lost: dict[str, list[Any]] = {}
             for row in rows:
                 try:
                     cases.write_notes(self.engine, [row])
-                except IntegrityError:
-                    lost.append(row)
-            if lost:
-                self.failed(lost, "IntegrityError")
+                except Exception as e:  # noqa: BLE001 - this note is lost, the others go on
+                    lost.setdefault(type(e).__name__, []).append(row)
+            for why, notes in lost.items():
+                self.failed(notes, why)
 
-    def failed(self, rows: list[Any], why: str) -> None:
+    def failed(self, rows: list[Any], why: str, count: int | None = None) -> None:
         """Name the calls whose look-up notes were lost (CallSids only: no numbers)."""
+        count = len(rows) if count is None else count
         calls = ", ".join(str(row["call_sid"]) for row in rows[:MAX_NAMED])
-        more = f" and {len(rows) - MAX_NAMED} more" if len(rows) > MAX_NAMED else ""
-        log.error("NOT STORED: %d look-up notes, of calls %s%s: %s", len(rows), calls, more,
-                  why)
+        more = f" and {count - min(len(rows), MAX_NAMED)} more" \
+            if count > min(len(rows), MAX_NAMED) else ""
+        log.error("NOT STORED: %d look-up notes, of calls %s%s: %s", count, calls, more, why)
 
 
 def init_app(app: Flask) -> None:
