@@ -77,8 +77,11 @@ class EventBuffer:
             self.failed([row], "buffer full")
 
     def _start(self) -> None:
-        """Start the writer thread in this process: on first use, and in a forked worker, whose
-        copy of a writer started before the fork does not run."""
+        """Start the writer thread in this process, if none runs here.
+
+        On first use, and in a forked worker, whose copy of a writer started before the fork
+        does not run.
+        """
         with self.lock:
             if self.thread is not None and self.thread.is_alive():
                 return
@@ -114,8 +117,10 @@ class EventBuffer:
         call_events.write(self.engine, rows)
 
     def failed(self, rows: list[Any], why: str, count: int | None = None) -> None:
-        """Say that `count` rows (`rows`, or the first of them) were not written (why: the
-        error's type, no values)."""
+        """Say that `count` rows (`rows`, or their first) were not written, and why.
+
+        `why` is the error's type, or "buffer full": never a value.
+        """
         log.error("%d call events not written: %s", len(rows) if count is None else count, why)
 
     def close(self) -> None:
