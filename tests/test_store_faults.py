@@ -593,15 +593,20 @@ class _HeldWriter(events_buffer.EventBuffer):
         self.written.append((threading.current_thread().name, len(rows)))
 
 
+def _not_running() -> threading.Thread:
+    """What a fork leaves in the worker of a writer its master started: a thread not running."""
+    copy = threading.Thread(target=lambda: None)
+    copy.start()
+    copy.join()
+    return copy
+
+
 def test_a_writer_that_does_not_run_is_started_again() -> None:
     """A worker forked after its master started a writer holds a copy that does not run: the
     next event starts one; and an event that comes after the stop is written at once."""
     buffer = _HeldWriter()
     buffer.go.set()
-    copy = threading.Thread(target=lambda: None)
-    copy.start()
-    copy.join()
-    buffer.thread = copy  # what the fork leaves of the master's writer
+    buffer.thread = copy = _not_running()
     buffer.add(1)
     assert buffer.thread is not copy and buffer.thread.is_alive()
     buffer.close()
@@ -648,10 +653,7 @@ def test_a_full_buffer_whose_writer_does_not_run_starts_one(
     monkeypatch.setattr(events_buffer, "MAX_HELD", 2)
     buffer = _HeldWriter()
     buffer.go.set()
-    copy = threading.Thread(target=lambda: None)
-    copy.start()
-    copy.join()
-    buffer.rows, buffer.thread = [1, 2], copy
+    buffer.rows, buffer.thread = [1, 2], _not_running()
     buffer.add(3)  # refused: the buffer is full
     assert buffer.writing.wait(10)  # but a writer runs, and was woken
     buffer.close()

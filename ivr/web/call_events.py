@@ -156,9 +156,9 @@ class NoteBuffer(EventBuffer):
     def failed(self, rows: list[Any], why: str, count: int | None = None) -> None:
         """Name the calls whose look-up notes were lost (CallSids only: no numbers)."""
         count = len(rows) if count is None else count
-        calls = ", ".join(str(row["call_sid"]) for row in rows[:MAX_NAMED])
-        more = f" and {count - min(len(rows), MAX_NAMED)} more" \
-            if count > min(len(rows), MAX_NAMED) else ""
+        named = rows[:MAX_NAMED]
+        calls = ", ".join(str(row["call_sid"]) for row in named)
+        more = f" and {count - len(named)} more" if count > len(named) else ""
         log.error("NOT STORED: %d look-up notes, of calls %s%s: %s", count, calls, more, why)
 
 
@@ -166,7 +166,7 @@ def init_app(app: Flask) -> None:
     """Give the app its buffers: call events, look-up notes."""
     every = float(app.config.get("IVR_EVENT_FLUSH_SECONDS", 1.0))
     app.extensions["ivr.call_events"] = EventBuffer(app.extensions["ivr.engine"], every)
-    notes_every = float(app.config.get("IVR_NOTE_FLUSH_SECONDS", min(every, 1.0)))
+    notes_every = float(app.config.get("IVR_NOTE_FLUSH_SECONDS", 1.0))  # config.py caps it
     app.extensions["ivr.look_up_notes"] = NoteBuffer(app.extensions["ivr.engine"], notes_every)
 
 
