@@ -115,6 +115,16 @@ class Cursor:
 
     def first(self, statement: Statement, values: Mapping[str, Any]) -> Any | None:
         """Send the statement; its first row (named by its columns), or None."""
+        rows = self._send(statement, values, everything=False)
+        return rows[0] if rows else None
+
+    def all(self, statement: Statement, values: Mapping[str, Any]) -> list[Any]:
+        """Send the statement; all its rows (named by its columns)."""
+        return self._send(statement, values, everything=True)
+
+    def _send(self, statement: Statement, values: Mapping[str, Any],
+              everything: bool) -> list[Any]:
+        """Send the statement; its first row or all its rows (none if it returns none)."""
         dialect = self.connection.dialect
         compiled = statement.compiled(dialect)
         try:
@@ -127,10 +137,12 @@ class Cursor:
         try:
             self.cursor.execute(compiled.sql, sent)
             made = statement.row_type(dialect, self.cursor)
-            row = self.cursor.fetchone() if made else None
+            if made is None:
+                return []
+            rows = self.cursor.fetchall() if everything else [self.cursor.fetchone()]
         except dialect.loaded_dbapi.Error as e:
             raise as_sqlalchemy_error(self.connection, e, compiled.sql, sent) from e
-        return None if row is None else made(*row)
+        return [made(*row) for row in rows if row is not None]
 
 
 @contextmanager
