@@ -26,6 +26,8 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
+from ivr.store.case_batch import GroupCommit
+
 log = logging.getLogger("ivr.db")
 MIGRATIONS = Path(__file__).resolve().parent / "store" / "migrations"
 _PG_MIGRATION_LOCK = 7_442_727  # any constant: serialises upgrades from several machines
@@ -200,6 +202,7 @@ def init_app(app: Flask) -> None:
                       "wait; the schema is brought up as soon as it answers",
                       engine.url.render_as_string(hide_password=True), type(e).__name__,
                       first_line(e))
+    app.extensions["ivr.new_cases"] = GroupCommit()
     engine.dispose()  # no connection crosses gunicorn's fork
     app.teardown_appcontext(_close_session)
 
@@ -234,6 +237,12 @@ def get_engine() -> Engine:
     """This app's engine (one per worker; connections are pooled)."""
     engine: Engine = current_app.extensions["ivr.engine"]
     return engine
+
+
+def new_cases() -> GroupCommit:
+    """This worker's queue of new cases, committed together when they come together."""
+    queue: GroupCommit = current_app.extensions["ivr.new_cases"]
+    return queue
 
 
 def get_health() -> Health:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, TypeGuard, cast
 
@@ -109,6 +111,117 @@ _WRITE_NOTES = {
     .on_conflict_do_nothing(index_elements=_ONCE_COLUMNS, index_where=_ONCE_WHERE),
     "default": sa.insert(_CALLS).from_select(list(_NOTE_COLUMNS), _NOTE_ROW),
 }
+
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+@functools.cache
+def _batch_statement(dialect: str, kind: str, rows: int) -> direct.Statement:
+    """The multi-row INSERT of `rows` new cases (`kind` "cases") or of their first notes."""
+    if kind == "cases":
+        cases: Any = _INSERTS[dialect](_CASES).values([
+            {name: direct.typed(_CASES, name, f"{name}_{i}") for name in _CASE_VALUES}
+            for i in range(rows)])
+        return direct.Statement(cases.on_conflict_do_nothing().returning(
+            _CASES.c.id, _CASES.c.number))
+    return direct.Statement(sa.insert(_CALLS).values([
+        {name: direct.typed(_CALLS, name, f"{name}_{i}") for name in _NOTE_COLUMNS}
+        for i in range(rows)]))
+
+
+# PostgreSQL, a batch in one statement: the cases from arrays of their values (one array per
+# column, the same SQL for any batch), each inserted unless its number or call clashes, and
+# from what was inserted its first note.
+_BATCH_ARRAYS = {"number": "VARCHAR[]", "line": "VARCHAR[]", "team": "VARCHAR[]",
+                 "call_sid": "VARCHAR[]", "caller": "VARCHAR[]", "at": "TIMESTAMPTZ[]",
+                 "node": "VARCHAR[]"}
+_ISSUE_BATCH_PG = direct.Statement(sa.text(f"""
+WITH wanted AS (
+    SELECT * FROM unnest({", ".join(f"CAST(:{k} AS {t})" for k, t in _BATCH_ARRAYS.items())})
+        AS wanted({", ".join(_BATCH_ARRAYS)})
+), new AS (
+    INSERT INTO {_CASES.name} (number, line, team, level, status, call_sid, caller,
+                               created_at, updated_at)
+    SELECT number, line, team, 1, 'open', call_sid, caller, at, at FROM wanted
+    ON CONFLICT DO NOTHING
+    RETURNING id, number
+), opened AS (
+    INSERT INTO {_CALLS.name} (case_id, call_sid, caller, at, node, outcome)
+    SELECT new.id, wanted.call_sid, wanted.caller, wanted.at, wanted.node, 'opened'
+    FROM new JOIN wanted USING (number)
+)
+SELECT id, number FROM new"""))
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """A call that asks for a case: what `issue_number` opens it with."""
+
+    call_sid: str | None
+    line: str
+    team: str
+    caller: str | None
+    node: str
+    now: datetime
+    digits: int = 8
+
+
+def issue_batch(connection: Connection, wanted: Sequence[NewCase]) -> list[str | None]:
+    """New cases of several calls, each with its first note, in one transaction.
+
+    Each call's new number, committed when this returns, or None for a call this batch did
+    not place (its number taken, drawn twice in the batch, or its call with a case already
+    or twice in the batch): `issue_number` settles that one alone. On the driver (`direct`),
+    outside any SQLAlchemy transaction, one commit for the whole batch: on PostgreSQL one
+    statement (`_ISSUE_BATCH_PG`), on SQLite two (the cases, then their notes).
+    """
+    dialect = connection.dialect.name
+    rows: list[dict[str, Any] | None] = []
+    numbers, calls = set(), set()
+    for want in wanted:
+        row = fit(_CASES, {
+            "number": new_number(want.digits), "line": want.line, "team": want.team,
+            "level": 1, "status": "open", "call_sid": want.call_sid, "caller": want.caller,
+            "created_at": want.now, "updated_at": want.now})
+        if row["number"] in numbers or (row["call_sid"] is not None and row["call_sid"] in calls):
+            rows.append(None)
+            continue
+        numbers.add(row["number"])
+        calls.add(row["call_sid"])
+        rows.append(row)
+    placed = [row for row in rows if row is not None]
+    if dialect == "postgresql":
+        nodes = [fit(_CALLS, {"node": want.node})["node"]
+                 for row, want in zip(rows, wanted, strict=True) if row is not None]
+        at = _CASES.c.created_at.type.bind_processor(connection.dialect)
+        assert at is not None
+        arrays = {name: [row[name] for row in placed]
+                  for name in ("number", "line", "team", "call_sid", "caller")}
+        with direct.transaction(connection, autocommit=True) as cursor:  # one round trip
+            inserted = cursor.all(_ISSUE_BATCH_PG, {
+                **arrays, "at": [at(row["created_at"]) for row in placed], "node": nodes})
+        ids = {row.number: row.id for row in inserted}
+        return [str(row["number"]) if row is not None and row["number"] in ids else None
+                for row in rows]
+    with direct.transaction(connection) as cursor:
+        inserted = cursor.all(_batch_statement(dialect, "cases", len(placed)),
+                              _numbered(placed))
+        ids = {row.number: row.id for row in inserted}
+        notes = [{"case_id": ids[row["number"]], "call_sid": row["call_sid"],
+                  "caller": row["caller"], "at": want.now,
+                  "node": fit(_CALLS, {"node": want.node})["node"], "outcome": "opened"}
+                 for row, want in zip(rows, wanted, strict=True)
+                 if row is not None and row["number"] in ids]
+        if notes:
+            cursor.all(_batch_statement(dialect, "notes", len(notes)), _numbered(notes))
+    return [str(row["number"]) if row is not None and row["number"] in ids else None
+            for row in rows]
+
+
+def _numbered(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The rows' values as one multi-row statement names them (`number_0`, `line_0`, ...)."""
+    return {f"{name}_{i}": value for i, row in enumerate(rows) for name, value in row.items()}
 
 
 class CaseError(ValueError):

@@ -46,12 +46,14 @@ def resolve(
 def _open(
     line: Line, action: OpenCase, call_sid: str | None, caller: str | None, now: Moment
 ) -> Plan:
-    """Issue (or re-issue, for the same call) the case number; None when the store is away."""
-    number = db.attempt(lambda: cases.issue_number(
-        db.connection(), call_sid=call_sid, line=line.id, caller=caller, node=action.node,
-        team=case_flow.team_for_new(line, action.node), now=now.at,
-        digits=line.spec.case_digits,
-    ), f"case store unavailable: no case number for call {call_sid}")
+    """Issue (or re-issue, for the same call) the case number; None when the store is away.
+
+    With the worker's other new cases of the moment, in one commit (`db.new_cases`)."""
+    case = cases.NewCase(call_sid=call_sid, line=line.id, caller=caller, node=action.node,
+                         team=case_flow.team_for_new(line, action.node), now=now.at,
+                         digits=line.spec.case_digits)
+    number = db.attempt(lambda: db.new_cases().issue(db.connection, case),
+                        f"case store unavailable: no case number for call {call_sid}")
     return case_flow.opened(line, action.node, number, now)
 
 
