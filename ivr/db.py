@@ -26,7 +26,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
-from ivr.store.case_batch import GroupCommit
+from ivr.store.case_batch import GroupCommit, LookUps
 
 log = logging.getLogger("ivr.db")
 MIGRATIONS = Path(__file__).resolve().parent / "store" / "migrations"
@@ -203,6 +203,7 @@ def init_app(app: Flask) -> None:
                       engine.url.render_as_string(hide_password=True), type(e).__name__,
                       first_line(e))
     app.extensions["ivr.new_cases"] = GroupCommit()
+    app.extensions["ivr.look_ups"] = {}  # by the line whose callbacks are read with the case
     engine.dispose()  # no connection crosses gunicorn's fork
     app.teardown_appcontext(_close_session)
 
@@ -243,6 +244,20 @@ def new_cases() -> GroupCommit:
     """This worker's queue of new cases, committed together when they come together."""
     queue: GroupCommit = current_app.extensions["ivr.new_cases"]
     return queue
+
+
+def look_ups(callbacks_of: str | None) -> LookUps | None:
+    """This worker's queue of case look-ups read together (PostgreSQL; None on SQLite).
+
+    With the pending callbacks of line `callbacks_of`. On SQLite a read is no round trip:
+    each look-up reads alone."""
+    if get_engine().dialect.name != "postgresql":
+        return None
+    queues: dict[str | None, LookUps] = current_app.extensions["ivr.look_ups"]
+    found = queues.get(callbacks_of)
+    if found is None:
+        found = queues.setdefault(callbacks_of, LookUps(callbacks_of))
+    return found
 
 
 def get_health() -> Health:

@@ -14,13 +14,13 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ivr import db
 from ivr.core.check_digit import is_valid
 from ivr.store import case_batch, cases
-from ivr.store.case_batch import GroupCommit
+from ivr.store.case_batch import GroupCommit, LookUps, Together
 from ivr.store.cases import NewCase
 from tests.conftest import CCO, Caller
 from tests.test_store_faults import _said_number
@@ -77,9 +77,9 @@ def _stored(engine: Engine) -> dict[str, tuple[str, list[str]]]:
 
 
 def _together(
-    engine: Engine, queue: GroupCommit, wanted: list[NewCase],
-    check: Callable[[str], Any] | None = None,
-) -> tuple[list[str | BaseException], list[str]]:
+    engine: Engine, queue: Together[Any, Any], wanted: list[Any],
+    check: Callable[[Any], Any] | None = None,
+) -> tuple[list[Any], list[str]]:
     """Issue `wanted` at once: the first call's connection waits until all the others queue
     behind it. What each call got (its number or its error), and the statements sent."""
     connections = Connections(engine)
@@ -93,20 +93,20 @@ def _together(
     gate = threading.Event()
     try:
         with ThreadPoolExecutor(len(wanted)) as threads:
-            def issue(i: int) -> str:
-                """One call's case, checked as soon as it is given (when `check`)."""
-                number = queue.issue(connections.connect(gate if i == 0 else None), wanted[i])
+            def issue(i: int) -> Any:
+                """One call's answer, checked as soon as it is given (when `check`)."""
+                answer = queue.run(connections.connect(gate if i == 0 else None), wanted[i])
                 if check is not None:
-                    check(number)
-                return number
+                    check(answer)
+                return answer
 
-            futures: list[Future[str]] = []
+            futures: list[Future[Any]] = []
             for i in range(len(wanted)):
                 futures.append(threads.submit(issue, i))
                 with queue.changed:
                     assert queue.changed.wait_for(lambda n=i + 1: len(queue.queue) == n, 10)
             gate.set()
-            results: list[str | BaseException] = []
+            results: list[Any] = []
             for future in futures:
                 error = future.exception(10)
                 results.append(error if error is not None else future.result())
@@ -195,14 +195,34 @@ def test_a_number_drawn_twice_in_a_batch_is_drawn_again(
     assert len(_stored(engine)) == 2
 
 
-def test_a_failed_batch_leaves_each_case_to_its_own_call(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+class _Refused(Exception):
+    """A driver's error, with PostgreSQL's SQLSTATE."""
+
+    def __init__(self, message: str, sqlstate: str | None = None) -> None:
+        """The error, and its SQLSTATE (None: the driver gave none)."""
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+ONE_CALLS = {
+    "a value refused": IntegrityError("INSERT", {}, _Refused("duplicate key", "23505")),
+    "the connection lost": OperationalError("INSERT", {}, _Refused("server closed the "
+                                            "connection"), connection_invalidated=True),
+    "a deadlock": OperationalError("INSERT", {}, _Refused("deadlock detected", "40P01")),
+    "the batch's own fault": TypeError("a bug in the batch"),
+}
+
+
+@pytest.mark.parametrize("error", ONE_CALLS.values(), ids=ONE_CALLS.keys())
+def test_a_batch_failed_for_one_calls_sake_leaves_each_case_to_its_own_call(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    error: Exception,
 ) -> None:
-    """The batch's transaction fails: each call writes its case alone, and one call's error
-    (a value refused) is that call's only."""
+    """The batch's transaction fails with what may be one call's fault, or passes: each call
+    writes its case alone, and one call's error (a value refused) is that call's only."""
     def refused(connection: Connection, wanted: list[NewCase]) -> list[str | None]:
         """The batch is refused whole."""
-        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+        raise error
 
     real = cases.issue_number
 
@@ -219,6 +239,95 @@ def test_a_failed_batch_leaves_each_case_to_its_own_call(
     assert isinstance(results[1], OperationalError)
     assert isinstance(results[0], str) and isinstance(results[2], str)
     assert set(_stored(engine)) == {"CA-1", "CA-3"}
+    assert f"a batch of 3 new cases failed ({type(error).__name__}): each is sent alone" \
+        in caplog.text
+
+
+AWAY = {
+    "a statement timeout": OperationalError("INSERT", {}, _Refused(
+        "canceling statement due to statement timeout", "57014")),
+    "a database locked": OperationalError("INSERT", {}, _Refused("database is locked")),
+    "a wait for the pool": PoolTimeout("QueuePool limit reached"),
+}
+
+
+@pytest.mark.parametrize("error", AWAY.values(), ids=AWAY.keys())
+def test_a_batch_the_database_did_not_answer_is_not_sent_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, error: Exception,
+) -> None:
+    """The database hangs: the batch's statement times out. Each call of the batch fails with
+    that error at once (its caller hears that no number can be given now; the worker stops
+    asking when `db.unreachable` says so); none sends its case again, alone, to wait once more.
+    (Found by review: each call sent its case a second time.)"""
+    sent_alone: list[str | None] = []
+
+    def hung_batch(connection: Connection, wanted: list[NewCase]) -> list[str | None]:
+        """The batch's statement times out."""
+        raise error
+
+    def hung_alone(connection: Connection, **kwargs: Any) -> str:
+        """A call sent alone: it must not be."""
+        sent_alone.append(kwargs["call_sid"])
+        raise error
+
+    monkeypatch.setattr(cases, "issue_batch", hung_batch)
+    monkeypatch.setattr(cases, "issue_number", hung_alone)
+    results, _ = _together(engine, GroupCommit(), [_case(f"CA-hung-{i}") for i in range(3)])
+    assert all(r is error for r in results)
+    assert sent_alone == []
+    assert _stored(engine) == {}
+
+
+def test_a_call_taken_into_a_batch_waits_for_it_past_wait_seconds(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A call already in a batch being written when its `wait_seconds` run out waits for the
+    batch and gets its number: a caller is never told there is no number while its case is
+    being stored. (Found by review: it gave up, and its case was stored all the same.)"""
+    queue = GroupCommit()
+    expired = threading.Event()  # the follower's wait_seconds have passed
+    observed = threading.Event()  # and it has seen that its turn had not come
+
+    class Clocked(threading.Event):
+        """A turn whose bounded wait lasts until the test says `wait_seconds` have passed."""
+
+        def wait(self, timeout: float | None = None) -> bool:
+            """Wait for the test's clock (bounded waits), or for the turn."""
+            if timeout is None:
+                return super().wait(10)
+            assert expired.wait(10)
+            came = self.is_set()
+            observed.set()
+            return came
+
+    real = cases.issue_batch
+
+    def slow_batch(connection: Connection, wanted: list[NewCase]) -> list[str | None]:
+        """The batch (the follower in it) is written after the follower's wait ran out."""
+        expired.set()
+        assert observed.wait(10)
+        return real(connection, wanted)
+
+    monkeypatch.setattr(cases, "issue_batch", slow_batch)
+    connections = Connections(engine)
+    gate, event = threading.Event(), threading.Event
+    try:
+        with ThreadPoolExecutor(2) as threads:
+            leader = threads.submit(queue.issue, connections.connect(gate), _case("CA-leader"))
+            with queue.changed:
+                assert queue.changed.wait_for(lambda: len(queue.queue) == 1, 10)
+            monkeypatch.setattr(threading, "Event", Clocked)
+            follower = threads.submit(queue.issue, connections.connect(), _case("CA-follower"))
+            with queue.changed:
+                assert queue.changed.wait_for(lambda: len(queue.queue) == 2, 10)
+            monkeypatch.setattr(threading, "Event", event)
+            gate.set()
+            number = follower.result(10)
+            leader.result(10)
+    finally:
+        connections.close()
+    assert _stored(engine)["CA-follower"][0] == number
+    assert not queue.queue and not queue.writing
 
 
 def test_a_leader_that_cannot_connect_fails_its_own_call_and_passes_the_turn(
@@ -349,3 +458,57 @@ def test_a_call_stopped_while_it_waits_leaves_the_queue_and_passes_its_turn(
                        _case("CA-waits"))
     monkeypatch.undo()
     assert not stopping.queue
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_look_ups_that_come_together_are_one_read(engine: Engine) -> None:
+    """Five look-ups at once on PostgreSQL: one statement; each call gets its own case's
+    summary with its pending callback, None for a number no case has, the same row for a
+    number asked twice."""
+    with engine.connect() as connection:
+        numbers = [cases.issue_number(connection, call_sid=f"CA-known-{i}", line="cco",
+                                      team="t", caller=None, node="nuevo", now=NOW)
+                   for i in range(3)]
+    wanted = [numbers[0], "00000000", numbers[1], numbers[0], numbers[2]]
+    results, sent = _together(engine, LookUps("cco"), wanted)
+    assert len(sent) == 1 and "ANY" in sent[0]
+    assert [r.number if r is not None else None for r in results] == [
+        numbers[0], None, numbers[1], numbers[0], numbers[2]]
+    with engine.connect() as connection:
+        alone = [cases.summary(connection, n, callbacks_of="cco") for n in wanted]
+    assert [tuple(r) if r is not None else None for r in results] == [
+        tuple(r) if r is not None else None for r in alone]
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_a_failed_read_of_look_ups_leaves_each_to_read_alone(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The batch's read fails (the connection lost under it): each call reads its case alone,
+    and the log says so (with no case number)."""
+    with engine.connect() as connection:
+        number = cases.issue_number(connection, call_sid="CA-known", line="cco", team="t",
+                                    caller=None, node="nuevo", now=NOW)
+
+    def refused(*args: Any, **kwargs: Any) -> list[Any]:
+        """The read is refused."""
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"),
+                               connection_invalidated=True)
+
+    monkeypatch.setattr(cases, "summaries", refused)
+    results, _ = _together(engine, LookUps(None), [number, number, "00000000"])
+    assert [r.number if r is not None else None for r in results] == [number, number, None]
+    assert "a batch of 3 case look-ups failed (OperationalError)" in caplog.text
+    assert number not in caplog.text
+
+
+def test_look_ups_are_read_together_only_on_postgresql(store_url: str) -> None:
+    """On SQLite a read is no round trip: `summaries` refuses it (each look-up reads alone)."""
+    engine = db.make_engine(store_url)
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            assert cases.summaries(connection, ["00000000"]) == [None]
+        else:
+            with pytest.raises(ValueError):
+                cases.summaries(connection, ["00000000"])
+    engine.dispose()

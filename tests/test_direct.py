@@ -26,6 +26,8 @@ SENT: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "opened": (("sqlite",), {"case_id": "{case_id}", "at": NOW, **NOTE, "outcome": "opened"}),
     "number_of_call": (("sqlite",), {"sid": "CA-open"}),
     "issue_in_one": (("postgresql",), {**CASE, "node": "nuevo"}),
+    "summaries": (("postgresql",), {"numbers": ["{number}", "00000000"]}),
+    "summaries_pending": (("postgresql",), {"numbers": ["{number}"], "line": "cco"}),
 }
 
 
@@ -37,7 +39,14 @@ def test_every_direct_statement_is_covered() -> None:
 def _filled(values: dict[str, Any], number: str, case_id: int) -> dict[str, Any]:
     """The values with the stored case's number and id in place."""
     given = {"{number}": number, "{case_id}": case_id}
-    return {k: given.get(v, v) if isinstance(v, str) else v for k, v in values.items()}
+
+    def filled(value: Any) -> Any:
+        """The value, or the stored case's in its place (in a list too)."""
+        if isinstance(value, list):
+            return [filled(v) for v in value]
+        return given.get(value, value) if isinstance(value, str) else value
+
+    return {k: filled(v) for k, v in values.items()}
 
 
 def test_each_statement_goes_to_the_driver_as_sqlalchemy_sends_it(store_url: str) -> None:

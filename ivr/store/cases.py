@@ -48,6 +48,10 @@ _SUMMARY = sa.select(_CASES.c.id, _CASES.c.number, _CASES.c.status, _CASES.c.tea
                      _CASES.c.level).where(_CASES.c.number == sa.bindparam("number"))
 # The same, with the case's first open callback of a line (`:line`) in the same statement.
 _SUMMARY_PENDING = with_pending(_SUMMARY, _CASES.c.number)
+# PostgreSQL: the same of several cases at once (`:numbers`, an array), one row per case found.
+_SUMMARIES = sa.select(_CASES.c.id, _CASES.c.number, _CASES.c.status, _CASES.c.team,
+                       _CASES.c.level).where(_CASES.c.number == sa.any_(sa.bindparam(
+                           "numbers", type_=postgresql.ARRAY(sa.String))))
 
 
 _CASE_VALUES = ("number", "line", "team", "level", "status", "call_sid", "caller", "created_at",
@@ -99,6 +103,8 @@ _DIRECT = {
             _CASES.c.id)),
     "opened": direct.Statement(direct.with_values(sa.insert(_CALLS), _CALLS, _NOTE_COLUMNS)),
     "number_of_call": direct.Statement(_NUMBER_OF_CALL),
+    "summaries": direct.Statement(_SUMMARIES),
+    "summaries_pending": direct.Statement(with_pending(_SUMMARIES, _CASES.c.number)),
 }
 _DIRECT_DIALECTS = ("postgresql", "sqlite")
 # A batch of notes (`write_notes`): each row from its values, if its case is still there.
@@ -190,10 +196,14 @@ def issue_batch(connection: Connection, wanted: Sequence[NewCase]) -> list[str |
         numbers.add(row["number"])
         calls.add(row["call_sid"])
         rows.append(row)
-    placed = [row for row in rows if row is not None]
+    # in the order of their calls: two workers' batches that hold the same calls (replayed
+    # webhooks) take the calls' unique keys in the same order, so they cannot deadlock
+    placed = sorted((row for row in rows if row is not None),
+                    key=lambda row: (row["call_sid"] is None, row["call_sid"] or ""))
     if dialect == "postgresql":
-        nodes = [fit(_CALLS, {"node": want.node})["node"]
-                 for row, want in zip(rows, wanted, strict=True) if row is not None]
+        node_of = {id(row): fit(_CALLS, {"node": want.node})["node"]
+                   for row, want in zip(rows, wanted, strict=True) if row is not None}
+        nodes = [node_of[id(row)] for row in placed]
         at = _CASES.c.created_at.type.bind_processor(connection.dialect)
         assert at is not None
         arrays = {name: [row[name] for row in placed]
@@ -338,6 +348,22 @@ def summary(
     if callbacks_of is None:
         return db.execute(_SUMMARY, {"number": number}).one_or_none()
     return db.execute(_SUMMARY_PENDING, {"number": number, "line": callbacks_of}).one_or_none()
+
+
+def summaries(connection: Connection, numbers: Sequence[str], *,
+              callbacks_of: str | None = None) -> list[Any]:
+    """`summary` of each of `numbers` (None where no case has it), in one read: PostgreSQL's.
+
+    On the driver (`direct`), outside any SQLAlchemy transaction: one autocommitted
+    statement, the cases matched by number (a number asked twice gets the same row)."""
+    if not _direct_ok(connection) or connection.dialect.name != "postgresql":
+        raise ValueError("summaries: a plain PostgreSQL connection, outside any transaction")
+    line = {} if callbacks_of is None else {"line": callbacks_of}
+    with direct.transaction(connection, autocommit=True) as cursor:
+        rows = cursor.all(_DIRECT["summaries" if callbacks_of is None
+                                  else "summaries_pending"], {"numbers": list(numbers), **line})
+    found = {row.number: row for row in rows}
+    return [found.get(number) for number in numbers]
 
 
 def _direct_ok(db: Session | Connection) -> TypeGuard[Connection]:

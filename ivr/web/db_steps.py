@@ -6,6 +6,7 @@ Each step degrades without the database, never fails: the caller is told what is
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -63,7 +64,8 @@ def _find(
     """Look the case up and route it (the fallback if it cannot be read); note the call.
 
     On a line with callbacks, the case's pending callback is read in the same statement. The
-    read is the one round trip; the note of the call on the case goes with this worker's next
+    read is the one round trip (on PostgreSQL shared with the worker's other look-ups of the
+    moment: `db.look_ups`); the note of the call on the case goes with this worker's next
     batch (`call_events.note_look_up`: written within a second, what a SIGKILL can lose
     documented there), so a look-up never waits for a write, nor for another writer's lock.
     What reads the note (`callbacks.case_of_call`: a callback request's case, the analyst's
@@ -71,9 +73,17 @@ def _find(
     the case number digit by digit: several seconds after this answer.
     """
     callbacks_of = line.id if line.spec.callbacks else None
-    found = db.attempt(lambda: (cases.summary(db.connection(), action.number,
-                                              callbacks_of=callbacks_of),),
-                       f"case store unavailable: no look-up for call {call_sid}")
+    together = db.look_ups(callbacks_of)
+
+    def read() -> tuple[Any]:
+        """The case's summary (None: no such case), with the worker's other look-ups.
+
+        Read together with those of the moment where the database takes them together."""
+        if together is not None:
+            return (together.run(db.connection, action.number),)
+        return (cases.summary(db.connection(), action.number, callbacks_of=callbacks_of),)
+
+    found = db.attempt(read, f"case store unavailable: no look-up for call {call_sid}")
     if found is None:
         return case_flow.lookup_unavailable(line, action.node, now)
     row = found[0]
