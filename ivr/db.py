@@ -120,15 +120,16 @@ def _ping_when_idle(engine: Engine, monotonic: Callable[[], float]) -> None:
                 raise InvalidatePoolError("a pooled connection was dead") from e
             raise
 
-    def counted(*args: Any) -> None:
-        """Count the statements the running `attempt` step has sent."""
-        sent = _STEP_STATEMENTS.get()
-        if sent is not None:
-            sent[0] += 1
-
     sa.event.listen(engine.pool, "checkin", checked_in)
     sa.event.listen(engine.pool, "checkout", checked_out)
-    sa.event.listen(engine, "before_cursor_execute", counted)
+    sa.event.listen(engine, "before_cursor_execute", lambda *args: count_statement())
+
+
+def count_statement() -> None:
+    """Count one statement sent for the running `attempt` step (none running: nothing)."""
+    sent = _STEP_STATEMENTS.get()
+    if sent is not None:
+        sent[0] += 1
 
 
 def _sqlite_pragmas(connection: sqlite3.Connection, record: object) -> None:
@@ -202,7 +203,7 @@ def init_app(app: Flask) -> None:
                       "wait; the schema is brought up as soon as it answers",
                       engine.url.render_as_string(hide_password=True), type(e).__name__,
                       first_line(e))
-    app.extensions["ivr.new_cases"] = GroupCommit()
+    app.extensions["ivr.new_cases"] = GroupCommit(sent=count_statement)
     app.extensions["ivr.look_ups"] = {}  # by the line whose callbacks are read with the case
     engine.dispose()  # no connection crosses gunicorn's fork
     app.teardown_appcontext(_close_session)
@@ -256,7 +257,7 @@ def look_ups(callbacks_of: str | None) -> LookUps | None:
     queues: dict[str | None, LookUps] = current_app.extensions["ivr.look_ups"]
     found = queues.get(callbacks_of)
     if found is None:
-        found = queues.setdefault(callbacks_of, LookUps(callbacks_of))
+        found = queues.setdefault(callbacks_of, LookUps(callbacks_of, sent=count_statement))
     return found
 
 

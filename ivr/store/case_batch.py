@@ -14,15 +14,20 @@ A call alone is sent as before, on its own, so a quiet line waits for nothing; a
 holds a call that came after it was sent (a look-up reads what was there when it was asked).
 
 What is promised does not change: a case number is returned only once its case and first
-note are committed. A call the batch could not answer (a number or call clash), and every
-call of a batch that failed, is then sent by its own call alone, so that one call's error is
-that call's only. A call that waits past `wait_seconds` for its turn (a database that hangs:
-the leader is stuck in its driver's timeouts) gives up with a timeout, as a wait for the pool
-does: its caller hears that the case store cannot answer now.
+note are committed. A call the batch could not answer (a number or call clash) is sent by its
+own call alone; so is each call of a batch that failed for one call's sake (`each_alone`: a
+value refused, a lost connection, a deadlock), so that one call's error is that call's only.
+A batch that failed because the database did not answer (a timeout, a database busy) gives
+each of its calls that error at once: none is sent again to wait once more. A call that
+waits past `wait_seconds` to be taken into a batch (the batch before it is stuck in the
+driver's timeouts) leaves the queue, nothing of it sent, and fails as a wait for the pool
+does: its caller hears that the case store cannot answer now. A call once taken waits for
+its batch, which ends within the driver's timeouts.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections import deque
@@ -64,6 +69,7 @@ class _Waiting(Generic[In, Out]):
     answered: bool = False  # the batch answered it (else it goes alone, or fails with error)
     result: Out | None = None  # the batch's answer
     error: BaseException | None = None  # why the batch failed, when no call is to try alone
+    sent_for: bool = False  # another call sent the batch that held it
 
 
 class Together(Generic[In, Out]):
@@ -73,11 +79,14 @@ class Together(Generic[In, Out]):
 
     def __init__(self, alone: Callable[[Connection, In], Out],
                  batch: Callable[[Connection, Sequence[In]], Mapping[int, Out]],
-                 max_batch: int = MAX_BATCH, wait_seconds: float = WAIT_SECONDS) -> None:
+                 max_batch: int = MAX_BATCH, wait_seconds: float = WAIT_SECONDS,
+                 sent: Callable[[], None] = lambda: None) -> None:
         """An empty queue: `alone` answers one call, `batch` several, `max_batch` at most.
 
-        `batch` answers by the calls' places in it; a place it leaves out goes alone."""
-        self.alone, self.batch = alone, batch
+        `batch` answers by the calls' places in it; a place it leaves out goes alone. `sent`
+        is called in each call's own thread whose batch another call sent (the statement
+        counts as its step's: `ivr.db.attempt` retries a step only on its first)."""
+        self.alone, self.batch, self.sent = alone, batch, sent
         self.max_batch, self.wait_seconds = max_batch, wait_seconds
         self.changed = threading.Condition()  # guards the queue; notified when it grows
         self.queue: deque[_Waiting[In, Out]] = deque()
@@ -95,8 +104,10 @@ class Together(Generic[In, Out]):
             self._wait(waiting)
         if not waiting.done:
             self._lead(connect, waiting)
+        elif waiting.sent_for:
+            self.sent()
         if waiting.error is not None:
-            raise waiting.error
+            raise _own_copy(waiting.error)
         if waiting.answered:
             return cast(Out, waiting.result)
         return self.alone(connect(), item)
@@ -142,6 +153,8 @@ class Together(Generic[In, Out]):
             if len(batch) == 1:
                 own.result, own.answered = self.alone(connection, own.item), True
                 return
+            for member in batch[1:]:
+                member.sent_for = True
             try:
                 answers = self.batch(connection, [w.item for w in batch])
             except Exception as e:  # noqa: BLE001 - each call then goes alone, or fails with it
@@ -187,6 +200,16 @@ class Together(Generic[In, Out]):
             following.turn.set()
 
 
+def _own_copy(error: BaseException) -> BaseException:
+    """The batch's error for one more call to raise: a copy, with that call's traceback.
+
+    One exception object raised in several threads would carry each one's frames."""
+    try:
+        return copy.copy(error)
+    except Exception:  # noqa: BLE001 - an error that cannot be copied is raised as it is
+        return error
+
+
 def each_alone(error: Exception) -> bool:
     """Whether a batch that failed with `error` is for each of its calls to send alone.
 
@@ -214,9 +237,10 @@ class GroupCommit(Together[cases.NewCase, str]):
 
     what = "new cases"
 
-    def __init__(self, max_batch: int = MAX_BATCH, wait_seconds: float = WAIT_SECONDS) -> None:
-        """An empty queue of new cases."""
-        super().__init__(_issue_alone, _issue_together, max_batch, wait_seconds)
+    def __init__(self, max_batch: int = MAX_BATCH, wait_seconds: float = WAIT_SECONDS,
+                 sent: Callable[[], None] = lambda: None) -> None:
+        """An empty queue of new cases (`sent`: as `Together`'s)."""
+        super().__init__(_issue_alone, _issue_together, max_batch, wait_seconds, sent)
 
     def issue(self, connect: Callable[[], Connection], case: cases.NewCase) -> str:
         """The case number of this call, stored: alone if no other is being written."""
@@ -237,12 +261,15 @@ def _issue_together(connection: Connection, wanted: Sequence[cases.NewCase]) -> 
 
 
 class LookUps(Together[str, Any]):
-    """Case look-ups of one line that come together, read in one statement (PostgreSQL)."""
+    """Case look-ups that come together, read in one statement (PostgreSQL).
+
+    One queue per line whose callbacks are read with the case; one for the lines without."""
 
     what = "case look-ups"
 
     def __init__(self, callbacks_of: str | None, max_batch: int = MAX_BATCH,
-                 wait_seconds: float = WAIT_SECONDS) -> None:
+                 wait_seconds: float = WAIT_SECONDS,
+                 sent: Callable[[], None] = lambda: None) -> None:
         """An empty queue of look-ups, each case with its pending callback on `callbacks_of`.
 
         (A line, or None: no callbacks read; as `cases.summary` reads them.)"""
@@ -255,4 +282,4 @@ class LookUps(Together[str, Any]):
             return dict(enumerate(cases.summaries(connection, numbers,
                                                   callbacks_of=callbacks_of)))
 
-        super().__init__(alone, together, max_batch, wait_seconds)
+        super().__init__(alone, together, max_batch, wait_seconds, sent)
