@@ -204,7 +204,8 @@ def init_app(app: Flask) -> None:
                       engine.url.render_as_string(hide_password=True), type(e).__name__,
                       first_line(e))
     app.extensions["ivr.new_cases"] = GroupCommit(sent=count_statement)
-    app.extensions["ivr.look_ups"] = {}  # by the line whose callbacks are read with the case
+    # by the line whose callbacks are read with the case; None: each look-up reads alone
+    app.extensions["ivr.look_ups"] = {} if engine.dialect.name == "postgresql" else None
     engine.dispose()  # no connection crosses gunicorn's fork
     app.teardown_appcontext(_close_session)
 
@@ -252,9 +253,9 @@ def look_ups(callbacks_of: str | None) -> LookUps | None:
 
     With the pending callbacks of line `callbacks_of`. On SQLite a read is no round trip:
     each look-up reads alone."""
-    if get_engine().dialect.name != "postgresql":
+    queues: dict[str | None, LookUps] | None = current_app.extensions["ivr.look_ups"]
+    if queues is None:
         return None
-    queues: dict[str | None, LookUps] = current_app.extensions["ivr.look_ups"]
     found = queues.get(callbacks_of)
     if found is None:
         found = queues.setdefault(callbacks_of, LookUps(callbacks_of, sent=count_statement))

@@ -119,18 +119,17 @@ _WRITE_NOTES = {
 }
 
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+@functools.cache
+def _batch_cases(rows: int) -> direct.Statement:
+    """SQLite: the multi-row INSERT of `rows` new cases (none on a clash), their ids back."""
+    return direct.Statement(sqlite.insert(_CASES).values([
+        {name: direct.typed(_CASES, name, f"{name}_{i}") for name in _CASE_VALUES}
+        for i in range(rows)]).on_conflict_do_nothing().returning(_CASES.c.id, _CASES.c.number))
 
 
 @functools.cache
-def _batch_statement(dialect: str, kind: str, rows: int) -> direct.Statement:
-    """The multi-row INSERT of `rows` new cases (`kind` "cases") or of their first notes."""
-    if kind == "cases":
-        cases: Any = _INSERTS[dialect](_CASES).values([
-            {name: direct.typed(_CASES, name, f"{name}_{i}") for name in _CASE_VALUES}
-            for i in range(rows)])
-        return direct.Statement(cases.on_conflict_do_nothing().returning(
-            _CASES.c.id, _CASES.c.number))
+def _batch_notes(rows: int) -> direct.Statement:
+    """SQLite: the multi-row INSERT of `rows` new cases' first notes."""
     return direct.Statement(sa.insert(_CALLS).values([
         {name: direct.typed(_CALLS, name, f"{name}_{i}") for name in _NOTE_COLUMNS}
         for i in range(rows)]))
@@ -182,51 +181,52 @@ def issue_batch(connection: Connection, wanted: Sequence[NewCase]) -> list[str |
     outside any SQLAlchemy transaction, one commit for the whole batch: on PostgreSQL one
     statement (`_ISSUE_BATCH_PG`), on SQLite two (the cases, then their notes).
     """
-    dialect = connection.dialect.name
-    rows: list[dict[str, Any] | None] = []
+    rows: list[dict[str, Any] | None] = []  # each call's case, None if not in the batch
+    placed: list[tuple[dict[str, Any], str]] = []  # the cases in the batch, with their nodes
     numbers, calls = set(), set()
     for want in wanted:
-        row = fit(_CASES, {
-            "number": new_number(want.digits), "line": want.line, "team": want.team,
-            "level": 1, "status": "open", "call_sid": want.call_sid, "caller": want.caller,
-            "created_at": want.now, "updated_at": want.now})
+        row = _case_row(new_number(want.digits), line=want.line, team=want.team,
+                        call_sid=want.call_sid, caller=want.caller, now=want.now)
         if row["number"] in numbers or (row["call_sid"] is not None and row["call_sid"] in calls):
             rows.append(None)
             continue
         numbers.add(row["number"])
         calls.add(row["call_sid"])
         rows.append(row)
+        placed.append((row, fit(_CALLS, {"node": want.node})["node"]))
     # in the order of their calls: two workers' batches that hold the same calls (replayed
     # webhooks) take the calls' unique keys in the same order, so they cannot deadlock
-    placed = sorted((row for row in rows if row is not None),
-                    key=lambda row: (row["call_sid"] is None, row["call_sid"] or ""))
-    if dialect == "postgresql":
-        node_of = {id(row): fit(_CALLS, {"node": want.node})["node"]
-                   for row, want in zip(rows, wanted, strict=True) if row is not None}
-        nodes = [node_of[id(row)] for row in placed]
+    placed.sort(key=lambda pair: (pair[0]["call_sid"] is None, pair[0]["call_sid"] or ""))
+    if connection.dialect.name == "postgresql":
         at = _CASES.c.created_at.type.bind_processor(connection.dialect)
         assert at is not None
-        arrays = {name: [row[name] for row in placed]
+        arrays = {name: [row[name] for row, _ in placed]
                   for name in ("number", "line", "team", "call_sid", "caller")}
         with direct.transaction(connection, autocommit=True) as cursor:  # one round trip
             inserted = cursor.all(_ISSUE_BATCH_PG, {
-                **arrays, "at": [at(row["created_at"]) for row in placed], "node": nodes})
+                **arrays, "at": [at(row["created_at"]) for row, _ in placed],
+                "node": [node for _, node in placed]})
         ids = {row.number: row.id for row in inserted}
-        return [str(row["number"]) if row is not None and row["number"] in ids else None
-                for row in rows]
-    with direct.transaction(connection) as cursor:
-        inserted = cursor.all(_batch_statement(dialect, "cases", len(placed)),
-                              _numbered(placed))
-        ids = {row.number: row.id for row in inserted}
-        notes = [{"case_id": ids[row["number"]], "call_sid": row["call_sid"],
-                  "caller": row["caller"], "at": want.now,
-                  "node": fit(_CALLS, {"node": want.node})["node"], "outcome": "opened"}
-                 for row, want in zip(rows, wanted, strict=True)
-                 if row is not None and row["number"] in ids]
-        if notes:
-            cursor.all(_batch_statement(dialect, "notes", len(notes)), _numbered(notes))
+    else:
+        with direct.transaction(connection) as cursor:
+            inserted = cursor.all(_batch_cases(len(placed)),
+                                  _numbered([row for row, _ in placed]))
+            ids = {row.number: row.id for row in inserted}
+            notes = [{"case_id": ids[row["number"]], "call_sid": row["call_sid"],
+                      "caller": row["caller"], "at": row["created_at"], "node": node,
+                      "outcome": "opened"} for row, node in placed if row["number"] in ids]
+            if notes:
+                cursor.all(_batch_notes(len(notes)), _numbered(notes))
     return [str(row["number"]) if row is not None and row["number"] in ids else None
             for row in rows]
+
+
+def _case_row(number: str, *, line: str, team: str, call_sid: str | None,
+              caller: str | None, now: datetime) -> dict[str, Any]:
+    """A new case's values as its columns take them (each cut to its column): open, level 1."""
+    return fit(_CASES, {"number": number, "line": line, "team": team, "level": 1,
+                        "status": "open", "call_sid": call_sid, "caller": caller,
+                        "created_at": now, "updated_at": now})
 
 
 def _numbered(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -257,10 +257,9 @@ def issue_number(
     for _ in range(NUMBER_TRIES):
         number = new_number(digits)
         try:
-            case_id = db.execute(insert, fit(_CASES, {
-                "number": number, "line": line, "team": team, "level": 1, "status": "open",
-                "call_sid": call_sid, "caller": caller, "created_at": now, "updated_at": now,
-            })).scalar()
+            case_id = db.execute(insert, _case_row(
+                number, line=line, team=team, call_sid=call_sid, caller=caller, now=now,
+            )).scalar()
             if case_id is not None:
                 db.execute(_INSERT_CALL, fit(_CALLS, {"case_id": case_id, "call_sid": call_sid,
                                                       "caller": caller, "at": now, "node": node,
@@ -290,10 +289,8 @@ def _issue_direct(
     """
     postgresql = db.dialect.name == "postgresql"
     for _ in range(NUMBER_TRIES):
-        case = fit(_CASES, {
-            "number": new_number(digits), "line": line, "team": team, "level": 1,
-            "status": "open", "call_sid": call_sid, "caller": caller, "created_at": now,
-            "updated_at": now})
+        case = _case_row(new_number(digits), line=line, team=team, call_sid=call_sid,
+                         caller=caller, now=now)
         note_node = fit(_CALLS, {"node": node})["node"]
         with direct.transaction(db, autocommit=postgresql) as cursor:
             if postgresql:
